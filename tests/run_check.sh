@@ -1,0 +1,114 @@
+#!/bin/bash
+# tests/run_check.sh: the body of "make check".
+#
+# For development: PGPULL_KEEP=1 keeps the work directory (results, logs),
+# PGPULL_TAP=none or PGPULL_TAP='010_*' narrows the TAP files, and the second
+# argument narrows the pg_regress files ("setup NAME cleanup").
+# Usage: tests/run_check.sh SRCDIR 'REGRESS TESTS...'
+#
+# Expects the extension and pgpull installed (the Makefile does that first).
+# initdb and PostgreSQL::Test::Cluster refuse to run as root, so as root
+# this copies the tree into a directory owned by an unprivileged account
+# (PGPULL_TEST_USER, default Debian's "postgres") and runs there as that
+# account.  Then: a throwaway cluster on a unix socket for pg_regress, the
+# TAP tests (each starts and stops its own clusters and services), and one
+# last line "N passed, N failed" summing every suite.
+set -u
+
+SRC=$1
+REGRESS_TESTS=$2
+
+if [ "$(id -u)" -eq 0 ] && [ "${PGPULL_AS_RUNNER:-}" = "" ]; then
+	runner=${PGPULL_TEST_USER:-postgres}
+	if ! id "$runner" >/dev/null 2>&1; then
+		echo "pgpull: error: test account \"$runner\" does not exist" >&2
+		echo "pgpull: hint: Run \"make deps\" (it installs PostgreSQL, which creates \"postgres\"), or set PGPULL_TEST_USER." >&2
+		exit 2
+	fi
+	work=$(mktemp -d /tmp/pgpull-check.XXXXXX)
+	mkdir "$work/src"
+	tar -C "$SRC" --exclude=.git -cf - . | tar -C "$work/src" -xf -
+	chown -R "$runner" "$work"
+	runuser -u "$runner" -- env PGPULL_AS_RUNNER=1 PGPULL_WORK="$work" \
+		HOME="$work" PGPULL_TAP="${PGPULL_TAP:-}" "$work/src/tests/run_check.sh" "$work/src" "$REGRESS_TESTS"
+	rc=$?
+	if [ $rc -eq 0 ] && [ "${PGPULL_KEEP:-}" = "" ]; then
+		rm -rf "$work"
+	else
+		echo "test files and logs kept in $work"
+	fi
+	exit $rc
+fi
+
+work=${PGPULL_WORK:-$(mktemp -d /tmp/pgpull-check.XXXXXX)}
+bindir=$(pg_config --bindir)
+pgxsdir=$(dirname "$(dirname "$(dirname "$(pg_config --pgxs)")")")
+export PATH="$bindir:$PATH"
+export PG_REGRESS="$pgxsdir/src/test/regress/pg_regress"
+unset PGHOST PGPORT PGDATABASE PGUSER PGSERVICE PGOPTIONS
+
+passed=0
+failed=0
+start=$(date +%s)
+
+# pg_regress against a throwaway cluster listening on a socket in $work only.
+data="$work/regress_data"
+initdb -D "$data" -A trust --no-locale -E UTF8 --no-sync >"$work/initdb.log" 2>&1 ||
+	{ cat "$work/initdb.log"; echo "0 passed, 1 failed"; exit 1; }
+pg_ctl -D "$data" -l "$work/regress_server.log" -w -s \
+	-o "-c listen_addresses='' -k $work -p 5432 -c fsync=off" start ||
+	{ cat "$work/regress_server.log"; echo "0 passed, 1 failed"; exit 1; }
+trap 'pg_ctl -D "$data" -m fast -w -s stop' EXIT
+
+echo "== pg_regress"
+# shellcheck disable=SC2086
+"$PG_REGRESS" --inputdir="$SRC" --outputdir="$work/regress" --bindir="$bindir" \
+	--host="$work" --port=5432 --dbname=contrib_regression $REGRESS_TESTS \
+	>"$work/regress.out" 2>&1
+cat "$work/regress.out"
+n_ok=$(grep -c '\.\.\. ok' "$work/regress.out")
+n_bad=$(grep -c '\.\.\. FAILED\|\.\.\. failed' "$work/regress.out")
+if [ -s "$work/regress/regression.diffs" ]; then
+	cat "$work/regress/regression.diffs"
+fi
+n_want=$(echo $REGRESS_TESTS | wc -w)
+if [ $((n_ok + n_bad)) -lt "$n_want" ]; then
+	n_bad=$((n_want - n_ok))
+fi
+echo "pg_regress: $n_ok passed, $n_bad failed"
+passed=$((passed + n_ok))
+failed=$((failed + n_bad))
+pg_ctl -D "$data" -m fast -w -s stop
+trap - EXIT
+
+# TAP: each file alone, its TAP output counted assertion by assertion; a
+# file that dies or plans wrongly counts one failure more.
+echo "== TAP"
+cd "$SRC" || exit 1
+# PGPULL_TAP narrows the TAP files (a glob under tests/t; "none" skips them).
+for t in tests/t/${PGPULL_TAP:-*}.pl; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t" .pl)
+	mkdir -p "$work/tap/$name"
+	TESTDIR="$work/tap/$name" timeout 900 perl -I "$pgxsdir/src/test/perl" -I "$SRC/tests" \
+		"$t" >"$work/tap/$name.out" 2>&1
+	rc=$?
+	t_ok=$(grep -c '^ok ' "$work/tap/$name.out")
+	t_bad=$(grep -c '^not ok ' "$work/tap/$name.out")
+	if [ $rc -ne 0 ] && [ "$t_bad" -eq 0 ]; then
+		t_bad=1
+	fi
+	if [ "$t_bad" -ne 0 ]; then
+		cat "$work/tap/$name.out"
+		for f in "$work/tap/$name"/tmp_check/log/*; do
+			[ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
+		done
+	fi
+	echo "$t: $t_ok passed, $t_bad failed"
+	passed=$((passed + t_ok))
+	failed=$((failed + t_bad))
+done
+
+echo "make check took $(($(date +%s) - start)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
