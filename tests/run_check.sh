@@ -1,10 +1,11 @@
 #!/bin/bash
 # tests/run_check.sh: the body of "make check".
 #
+# Usage: tests/run_check.sh SRCDIR 'REGRESS TESTS...'
+#
 # For development: PGPULL_KEEP=1 keeps the work directory (results, logs),
 # PGPULL_TAP=none or PGPULL_TAP='010_*' narrows the TAP files, and the second
 # argument narrows the pg_regress files ("setup NAME cleanup").
-# Usage: tests/run_check.sh SRCDIR 'REGRESS TESTS...'
 #
 # Expects the extension and pgpull installed (the Makefile does that first).
 # initdb and PostgreSQL::Test::Cluster refuse to run as root, so as root
@@ -18,27 +19,8 @@ set -u
 SRC=$1
 REGRESS_TESTS=$2
 
-if [ "$(id -u)" -eq 0 ] && [ "${PGPULL_AS_RUNNER:-}" = "" ]; then
-	runner=${PGPULL_TEST_USER:-postgres}
-	if ! id "$runner" >/dev/null 2>&1; then
-		echo "pgpull: error: test account \"$runner\" does not exist" >&2
-		echo "pgpull: hint: Run \"make deps\" (it installs PostgreSQL, which creates \"postgres\"), or set PGPULL_TEST_USER." >&2
-		exit 2
-	fi
-	work=$(mktemp -d /tmp/pgpull-check.XXXXXX)
-	mkdir "$work/src"
-	tar -C "$SRC" --exclude=.git -cf - . | tar -C "$work/src" -xf -
-	chown -R "$runner" "$work"
-	runuser -u "$runner" -- env PGPULL_AS_RUNNER=1 PGPULL_WORK="$work" \
-		HOME="$work" PGPULL_TAP="${PGPULL_TAP:-}" "$work/src/tests/run_check.sh" "$work/src" "$REGRESS_TESTS"
-	rc=$?
-	if [ $rc -eq 0 ] && [ "${PGPULL_KEEP:-}" = "" ]; then
-		rm -rf "$work"
-	else
-		echo "test files and logs kept in $work"
-	fi
-	exit $rc
-fi
+. "$(dirname "$0")/runner.sh"
+reexec_unprivileged pgpull-check "$SRC" tests/run_check.sh "$REGRESS_TESTS"
 
 work=${PGPULL_WORK:-$(mktemp -d /tmp/pgpull-check.XXXXXX)}
 bindir=$(pg_config --bindir)
