@@ -24,7 +24,7 @@ PROGRAM     = puller/pgpull
 OBJS        = puller/main.o
 PG_CPPFLAGS = -I$(libpq_srcdir) -DPGPULL_VERSION=\"$(PGPULL_VERSION)\" $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
 PG_LIBS     = $(libpq) $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
-REGRESS     = setup destination catalog typemap json_schema grants audit standby cleanup
+REGRESS     = setup destination catalog typemap json_schema grants audit standby run cleanup
 REGRESS_OPTS = --inputdir=$(srcdir)
 TAP_TESTS   = 1
 PROVE_TESTS = tests/t/*.pl

@@ -22,7 +22,10 @@
 /*
  * _puller_functions: the functions the replication role may execute, as
  * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
- * revokes it.  The one list: a function the puller calls goes here.
+ * revokes it.  The one list: a function the puller calls goes here (the
+ * run protocol of the run part, and the standby check).  The extraction
+ * queries also call pgpull._float_text and pgpull._json_array_nd, which
+ * PUBLIC may execute.
  */
 CREATE FUNCTION pgpull._puller_functions()
 RETURNS text[]
@@ -30,7 +33,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 	SELECT ARRAY[
-		'pgpull.check_standby()'
+		'pgpull.version()',
+		'pgpull.check_standby()',
+		'pgpull.begin_run(text,text,text)',
+		'pgpull.take_stream(bigint,bigint)',
+		'pgpull.extraction_query(bigint,bigint,text,integer)',
+		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
+		'pgpull.log(bigint,bigint,text,text)',
+		'pgpull.end_stream(bigint,bigint,text,bigint,text)',
+		'pgpull.end_run(bigint,text,text)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';

@@ -1,0 +1,323 @@
+-- run: the run protocol as the puller drives it (begin_run, take_stream,
+-- extraction_query, record_batch, log, end_stream, end_run) and the
+-- loading report
+\set SHOW_CONTEXT never
+
+-- what the puller does with a taken stream: chunks, each accepted as one batch
+-- (stops after max_batches batches, as a puller that dies would)
+CREATE FUNCTION pg_temp.sync(run bigint, stream bigint, chunk_rows integer, max_batches integer DEFAULT NULL)
+RETURNS TABLE (batch integer, pos text, lossy integer, row_json text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_after text;
+	v_n integer;
+	v_batch integer := 0;
+	v_lossy integer;
+	v_bytes bigint;
+	r record;
+BEGIN
+	LOOP
+		v_batch := v_batch + 1;
+		v_n := 0;
+		v_lossy := 0;
+		v_bytes := 0;
+		FOR r IN EXECUTE pgpull.extraction_query(sync.run, sync.stream, v_after, sync.chunk_rows) LOOP
+			v_n := v_n + 1;
+			v_lossy := v_lossy + r.lossy;
+			v_bytes := v_bytes + octet_length(r.row_json);
+			v_after := r.position;
+			batch := v_batch;
+			pos := r.position;
+			lossy := r.lossy;
+			row_json := r.row_json;
+			RETURN NEXT;
+		END LOOP;
+		IF v_n > 0 THEN
+			PERFORM pgpull.record_batch(sync.run, sync.stream, v_n, v_bytes, v_after, v_lossy);
+		END IF;
+		EXIT WHEN sync.chunk_rows IS NULL OR v_n < sync.chunk_rows OR v_batch = sync.max_batches;
+	END LOOP;
+END
+$$;
+
+-- run a statement, its error with run and stream IDs masked (they depend on the
+-- tests run before this one)
+CREATE FUNCTION pg_temp.masked(statement text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_state text;
+	v_message text;
+	v_detail text;
+	v_hint text;
+BEGIN
+	EXECUTE statement;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+		v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+	v_message := regexp_replace(v_message, '(run|stream) \d+', '\1 N', 'g');
+	IF v_detail <> '' THEN
+		RAISE EXCEPTION '%', v_message USING ERRCODE = v_state, DETAIL = v_detail, HINT = v_hint;
+	END IF;
+	RAISE EXCEPTION '%', v_message USING ERRCODE = v_state, HINT = v_hint;
+END
+$$;
+
+-- whether this session holds the advisory lock of a stream
+CREATE FUNCTION pg_temp.locked(stream bigint) RETURNS boolean
+LANGUAGE sql AS $$
+	SELECT EXISTS (SELECT FROM pg_locks l
+					WHERE l.locktype = 'advisory' AND l.classid = hashtext('pgpull')::oid
+					  AND l.objid = stream::oid AND l.objsubid = 2 AND l.pid = pg_backend_pid())
+$$;
+
+SELECT pgpull.version() = (SELECT extversion FROM pg_extension WHERE extname = 'pgpull') AS version_ok,
+	   pgpull._lock_class() = hashtext('pgpull') AS lock_class_ok;
+
+-- the functions the puller calls: SECURITY DEFINER with a pinned search_path, not PUBLIC's
+SELECT f::regprocedure AS function, p.prosecdef AS security_definer,
+	   p.proconfig @> '{"search_path=pg_catalog, pg_temp"}' AS search_path_pinned,
+	   has_function_privilege('public', f::regprocedure, 'EXECUTE') AS public_execute
+  FROM unnest(pgpull._puller_functions()) AS f
+  JOIN pg_proc p ON p.oid = f::regprocedure
+ ORDER BY f COLLATE "C";
+
+--
+-- key_based on a timestamptz, chunks of 2 rows
+--
+CREATE TABLE regress_items (id integer PRIMARY KEY, name text, updated_at timestamptz);
+INSERT INTO regress_items VALUES
+	(1, 'a', '2024-01-01 10:00:00+00'),
+	(2, 'b', '2024-01-02 10:00:00+00'),
+	(3, 'c', '2024-01-02 10:00:00+00'),
+	(4, 'd', '2024-01-02 10:00:00+00'),
+	(5, 'e', '2024-01-03 10:00:00.5+00'),
+	(6, 'f', NULL),
+	(7, 'g', NULL),
+	(8, 'future', '2999-01-01 00:00:00+00');
+SELECT pgpull.track('regress_items', 'key_based', 'updated_at', integration => 'regress');
+SELECT stream_id AS items FROM pgpull.stream WHERE destination_table = 'regress_items' \gset
+
+SELECT destination_table, relation_name, method, replication_key, bookmark, run_id IS NOT NULL AS has_run
+  FROM pgpull.begin_run('regress', '1.0', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT pg_temp.locked(:items) AS locked_before_take;
+SELECT taken, json_schema->'properties' ? 'updated_at' AS schema_ok, key_names, bookmark_properties,
+	   chunked, table_version
+  FROM pgpull.take_stream(:run, :items);
+SELECT pg_temp.locked(:items) AS locked_after_take;
+-- NULL keys first (first run), then by key and id: the three equal keys span a chunk
+-- boundary; the row from the future waits for its time
+SELECT * FROM pg_temp.sync(:run, :items, 2);
+SELECT bookmark FROM pgpull.streams WHERE stream_id = :items;
+SELECT pgpull.end_stream(:run, :items, 'succeeded', 7, NULL);
+SELECT pg_temp.locked(:items) AS locked_after_end;
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+SELECT status, rows_extracted, rows_loaded, batches, bookmark_before, bookmark_after, lossy_values
+  FROM pgpull.run_streams WHERE run_id = :run;
+
+-- second run: rows >= the bookmark only (row 5 again, the new row 9 with the same
+-- key, row 3 updated); NULL keys skipped and counted
+UPDATE regress_items SET updated_at = '2024-01-04 00:00:00+00', name = 'c2' WHERE id = 3;
+INSERT INTO regress_items VALUES (9, 'i', '2024-01-03 10:00:00.5+00'), (10, 'j', NULL);
+SELECT count(*) AS streams FROM pgpull.begin_run('regress', '1.0', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT taken FROM pgpull.take_stream(:run, :items);
+SELECT * FROM pg_temp.sync(:run, :items, 2);
+-- the bookmark never moves backwards, and a batch recorded twice changes nothing
+SELECT pgpull.record_batch(:run, :items, 1, 10, '["2024-01-01T10:00:00Z","1"]', 0);
+SELECT pgpull.record_batch(:run, :items, 1, 10, '["2024-01-04T00:00:00Z","3"]', 0);
+SELECT bookmark FROM pgpull.streams WHERE stream_id = :items;
+-- the same query, planned in its own transaction and run in another
+SELECT pgpull.extraction_query(:run, :items, NULL, 10) AS q \gset
+SELECT "position", lossy, row_json FROM (:q) AS chunk;
+SELECT pgpull.end_stream(:run, :items, 'succeeded', 3, NULL);
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+
+-- the extraction log of the stream
+SELECT level, message FROM pgpull.extraction_log
+ WHERE stream_id = :items AND level <> 'DEBUG' ORDER BY log_id;
+SELECT count(*) AS debug_lines FROM pgpull.extraction_log WHERE stream_id = :items AND level = 'DEBUG';
+-- samples of the open transactions, for the commit-safe cap
+SELECT count(*) > 0 AS sampled FROM pgpull.watermark_sample;
+
+--
+-- full_table, composite key: an interrupted run resumes after the last accepted
+-- position, with the same table version
+--
+CREATE TABLE regress_full (a integer, b text, PRIMARY KEY (a, b));
+INSERT INTO regress_full VALUES (1, 'x'), (1, 'y'), (2, 'x'), (3, 'x'), (3, 'z');
+SELECT pgpull.track('regress_full', 'full_table', integration => 'regress_ft');
+SELECT stream_id AS full FROM pgpull.stream WHERE destination_table = 'regress_full' \gset
+SELECT count(*) AS streams FROM pgpull.begin_run('regress_ft', '1.0', 'singer');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT taken, key_names, bookmark_properties, chunked, table_version AS version1
+  FROM pgpull.take_stream(:run, :full) \gset
+SELECT :'taken' AS taken, :'key_names' AS key_names, :'bookmark_properties' AS bookmark_properties,
+	   :'chunked' AS chunked;
+SELECT * FROM pg_temp.sync(:run, :full, 2, 1);
+SELECT resuming FROM pgpull.streams WHERE stream_id = :full;
+-- the puller dies: its connection (and so its advisory locks) goes, nothing is ended
+SELECT pg_advisory_unlock_all();
+SELECT count(*) AS streams FROM pgpull.begin_run('regress_ft', '1.0', 'singer');
+SELECT status, error FROM pgpull.runs WHERE run_id = :run;
+SELECT status, error FROM pgpull.run_streams WHERE run_id = :run;
+SELECT status, last_error FROM pgpull.streams WHERE stream_id = :full;
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT taken, table_version = :version1 AS same_version FROM pgpull.take_stream(:run, :full);
+-- an older position never moves the resume position back
+SELECT pgpull.record_batch(:run, :full, 0, 0, '["1","x"]', 0);
+SELECT resume_position FROM pgpull.stream WHERE stream_id = :full;
+SELECT * FROM pg_temp.sync(:run, :full, 2);
+SELECT pgpull.end_stream(:run, :full, 'succeeded', 3, NULL);
+SELECT resuming, status FROM pgpull.streams WHERE stream_id = :full;
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+-- a finished full run starts over next time, with a new table version
+SELECT count(*) AS streams FROM pgpull.begin_run('regress_ft', '1.0', 'singer');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT taken, table_version > :version1 AS new_version FROM pgpull.take_stream(:run, :full);
+SELECT count(*) AS rows FROM pg_temp.sync(:run, :full, NULL);
+SELECT pgpull.end_stream(:run, :full, 'succeeded', 5, NULL);
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+SELECT level, regexp_replace(message, '\d{10,}', 'V') AS message FROM pgpull.extraction_log
+ WHERE stream_id = :full AND level <> 'DEBUG' ORDER BY log_id;
+SELECT level, regexp_replace(message, 'run \d+', 'run N') AS message FROM pgpull.extraction_log
+ WHERE run_id IN (SELECT run_id FROM pgpull.runs WHERE integration = 'regress_ft') AND stream_id IS NULL
+ ORDER BY log_id;
+
+--
+-- hostile names, a timestamp key, a view without key columns (one pass)
+--
+CREATE SCHEMA "regress ""run""";
+CREATE TABLE "regress ""run"""."Odd ""T""" ("I d" integer PRIMARY KEY, "Up Dated" timestamp, "v" numeric);
+INSERT INTO "regress ""run"""."Odd ""T""" VALUES
+	(1, '2024-02-29 12:34:56.789', 'NaN'), (2, '2024-03-01 00:00:00', 1.5), (3, '0044-03-15 12:00:00 BC', 2);
+CREATE VIEW "regress ""run""".v AS SELECT "I d" AS id, "v" FROM "regress ""run"""."Odd ""T""";
+SELECT pgpull.track('"regress ""run"""."Odd ""T"""', 'key_based', 'Up Dated', integration => 'regress "odd"');
+SELECT pgpull.track('"regress ""run""".v', 'full_table', key_columns => '{}', integration => 'regress "odd"');
+CREATE TABLE "regress ""run""".days (id integer PRIMARY KEY, day date);
+INSERT INTO "regress ""run""".days VALUES (1, '2024-01-01'), (2, '2024-01-01'), (3, 'infinity'), (4, '-infinity'),
+	(5, '0001-01-01 BC'), (6, NULL);
+SELECT pgpull.track('"regress ""run""".days', 'key_based', 'day', integration => 'regress "odd"');
+SELECT destination_table, relation_name, method, replication_key
+  FROM pgpull.begin_run('regress "odd"', '1.0', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT stream_id AS odd FROM pgpull.stream WHERE destination_table = 'Odd "T"' \gset
+SELECT stream_id AS view FROM pgpull.stream WHERE destination_table = 'v' \gset
+SELECT stream_id AS days FROM pgpull.stream WHERE destination_table = 'days' \gset
+SELECT taken, key_names, bookmark_properties, chunked FROM pgpull.take_stream(:run, :odd);
+SELECT * FROM pg_temp.sync(:run, :odd, 2);
+SELECT bookmark FROM pgpull.streams WHERE stream_id = :odd;
+SELECT taken, key_names, bookmark_properties, chunked, table_version IS NOT NULL AS has_version
+  FROM pgpull.take_stream(:run, :view);
+SELECT * FROM pg_temp.sync(:run, :view, NULL) ORDER BY row_json COLLATE "C";
+SELECT pgpull.extraction_query(:run, :view, '[]', 2);
+\echo :LAST_ERROR_SQLSTATE
+-- date keys: positions as dates; infinity waits for its time like any future key
+SELECT taken FROM pgpull.take_stream(:run, :days);
+SELECT * FROM pg_temp.sync(:run, :days, 3);
+SELECT bookmark FROM pgpull.streams WHERE stream_id = :days;
+SELECT pgpull.end_stream(:run, :days, 'succeeded', 5, NULL);
+SELECT pgpull.end_stream(:run, :odd, 'succeeded', 3, NULL);
+SELECT pgpull.end_stream(:run, :view, 'succeeded', 3, NULL);
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+
+--
+-- a dropped table: 42P01 at take_stream, the stream in error, the others go on
+--
+CREATE TABLE regress_gone (id integer PRIMARY KEY);
+SELECT pgpull.track('regress_gone', 'full_table', integration => 'regress');
+SELECT stream_id AS gone FROM pgpull.stream WHERE destination_table = 'regress_gone' \gset
+DROP TABLE regress_gone;
+SELECT destination_table, relation_name FROM pgpull.begin_run('regress', '1.0', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT status, last_error FROM pgpull.streams WHERE stream_id = :gone;
+SELECT * FROM pgpull.take_stream(:run, :gone);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.locked(:gone) AS locked;
+SELECT pgpull.end_stream(:run, :gone, 'failed', 0, 'relation "public.regress_gone" of stream "regress_gone" no longer exists');
+SELECT status, error FROM pgpull.run_streams WHERE run_id = :run AND stream_id = :gone;
+SELECT status, last_error FROM pgpull.streams WHERE stream_id = :gone;
+SELECT taken FROM pgpull.take_stream(:run, :items);
+SELECT count(*) AS rows FROM pg_temp.sync(:run, :items, 100);
+SELECT pgpull.end_stream(:run, :items, 'succeeded', 3, NULL);
+SELECT pgpull.end_run(:run, 'failed', 'a stream failed');
+
+--
+-- bad input
+--
+SELECT * FROM pgpull.begin_run(NULL, '1.0', 'import_api');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM pgpull.begin_run('regress', '1.0', 'https://user:secret@example.com');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM pgpull.take_stream(-1, :items);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.masked(format('SELECT pgpull.take_stream(%s, %s)', :run, :items));
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS streams FROM pgpull.begin_run('regress', '1.0', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT * FROM pgpull.take_stream(:run, -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.masked(format('SELECT pgpull.take_stream(%s, %s)', :run, :full));
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.masked(format('SELECT pgpull.extraction_query(%s, %s, NULL, 10)', :run, :items));
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.masked(format('SELECT pgpull.record_batch(%s, %s, 1, 1, NULL, 0)', :run, :items));
+\echo :LAST_ERROR_SQLSTATE
+SELECT taken FROM pgpull.take_stream(:run, :items);
+SELECT pgpull.extraction_query(:run, :items, NULL, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.extraction_query(:run, :items, '["2024-01-01T00:00:00Z"]', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.extraction_query(:run, :items, '["not a time","1"]', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.extraction_query(:run, :items, '["2024-01-01T00:00:00Z",null]', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.extraction_query(:run, :items, '["2024-01-01T00:00:00Z","1"]; DROP TABLE regress_items', 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.record_batch(:run, :items, -1, 1, NULL, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.log(:run, :items, 'NOTICE', 'hello');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.log(-1, NULL, 'INFO', 'hello');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.log(:run, NULL, 'warning', 'run-level line');
+SELECT pgpull.end_stream(:run, :items, 'done', 0, NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.end_run(:run, 'maybe', NULL);
+\echo :LAST_ERROR_SQLSTATE
+-- end_run fails what is still running and releases the locks
+SELECT pgpull.end_run(:run, 'failed', 'interrupted');
+SELECT pg_temp.locked(:items) AS locked;
+SELECT status, error FROM pgpull.run_streams WHERE run_id = :run;
+SELECT pg_temp.masked(format('SELECT pgpull.record_batch(%s, %s, 1, 1, NULL, 0)', :run, :items));
+\echo :LAST_ERROR_SQLSTATE
+SELECT level, message FROM pgpull.extraction_log WHERE run_id = :run ORDER BY log_id;
+
+-- an integration without streams: one row, run_id only
+SELECT run_id IS NOT NULL AS has_run, stream_id, destination_table
+  FROM pgpull.begin_run('regress nothing', '1.0', 'singer');
+-- a session that begins a new run is done with its old one, when it holds no stream of it
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT count(*) AS streams FROM pgpull.begin_run('regress nothing', '1.0', 'singer');
+SELECT status FROM pgpull.runs WHERE run_id = :run;
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+
+-- the loading report
+SELECT integration, destination_table, relation, method, last_load_at IS NOT NULL AS loaded,
+	   last_status, rows_loaded_24h, max_bookmark
+  FROM pgpull.loading_report
+ WHERE integration LIKE 'regress%'
+ ORDER BY integration COLLATE "C", destination_table COLLATE "C";
+
+-- a role without EXECUTE cannot drive a run
+CREATE ROLE regress_run_nobody;
+SET ROLE regress_run_nobody;
+SELECT * FROM pgpull.begin_run('regress', '1.0', 'import_api');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP ROLE regress_run_nobody;
+
+DROP VIEW "regress ""run""".v;
+DROP TABLE "regress ""run"""."Odd ""T""", "regress ""run""".days, regress_items, regress_full;
+DROP SCHEMA "regress ""run""";
