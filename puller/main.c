@@ -3,8 +3,10 @@
  * puller/main.c
  *		pgpull: command line entry point.
  *
- * The sync subcommands arrive with the puller; until then the program
- * answers --help and --version, so packaging and tests can rely on it.
+ * "pgpull COMMAND [OPTION]...": the command picks the option table (only
+ * "sync" so far; "commit-state" comes with Singer output), and "pgpull
+ * --help" and "pgpull --version" answer without one.  Usage errors print
+ * "pgpull: error: ..." and the line pointing at --help, and exit with 2.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -15,59 +17,140 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXIT_USAGE 2
+#include "log.h"
+#include "options.h"
+#include "sync.h"
 
 static void usage(void);
+static int	global_options(int argc, char **argv);
 
 /*
- * usage: print the help text to stdout.
+ * usage: print the help text on stdout.
  */
 static void
 usage(void)
 {
 	printf("pgpull replicates PostgreSQL tables and views to an HTTP destination.\n\n");
 	printf("Usage:\n");
-	printf("  pgpull [OPTION]...\n\n");
-	printf("Options:\n");
-	printf("  -V, --version    output version information, then exit\n");
-	printf("  -?, --help       show this help, then exit\n\n");
+	printf("  pgpull sync --source=CONNINFO --target=URL [OPTION]...\n");
+	printf("  pgpull --help | --version\n\n");
+	printf("Commands:\n");
+	printf("  sync                   copy the changed rows of every stream of an integration\n");
+	printf("                         to the destination, then move the bookmarks\n\n");
+	printf("Options of sync:\n");
+	printf("      --integration=NAME integration to sync (default: \"default\")\n");
+	printf("      --target=URL       Import API base URL: https://host[:port]\n");
+	printf("                         (http:// for loopback and tests)\n");
+	printf("      --cacert=FILE      verify the destination with the CA certificates in FILE\n");
+	printf("      --token-file=FILE  read the destination token from the first line of FILE\n");
+	printf("                         (default: the PGPULL_TOKEN environment variable)\n");
+	printf("      --batch-rows=N     at most N rows per batch, 1..%d (default: %d)\n",
+		   BATCH_ROWS_MAX, BATCH_ROWS_DEFAULT);
+	printf("      --batch-bytes=N    at most N bytes per request body, 1..%d\n",
+		   BATCH_BYTES_MAX);
+	printf("                         (default: %d)\n", BATCH_BYTES_DEFAULT);
+	printf("      --chunk-rows=N     read large relations N rows per query (default: %d)\n",
+		   CHUNK_ROWS_DEFAULT);
+	printf("      --http-timeout=SECONDS  give up on one request after SECONDS (default: %d)\n",
+		   HTTP_TIMEOUT_DEFAULT);
+	printf("      --max-retries=N    retry a request at most N times, 0..100 (default: %d);\n",
+		   MAX_RETRIES_DEFAULT);
+	printf("                         retries stop after %d seconds in any case\n",
+		   RETRY_TIME_LIMIT);
+	printf("  -v, --verbose          also print DEBUG lines of the run log\n");
+	printf("  -V, --version          output version information, then exit\n");
+	printf("  -?, --help             show this help, then exit\n\n");
+	printf("Connection options:\n");
+	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
+	printf("                         URI (\"\" takes the PG* environment variables); may be\n");
+	printf("                         a read replica\n");
+	printf("      --state=CONNINFO   database holding the pgpull catalog (default: the\n");
+	printf("                         source; the primary when the source is a replica)\n\n");
+	printf("Passwords come from ~/.pgpass, PGPASSWORD or the connection string; pgpull\n");
+	printf("never prompts.  The token is never taken from the command line.\n\n");
+	printf("Exit status:\n");
+	printf("  0  every stream synced (streams another puller holds are skipped)\n");
+	printf("  1  some stream failed (the others still ran)\n");
+	printf("  2  usage or configuration error\n");
+	printf("  3  could not connect to a database or the destination\n\n");
 	printf("Report bugs to the pgpull issue tracker.\n");
 }
 
-int
-main(int argc, char **argv)
+/*
+ * global_options: "pgpull --help", "pgpull --version", or a usage error.
+ * Returns the exit status.
+ */
+static int
+global_options(int argc, char **argv)
 {
-	static struct option long_options[] = {
-		{"help", no_argument, NULL, '?'},
+	static const struct option long_options[] = {
+		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 
-	while ((c = getopt_long(argc, argv, "V?", long_options, NULL)) != -1)
+	opterr = 0;
+	c = getopt_long(argc, argv, "V?", long_options, NULL);
+	switch (c)
 	{
-		switch (c)
-		{
-			case 'V':
-				printf("pgpull %s\n", PGPULL_VERSION);
-				return 0;
-			case '?':
-				if (optopt == 0 && strcmp(argv[optind - 1], "-?") != 0 &&
-					strcmp(argv[optind - 1], "--help") != 0)
-					break;
-				if (optopt != 0 && optopt != '?')
-				{
-					fprintf(stderr, "Try \"pgpull --help\" for more information.\n");
-					return EXIT_USAGE;
-				}
+		case 'V':
+			printf("pgpull %s\n", PGPULL_VERSION);
+			return EXIT_OK;
+		case 'h':
+			usage();
+			return EXIT_OK;
+		case '?':
+			if (strcmp(argv[optind - 1], "-?") == 0)
+			{
 				usage();
-				return 0;
-			default:
-				fprintf(stderr, "Try \"pgpull --help\" for more information.\n");
-				return EXIT_USAGE;
-		}
+				return EXIT_OK;
+			}
+			pp_bad_option(argv);
+			return EXIT_USAGE;
+		default:
+			pp_usage_error("no command given");
+			return EXIT_USAGE;
 	}
-	fprintf(stderr, "pgpull: error: no command given\n");
-	fprintf(stderr, "Try \"pgpull --help\" for more information.\n");
-	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	PullerOptions o;
+	int			rc;
+
+	if (argc < 2)
+	{
+		pp_usage_error("no command given");
+		return EXIT_USAGE;
+	}
+	if (argv[1][0] == '-')
+		return global_options(argc, argv);
+	if (strcmp(argv[1], "help") == 0)
+	{
+		usage();
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "sync") != 0)
+	{
+		pp_usage_error("unrecognized command \"%s\"", argv[1]);
+		return EXIT_USAGE;
+	}
+
+	rc = options_parse_sync(argc - 1, argv + 1, &o);
+	if (rc == OPTIONS_HELP)
+	{
+		usage();
+		rc = EXIT_OK;
+	}
+	else if (rc == OPTIONS_VERSION)
+	{
+		printf("pgpull %s\n", PGPULL_VERSION);
+		rc = EXIT_OK;
+	}
+	else if (rc == 0)
+		rc = sync_run(&o);
+	options_free(&o);
+	return rc;
 }

@@ -1,0 +1,312 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/conn.c
+ *		pgpull: open the source and state connections; cancel on signals.
+ *
+ * Connections follow libpq's conventions: a connection string or URI
+ * (expand_dbname), the PG* environment variables, the service file and
+ * .pgpass.  pgpull runs from schedulers, so it never prompts: a connection
+ * that needs a password nobody gave fails, and so does an encrypted SSL
+ * key without sslpassword.
+ *
+ * Each session is set up through the startup "options" (appended to the
+ * user's own): an empty search_path, so every call is schema-qualified;
+ * for the source also a read-only default, UTC, ISO date and interval
+ * styles, full float precision and row_security off, so that a row level
+ * security policy raises an error instead of silently filtering rows.
+ *
+ * SIGINT and SIGTERM set pp_interrupted and cancel whatever query runs on
+ * either connection; the program then records the failure and exits.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+
+#define SOURCE_OPTIONS \
+	"-c search_path= -c default_transaction_read_only=on -c TimeZone=UTC " \
+	"-c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3 " \
+	"-c row_security=off -c statement_timeout=0 " \
+	"-c idle_in_transaction_session_timeout=0"
+#define STATE_OPTIONS \
+	"-c search_path= -c TimeZone=UTC -c DateStyle=ISO -c statement_timeout=0"
+
+static void handle_signal(int signo);
+static int	no_prompt_key_pass(char *buf, int size, PGconn *conn);
+static char *merged_options(const char *conninfo, ConnRole role);
+static bool check_connection(PGconn *conn, ConnRole role, PPError *err);
+static void set_cancel(ConnRole role, PGconn *conn);
+
+volatile sig_atomic_t pp_interrupted = 0;
+
+/* cancel handles of the open connections, used by the signal handler */
+static PGcancel *volatile cancel_slot[2];
+
+static const char *const role_name[2] = {"source", "state"};
+
+/*
+ * handle_signal: remember the interrupt and cancel the running queries.
+ * PQcancel is safe to call from a signal handler.
+ */
+static void
+handle_signal(int signo)
+{
+	int			save_errno = errno;
+	char		errbuf[256];
+
+	pp_interrupted = 1;
+	for (int i = 0; i < 2; i++)
+	{
+		PGcancel   *c = cancel_slot[i];
+
+		if (c != NULL)
+			(void) PQcancel(c, errbuf, sizeof(errbuf));
+	}
+	errno = save_errno;
+}
+
+/*
+ * conn_setup_signals: install the SIGINT/SIGTERM handler, ignore SIGPIPE
+ * (a destination that closes its connection is an error, not a signal),
+ * and stop libpq from ever prompting for an SSL key's passphrase.
+ */
+void
+conn_setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handle_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	PQsetSSLKeyPassHook_OpenSSL(no_prompt_key_pass);
+}
+
+/*
+ * no_prompt_key_pass: libpq's SSL key passphrase hook: the connection's
+ * sslpassword if one was given, else an empty passphrase (no prompt).
+ * Returns the passphrase's length.
+ */
+static int
+no_prompt_key_pass(char *buf, int size, PGconn *conn)
+{
+	PQconninfoOption *opts;
+
+	buf[0] = '\0';
+	if (size <= 0)
+		return 0;
+	opts = PQconninfo(conn);
+	if (opts != NULL)
+	{
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+		{
+			if (strcmp(o->keyword, "sslpassword") == 0 && o->val != NULL)
+			{
+				snprintf(buf, size, "%s", o->val);
+				break;
+			}
+		}
+		PQconninfoFree(opts);
+	}
+	return (int) strlen(buf);
+}
+
+/*
+ * merged_options: the startup options: the user's own (from the connection
+ * string, or else PGOPTIONS), then ours, which win.  The caller frees it.
+ */
+static char *
+merged_options(const char *conninfo, ConnRole role)
+{
+	const char *ours = role == CONN_SOURCE ? SOURCE_OPTIONS : STATE_OPTIONS;
+	const char *user = NULL;
+	PQconninfoOption *opts = NULL;
+	char	   *result;
+
+	if (strchr(conninfo, '=') != NULL ||
+		strncmp(conninfo, "postgresql://", 13) == 0 ||
+		strncmp(conninfo, "postgres://", 11) == 0)
+	{
+		opts = PQconninfoParse(conninfo, NULL);
+		if (opts != NULL)
+		{
+			for (PQconninfoOption *o = opts; o->keyword; o++)
+				if (strcmp(o->keyword, "options") == 0 && o->val && o->val[0])
+					user = o->val;
+		}
+	}
+	if (user == NULL)
+		user = getenv("PGOPTIONS");
+	if (user != NULL && user[0] != '\0')
+		result = pp_psprintf("%s %s", user, ours);
+	else
+		result = pp_strdup(ours);
+	if (opts)
+		PQconninfoFree(opts);
+	return result;
+}
+
+/*
+ * set_cancel: (re)build the cancel handle of a connection; NULL conn
+ * removes it.
+ */
+static void
+set_cancel(ConnRole role, PGconn *conn)
+{
+	PGcancel   *old = cancel_slot[role];
+
+	cancel_slot[role] = NULL;
+	if (old)
+		PQfreeCancel(old);
+	if (conn)
+		cancel_slot[role] = PQgetCancel(conn);
+}
+
+/*
+ * check_connection: after connecting or resetting: report a failure (a
+ * missing password is a connection error: pgpull never prompts), check the
+ * source's encoding, install the notice receiver and the cancel handle.
+ */
+static bool
+check_connection(PGconn *conn, ConnRole role, PPError *err)
+{
+	const char *enc;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		if (PQconnectionNeedsPassword(conn))
+		{
+			pp_error_set(err, PPERR_CONNECT,
+						 "could not connect to the %s database: a password is required",
+						 role_name[role]);
+			pp_error_hint(err, "pgpull never prompts for a password.  Give it in ~/.pgpass, in PGPASSWORD or in the connection string.");
+		}
+		else
+			pp_error_from_pg(err, PPERR_CONNECT, conn, NULL,
+							 role == CONN_SOURCE ? "could not connect to the source database"
+							 : "could not connect to the state database");
+		err->kind = PPERR_CONNECT;
+		return false;
+	}
+	enc = PQparameterStatus(conn, "server_encoding");
+	if (role == CONN_SOURCE && enc != NULL &&
+		strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)
+	{
+		pp_error_set(err, PPERR_CONFIG,
+					 "cannot read from a source database with encoding \"%s\"", enc);
+		pp_error_detail(err, "Rows travel as JSON text in the database encoding, and JSON must be UTF-8.");
+		return false;
+	}
+	PQsetNoticeReceiver(conn, runlog_notice_receiver, NULL);
+	set_cancel(role, conn);
+	return true;
+}
+
+/*
+ * conn_open: connect to the source or state database.  Returns the
+ * connection, or NULL with err set (kind PPERR_CONNECT, or PPERR_CONFIG for
+ * an unusable source encoding).
+ */
+PGconn *
+conn_open(const char *conninfo, ConnRole role, PPError *err)
+{
+	const char *keywords[4];
+	const char *values[4];
+	char	   *options = merged_options(conninfo, role);
+	PGconn	   *conn;
+
+	keywords[0] = "dbname";
+	values[0] = conninfo;
+	keywords[1] = "options";
+	values[1] = options;
+	keywords[2] = "fallback_application_name";
+	values[2] = "pgpull";
+	keywords[3] = NULL;
+	values[3] = NULL;
+
+	conn = PQconnectdbParams(keywords, values, 1);
+	free(options);
+	if (conn == NULL)
+	{
+		pp_error_set(err, PPERR_CONNECT, "could not connect to the %s database: out of memory",
+					 role_name[role]);
+		return NULL;
+	}
+	if (!check_connection(conn, role, err))
+	{
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/*
+ * conn_reset: reconnect a connection that broke, with the same settings.
+ * Returns false with err set when that fails.
+ */
+bool
+conn_reset(PGconn *conn, ConnRole role, PPError *err)
+{
+	set_cancel(role, NULL);
+	PQreset(conn);
+	return check_connection(conn, role, err);
+}
+
+/*
+ * conn_close: close a connection (NULL is fine), cancelling a statement
+ * still running on it first.
+ */
+void
+conn_close(PGconn *conn, ConnRole role)
+{
+	if (conn == NULL)
+		return;
+	if (PQtransactionStatus(conn) == PQTRANS_ACTIVE && cancel_slot[role] != NULL)
+	{
+		char		errbuf[256];
+
+		(void) PQcancel(cancel_slot[role], errbuf, sizeof(errbuf));
+	}
+	set_cancel(role, NULL);
+	PQfinish(conn);
+}
+
+/*
+ * conn_sleep: sleep, waking early on SIGINT or SIGTERM.  Returns false when
+ * interrupted.
+ */
+bool
+conn_sleep(double seconds)
+{
+	struct timespec now;
+	double		end;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	end = (double) now.tv_sec + now.tv_nsec / 1e9 + seconds;
+	while (!pp_interrupted)
+	{
+		struct timespec ts;
+		double		left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = end - ((double) now.tv_sec + now.tv_nsec / 1e9);
+		if (left <= 0)
+			return true;
+		if (left > 0.1)
+			left = 0.1;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long) (left * 1e9);
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}

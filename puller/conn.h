@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/conn.h
+ *		pgpull: database connections and interrupts.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGPULL_CONN_H
+#define PGPULL_CONN_H
+
+#include <signal.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+/* which connection: settings and cancel slots differ */
+typedef enum ConnRole
+{
+	CONN_SOURCE = 0,			/* rows are read here (maybe a standby) */
+	CONN_STATE = 1				/* the catalog is written here */
+} ConnRole;
+
+/* set by SIGINT or SIGTERM */
+extern volatile sig_atomic_t pp_interrupted;
+
+extern void conn_setup_signals(void);
+extern PGconn *conn_open(const char *conninfo, ConnRole role, PPError *err);
+extern bool conn_reset(PGconn *conn, ConnRole role, PPError *err);
+extern void conn_close(PGconn *conn, ConnRole role);
+extern bool conn_sleep(double seconds);
+
+#endif							/* PGPULL_CONN_H */

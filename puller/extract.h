@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/extract.h
+ *		pgpull: read the rows of an extraction query from COPY binary.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGPULL_EXTRACT_H
+#define PGPULL_EXTRACT_H
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+/* one row: (position text, lossy integer, row_json text) */
+typedef struct CopyRow
+{
+	const char *position;		/* NULL when SQL NULL; not NUL-terminated */
+	size_t		position_len;
+	int32_t		lossy;
+	const char *row_json;		/* not NUL-terminated */
+	size_t		row_json_len;
+} CopyRow;
+
+/* reads one COPY ... TO STDOUT (FORMAT binary) */
+typedef struct CopyReader
+{
+	PGconn	   *conn;
+	bool		active;			/* COPY OUT in progress on conn */
+	bool		header_done;
+	bool		trailer_seen;
+	char	   *msg;			/* current CopyData message (libpq's) */
+	size_t		msg_len;
+	size_t		msg_pos;
+	Buf			carry;			/* bytes of a tuple spanning messages */
+	size_t		carry_pos;
+} CopyReader;
+
+extern int	copy_start(CopyReader *r, PGconn *conn, const char *query, PPError *err);
+extern int	copy_next(CopyReader *r, CopyRow *row, PPError *err);
+extern void copy_abort(CopyReader *r);
+extern void copy_finish(CopyReader *r);
+
+#endif							/* PGPULL_EXTRACT_H */

@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/http.h
+ *		pgpull: send batches to an Import API destination.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGPULL_HTTP_H
+#define PGPULL_HTTP_H
+
+#include <curl/curl.h>
+
+#include "batch.h"
+#include "log.h"
+#include "options.h"
+
+/* called for each run of messages the destination accepted (2xx) */
+typedef int (*BatchAcceptedFn) (void *arg, int from, int to, size_t bytes,
+								 PPError *err);
+
+typedef struct HttpClient
+{
+	CURL	   *curl;
+	struct curl_slist *headers;
+	char	   *url;
+	int			timeout;
+	int			max_retries;
+	char		errbuf[CURL_ERROR_SIZE];
+	Buf			response;		/* body of the last response (truncated) */
+	double		retry_after;	/* seconds from Retry-After, or -1 */
+	/* the body being sent */
+	BodySegment seg[3];
+	int			nseg;
+	int			seg_i;
+	size_t		seg_pos;
+} HttpClient;
+
+extern int	http_init(HttpClient *h, const PullerOptions *o, PPError *err);
+extern int	http_send_batch(HttpClient *h, const Batch *b, BatchAcceptedFn accepted,
+							void *arg, PPError *err);
+extern void http_cleanup(HttpClient *h);
+
+#endif							/* PGPULL_HTTP_H */

@@ -1,0 +1,486 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/options.c
+ *		pgpull: parse and check the options of "pgpull sync".
+ *
+ * Everything that can be checked without a connection is checked here,
+ * before any connection is made: numbers and their ranges (a value out of
+ * range is a usage error, never clamped), the shape of the target URL,
+ * connection strings, combinations of options (naming both), and the
+ * destination token.  Usage errors end with the line pointing at --help;
+ * the caller exits with status 2.
+ *
+ * The token comes from the PGPULL_TOKEN environment variable or from the
+ * first line of --token-file, never from the command line, and is never
+ * printed.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "options.h"
+
+/* long-only options */
+enum
+{
+	OPT_SOURCE = 256,
+	OPT_STATE,
+	OPT_INTEGRATION,
+	OPT_TARGET,
+	OPT_CACERT,
+	OPT_TOKEN_FILE,
+	OPT_BATCH_ROWS,
+	OPT_BATCH_BYTES,
+	OPT_CHUNK_ROWS,
+	OPT_HTTP_TIMEOUT,
+	OPT_MAX_RETRIES,
+	OPT_HELP
+};
+
+static bool parse_long(const char *arg, const char *optname, long min,
+					   long max, long *out);
+static bool check_conninfo(const char *conninfo, const char *optname);
+static bool parse_target(const char *arg, PullerOptions *o);
+static void set_string(char **field, const char *value);
+
+/*
+ * set_string: replace an option's string (an option given twice: the last
+ * one wins).
+ */
+static void
+set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = pp_strdup(value);
+}
+
+/*
+ * parse_long: parse a whole decimal integer within [min, max]; on failure
+ * print the usage error and return false.
+ */
+static bool
+parse_long(const char *arg, const char *optname, long min, long max,
+		   long *out)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (arg[0] == '\0' || *end != '\0' || errno == ERANGE)
+	{
+		if (errno == ERANGE || (*end == '\0' && arg[0] != '\0'))
+			pp_usage_error("%s must be in range %ld..%ld", optname, min, max);
+		else
+			pp_usage_error("invalid value \"%s\" for option %s", arg, optname);
+		return false;
+	}
+	if (v < min || v > max)
+	{
+		pp_usage_error("%s must be in range %ld..%ld", optname, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * check_conninfo: a connection string or URI must parse; a bare word is a
+ * database name, which libpq takes as it is.  Prints the usage error and
+ * returns false when it does not parse.
+ */
+static bool
+check_conninfo(const char *conninfo, const char *optname)
+{
+	PQconninfoOption *opts;
+	char	   *errmsg = NULL;
+
+	if (strchr(conninfo, '=') == NULL &&
+		strncmp(conninfo, "postgresql://", 13) != 0 &&
+		strncmp(conninfo, "postgres://", 11) != 0)
+		return true;
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (opts == NULL)
+	{
+		if (errmsg)
+		{
+			size_t		n = strlen(errmsg);
+
+			while (n > 0 && errmsg[n - 1] == '\n')
+				errmsg[--n] = '\0';
+			pp_usage_error("invalid connection string for %s: %s", optname, errmsg);
+			PQfreemem(errmsg);
+		}
+		else
+			pp_usage_error("invalid connection string for %s: out of memory", optname);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+/*
+ * parse_target: --target is "-" (Singer, on stdout) or an http(s) base URL
+ * "scheme://host[:port][/path]" without credentials, query or fragment.
+ * Stores the URL without trailing slashes.  Prints the usage error and
+ * returns false when the value is not acceptable.
+ */
+static bool
+parse_target(const char *arg, PullerOptions *o)
+{
+	const char *rest;
+	const char *host_end;
+	const char *p;
+	size_t		n;
+
+	if (strcmp(arg, "-") == 0)
+	{
+		o->target_kind = TARGET_SINGER;
+		set_string(&o->target, arg);
+		return true;
+	}
+	if (strncasecmp(arg, "https://", 8) == 0)
+	{
+		o->target_tls = true;
+		rest = arg + 8;
+	}
+	else if (strncasecmp(arg, "http://", 7) == 0)
+	{
+		o->target_tls = false;
+		rest = arg + 7;
+	}
+	else
+	{
+		pp_usage_error("invalid value \"%s\" for option --target", arg);
+		pp_log_detail("The target is an Import API base URL, https://host[:port], or \"-\" for Singer messages on standard output.");
+		return false;
+	}
+	for (p = arg; *p; p++)
+	{
+		if ((unsigned char) *p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+		{
+			pp_usage_error("invalid value for option --target: a URL must not contain spaces, control characters, a query or a fragment");
+			return false;
+		}
+	}
+	host_end = rest + strcspn(rest, "/");
+	if (memchr(rest, '@', host_end - rest) != NULL)
+	{
+		pp_usage_error("invalid value for option --target: a URL must not contain credentials");
+		pp_log_hint("Give the token in PGPULL_TOKEN or in a file named by --token-file.");
+		return false;
+	}
+	if (host_end == rest || *rest == ':')
+	{
+		pp_usage_error("invalid value \"%s\" for option --target: no host name", arg);
+		return false;
+	}
+	/* a port, after the host (or after "]" of an IPv6 address) */
+	p = rest;
+	if (*p == '[')
+	{
+		p = memchr(rest, ']', host_end - rest);
+		if (p == NULL)
+		{
+			pp_usage_error("invalid value \"%s\" for option --target: unterminated IPv6 address", arg);
+			return false;
+		}
+	}
+	p = memchr(p, ':', host_end - p);
+	if (p != NULL)
+	{
+		long		port = 0;
+		const char *d;
+
+		for (d = p + 1; d < host_end; d++)
+		{
+			if (*d < '0' || *d > '9' || port > 65535)
+				break;
+			port = port * 10 + (*d - '0');
+		}
+		if (d != host_end || d == p + 1 || port < 1 || port > 65535)
+		{
+			pp_usage_error("invalid value \"%s\" for option --target: invalid port", arg);
+			return false;
+		}
+	}
+	o->target_kind = TARGET_IMPORT_API;
+	n = strlen(arg);
+	while (n > 0 && arg[n - 1] == '/')
+		n--;
+	free(o->target);
+	o->target = pp_strndup(arg, n);
+	return true;
+}
+
+/*
+ * options_parse_sync: parse "pgpull sync" options; argv[0] is "sync".
+ * Returns 0 when the options are complete and consistent, OPTIONS_HELP or
+ * OPTIONS_VERSION when those were asked for, or EXIT_USAGE after printing
+ * a usage error.  The caller frees o with options_free in every case.
+ */
+int
+options_parse_sync(int argc, char **argv, PullerOptions *o)
+{
+	static const struct option long_options[] = {
+		{"source", required_argument, NULL, OPT_SOURCE},
+		{"state", required_argument, NULL, OPT_STATE},
+		{"integration", required_argument, NULL, OPT_INTEGRATION},
+		{"target", required_argument, NULL, OPT_TARGET},
+		{"cacert", required_argument, NULL, OPT_CACERT},
+		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+		{"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
+		{"batch-bytes", required_argument, NULL, OPT_BATCH_BYTES},
+		{"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
+		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
+		{"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+	long		v;
+
+	memset(o, 0, sizeof(*o));
+	o->batch_rows = BATCH_ROWS_DEFAULT;
+	o->batch_bytes = BATCH_BYTES_DEFAULT;
+	o->chunk_rows = CHUNK_ROWS_DEFAULT;
+	o->http_timeout = HTTP_TIMEOUT_DEFAULT;
+	o->max_retries = MAX_RETRIES_DEFAULT;
+	o->integration = pp_strdup("default");
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case OPT_SOURCE:
+				set_string(&o->source, optarg);
+				break;
+			case OPT_STATE:
+				set_string(&o->state, optarg);
+				break;
+			case OPT_INTEGRATION:
+				if (optarg[0] == '\0')
+				{
+					pp_usage_error("--integration must not be empty");
+					return EXIT_USAGE;
+				}
+				set_string(&o->integration, optarg);
+				break;
+			case OPT_TARGET:
+				if (!parse_target(optarg, o))
+					return EXIT_USAGE;
+				break;
+			case OPT_CACERT:
+				set_string(&o->cacert, optarg);
+				break;
+			case OPT_TOKEN_FILE:
+				set_string(&o->token_file, optarg);
+				break;
+			case OPT_BATCH_ROWS:
+				if (!parse_long(optarg, "--batch-rows", 1, BATCH_ROWS_MAX, &v))
+					return EXIT_USAGE;
+				o->batch_rows = (int) v;
+				break;
+			case OPT_BATCH_BYTES:
+				if (!parse_long(optarg, "--batch-bytes", 1, BATCH_BYTES_MAX, &v))
+					return EXIT_USAGE;
+				o->batch_bytes = v;
+				break;
+			case OPT_CHUNK_ROWS:
+				if (!parse_long(optarg, "--chunk-rows", 1, 1000000000L, &v))
+					return EXIT_USAGE;
+				o->chunk_rows = (int) v;
+				break;
+			case OPT_HTTP_TIMEOUT:
+				if (!parse_long(optarg, "--http-timeout", 1, 86400, &v))
+					return EXIT_USAGE;
+				o->http_timeout = (int) v;
+				break;
+			case OPT_MAX_RETRIES:
+				if (!parse_long(optarg, "--max-retries", 0, 100, &v))
+					return EXIT_USAGE;
+				o->max_retries = (int) v;
+				break;
+			case 'v':
+				o->verbose = true;
+				break;
+			case 'V':
+				return OPTIONS_VERSION;
+			case ':':
+				pp_usage_error("option \"%s\" requires an argument", argv[optind - 1]);
+				return EXIT_USAGE;
+			case OPT_HELP:
+				return OPTIONS_HELP;
+			case '?':
+				if (strcmp(argv[optind - 1], "-?") == 0)
+					return OPTIONS_HELP;
+				pp_bad_option(argv);
+				return EXIT_USAGE;
+			default:
+				pp_usage_error("unrecognized option \"%s\"", argv[optind - 1]);
+				return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+	{
+		pp_usage_error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	if (o->source == NULL)
+	{
+		pp_usage_error("no source database given");
+		pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
+		return EXIT_USAGE;
+	}
+	if (o->target == NULL)
+	{
+		pp_usage_error("no target given");
+		pp_log_hint("Give the Import API base URL with --target https://host[:port].");
+		return EXIT_USAGE;
+	}
+	if (!check_conninfo(o->source, "--source"))
+		return EXIT_USAGE;
+	if (o->state && !check_conninfo(o->state, "--state"))
+		return EXIT_USAGE;
+	if (o->target_kind == TARGET_SINGER)
+	{
+		pp_log_error("--target - (Singer messages on standard output) is not supported by this version of pgpull");
+		pp_log_hint("Give an Import API base URL with --target https://host[:port].");
+		return EXIT_USAGE;
+	}
+	if (o->cacert && !o->target_tls)
+	{
+		pp_usage_error("--cacert cannot be used with an http:// --target");
+		pp_log_hint("Use an https:// target, or leave out --cacert.");
+		return EXIT_USAGE;
+	}
+	if (o->cacert && access(o->cacert, R_OK) != 0)
+	{
+		pp_log_error("could not read --cacert file \"%s\": %s", o->cacert, strerror(errno));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * options_load_token: read the destination token from --token-file (first
+ * line, line ending stripped) or else PGPULL_TOKEN.  Returns 0, or
+ * EXIT_USAGE after printing the error.  The token itself is never printed.
+ */
+int
+options_load_token(PullerOptions *o)
+{
+	const char *env = getenv("PGPULL_TOKEN");
+	Buf			b;
+	const char *p;
+
+	buf_init(&b);
+	if (o->token_file)
+	{
+		FILE	   *f = fopen(o->token_file, "r");
+		struct stat st;
+		int			ch;
+
+		if (f == NULL)
+		{
+			pp_log_error("could not open token file \"%s\": %s", o->token_file, strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		{
+			pp_log_warning("token file \"%s\" is readable by other users", o->token_file);
+			pp_log_hint("Restrict it with chmod 600.");
+		}
+		while ((ch = fgetc(f)) != EOF && ch != '\n')
+		{
+			char		cc = (char) ch;
+
+			buf_append(&b, &cc, 1);
+		}
+		if (ferror(f))
+		{
+			pp_log_error("could not read token file \"%s\": %s", o->token_file, strerror(errno));
+			fclose(f);
+			buf_free(&b);
+			return EXIT_USAGE;
+		}
+		fclose(f);
+		if (b.len > 0 && b.data[b.len - 1] == '\r')
+			b.data[--b.len] = '\0';
+		if (b.len == 0)
+		{
+			pp_log_error("token file \"%s\" is empty", o->token_file);
+			buf_free(&b);
+			return EXIT_USAGE;
+		}
+	}
+	else if (env != NULL && env[0] != '\0')
+		buf_append_str(&b, env);
+	else
+	{
+		pp_log_error("no destination token");
+		pp_log_hint("Set PGPULL_TOKEN, or name a file holding the token with --token-file.");
+		return EXIT_USAGE;
+	}
+	for (p = b.data; *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+		{
+			pp_log_error("the destination token contains control characters");
+			explicit_bzero(b.data, b.len);
+			buf_free(&b);
+			return EXIT_USAGE;
+		}
+	}
+	o->token = b.data;
+	return 0;
+}
+
+/*
+ * options_target_kind_name: the target kind recorded in the catalog
+ * ('import_api' or 'singer'), never the URL.
+ */
+const char *
+options_target_kind_name(const PullerOptions *o)
+{
+	return o->target_kind == TARGET_SINGER ? "singer" : "import_api";
+}
+
+/*
+ * options_free: release the options' strings, wiping the token first.
+ */
+void
+options_free(PullerOptions *o)
+{
+	free(o->source);
+	free(o->state);
+	free(o->integration);
+	free(o->target);
+	free(o->cacert);
+	free(o->token_file);
+	if (o->token)
+	{
+		explicit_bzero(o->token, strlen(o->token));
+		free(o->token);
+	}
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/options.h
+ *		pgpull: the configuration of a sync, from the command line and the
+ *		environment.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGPULL_OPTIONS_H
+#define PGPULL_OPTIONS_H
+
+#include "common.h"
+
+/* limits of the Import API (SPECS.md 1.3) and our defaults */
+#define BATCH_ROWS_MAX			20000
+#define BATCH_ROWS_DEFAULT		20000
+#define BATCH_BYTES_MAX			20000000
+#define BATCH_BYTES_DEFAULT		4000000
+#define CHUNK_ROWS_DEFAULT		100000
+#define HTTP_TIMEOUT_DEFAULT	300
+#define MAX_RETRIES_DEFAULT		5
+#define RETRY_TIME_LIMIT		900		/* seconds spent retrying one request */
+
+/* what options_parse_sync returns when --help or --version was given */
+#define OPTIONS_HELP	(-1)
+#define OPTIONS_VERSION (-2)
+
+typedef enum TargetKind
+{
+	TARGET_IMPORT_API,			/* --target http(s)://host[:port] */
+	TARGET_SINGER				/* --target - (not yet) */
+} TargetKind;
+
+typedef struct PullerOptions
+{
+	char	   *source;			/* conninfo of the source */
+	char	   *state;			/* conninfo of the catalog; NULL = source */
+	char	   *integration;
+	char	   *target;			/* base URL, no trailing slash */
+	TargetKind	target_kind;
+	bool		target_tls;		/* https:// */
+	char	   *cacert;
+	char	   *token_file;
+	char	   *token;			/* from PGPULL_TOKEN or token_file */
+	int			batch_rows;
+	long		batch_bytes;
+	int			chunk_rows;
+	int			http_timeout;
+	int			max_retries;
+	bool		verbose;
+} PullerOptions;
+
+extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
+extern int	options_load_token(PullerOptions *o);
+extern void options_free(PullerOptions *o);
+extern const char *options_target_kind_name(const PullerOptions *o);
+
+#endif							/* PGPULL_OPTIONS_H */

@@ -1,0 +1,431 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/state.c
+ *		pgpull: wrappers of the run protocol functions.
+ *
+ * The puller writes no SQL of its own beyond calling the extension: one
+ * wrapper per function of notes/run_protocol.md, each schema-qualified,
+ * each with its values as parameters (PQexecParams), each clearing its
+ * PGresult on every path.  Server errors come back in a PPError built from
+ * the primary, detail and hint fields.  Arrays and JSON columns are asked
+ * for as JSON text, which the caller reads with jansson.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+
+/* type OIDs of the parameters (stable across releases) */
+#define INT8OID		20
+#define INT4OID		23
+#define TEXTOID		25
+
+#define PQCLEAR(r) \
+	do { if (r) PQclear(r); (r) = NULL; } while (0)
+
+static PGresult *exec_params(PGconn *conn, const char *sql, int nparams,
+							 const Oid *types, const char *const *values,
+							 ExecStatusType want, const char *context,
+							 PPError *err);
+static char *dup_value(const PGresult *res, int row, int col);
+static int64_t int64_value(const PGresult *res, int row, int col);
+
+/*
+ * exec_params: run sql with text parameters; returns the result when its
+ * status is want, else NULL with err set (the result is cleared).
+ */
+static PGresult *
+exec_params(PGconn *conn, const char *sql, int nparams, const Oid *types,
+			const char *const *values, ExecStatusType want,
+			const char *context, PPError *err)
+{
+	PGresult   *res;
+
+	res = PQexecParams(conn, sql, nparams, types, values, NULL, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != want)
+	{
+		pp_error_from_pg(err, PPERR_STREAM, conn, res, context);
+		PQCLEAR(res);
+		return NULL;
+	}
+	return res;
+}
+
+/*
+ * dup_value: a copy of a text value, NULL for SQL NULL.
+ */
+static char *
+dup_value(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return pp_strdup(PQgetvalue(res, row, col));
+}
+
+/*
+ * int64_value: a bigint value, 0 for SQL NULL.
+ */
+static int64_t
+int64_value(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return (int64_t) strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/*
+ * state_version: check that the extension answers pgpull.version() with
+ * our own version on this connection ("source" or "state" in which).
+ * Returns 0, or -1 with err set: PPERR_CONFIG when the extension is
+ * missing, not accessible or of another version; PPERR_CONNECT when the
+ * connection broke.
+ */
+int
+state_version(PGconn *conn, const char *which, PPError *err)
+{
+	PGresult   *res;
+	const char *version;
+	int			rc = -1;
+
+	res = PQexecParams(conn, "SELECT pgpull.version()", 0, NULL, NULL, NULL, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+		if (sqlstate && (strcmp(sqlstate, "3F000") == 0 || strcmp(sqlstate, "42883") == 0))
+		{
+			pp_error_set(err, PPERR_CONFIG,
+						 "extension \"pgpull\" is not installed in the %s database", which);
+			pp_error_hint(err, "Run CREATE EXTENSION pgpull in that database.");
+		}
+		else
+		{
+			pp_error_from_pg(err, PPERR_CONFIG, conn, res, NULL);
+			if (sqlstate && strcmp(sqlstate, "42501") == 0 && err->hint == NULL)
+				pp_error_hint(err, "Give the role pgpull connects as the privileges that pgpull.grant_script() lists.");
+		}
+		goto done;
+	}
+	version = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+	if (strcmp(version, PGPULL_VERSION) != 0)
+	{
+		pp_error_set(err, PPERR_CONFIG,
+					 "extension \"pgpull\" version \"%s\" in the %s database does not match pgpull version \"%s\"",
+					 version, which, PGPULL_VERSION);
+		pp_error_hint(err, "Run ALTER EXTENSION pgpull UPDATE in that database, or run the pgpull program of the extension's version.");
+		goto done;
+	}
+	rc = 0;
+done:
+	PQCLEAR(res);
+	return rc;
+}
+
+/*
+ * state_begin_run: start a run of an integration.  Returns 0 with the run's
+ * id and its streams (none when the integration tracks none), or -1 with
+ * err set.  The caller frees the streams with state_free_streams.
+ */
+int
+state_begin_run(PGconn *conn, const char *integration,
+				const char *puller_version, const char *target_kind,
+				int64_t *run_id, StreamInfo **streams, int *nstreams,
+				PPError *err)
+{
+	static const Oid types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	const char *values[3];
+	PGresult   *res;
+	int			n;
+	int			count = 0;
+
+	values[0] = integration;
+	values[1] = puller_version;
+	values[2] = target_kind;
+	*streams = NULL;
+	*nstreams = 0;
+	res = exec_params(conn,
+					  "SELECT run_id, stream_id, relation_name, destination_table,"
+					  " method, replication_key, bookmark"
+					  " FROM pgpull.begin_run($1, $2, $3)",
+					  3, types, values, PGRES_TUPLES_OK,
+					  "could not begin the run", err);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	if (n == 0 || PQgetisnull(res, 0, 0))
+	{
+		pp_error_set(err, PPERR_STREAM, "could not begin the run: pgpull.begin_run returned no run");
+		PQCLEAR(res);
+		return -1;
+	}
+	*run_id = int64_value(res, 0, 0);
+	*streams = pp_malloc(sizeof(StreamInfo) * (size_t) n);
+	for (int i = 0; i < n; i++)
+	{
+		StreamInfo *s;
+
+		if (PQgetisnull(res, i, 1))
+			continue;			/* the integration tracks no streams */
+		s = &(*streams)[count++];
+		s->stream_id = int64_value(res, i, 1);
+		s->relation_name = dup_value(res, i, 2);
+		s->destination_table = dup_value(res, i, 3);
+		s->method = dup_value(res, i, 4);
+		s->replication_key = dup_value(res, i, 5);
+		s->bookmark = dup_value(res, i, 6);
+		if (s->destination_table == NULL)
+			s->destination_table = pp_strdup("");
+		if (s->relation_name == NULL)
+			s->relation_name = pp_strdup("");
+		if (s->method == NULL)
+			s->method = pp_strdup("");
+	}
+	*nstreams = count;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_free_streams: free what state_begin_run returned.
+ */
+void
+state_free_streams(StreamInfo *streams, int nstreams)
+{
+	for (int i = 0; i < nstreams; i++)
+	{
+		free(streams[i].relation_name);
+		free(streams[i].destination_table);
+		free(streams[i].method);
+		free(streams[i].replication_key);
+		free(streams[i].bookmark);
+	}
+	free(streams);
+}
+
+/*
+ * state_take_stream: take a stream for this run (an advisory lock on the
+ * state connection).  Returns 0 with plan filled (plan->taken false when
+ * another puller holds it), or -1 with err set (for example SQLSTATE 42P01
+ * when the relation was dropped).  The caller frees the plan with
+ * state_free_plan.
+ */
+int
+state_take_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+				  StreamPlan *plan, PPError *err)
+{
+	static const Oid types[2] = {INT8OID, INT8OID};
+	char		run[24];
+	char		stream[24];
+	const char *values[2];
+	PGresult   *res;
+
+	memset(plan, 0, sizeof(*plan));
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	values[0] = run;
+	values[1] = stream;
+	res = exec_params(conn,
+					  "SELECT taken, json_schema::pg_catalog.text,"
+					  " pg_catalog.array_to_json(key_names)::pg_catalog.text,"
+					  " pg_catalog.array_to_json(bookmark_properties)::pg_catalog.text,"
+					  " chunked, table_version"
+					  " FROM pgpull.take_stream($1, $2)",
+					  2, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.take_stream returned %d rows instead of 1",
+					 PQntuples(res));
+		PQCLEAR(res);
+		return -1;
+	}
+	plan->taken = !PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	plan->json_schema = dup_value(res, 0, 1);
+	plan->key_names = dup_value(res, 0, 2);
+	plan->bookmark_properties = dup_value(res, 0, 3);
+	plan->chunked = !PQgetisnull(res, 0, 4) && strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+	plan->has_table_version = !PQgetisnull(res, 0, 5);
+	plan->table_version = int64_value(res, 0, 5);
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_free_plan: free what state_take_stream returned.
+ */
+void
+state_free_plan(StreamPlan *plan)
+{
+	free(plan->json_schema);
+	free(plan->key_names);
+	free(plan->bookmark_properties);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/*
+ * state_extraction_query: the SELECT of the next chunk (after_position NULL
+ * for the first; chunk_rows 0 for no limit).  Returns 0 with *query (the
+ * caller frees it), or -1 with err set.
+ */
+int
+state_extraction_query(PGconn *conn, int64_t run_id, int64_t stream_id,
+					   const char *after_position, int chunk_rows,
+					   char **query, PPError *err)
+{
+	static const Oid types[4] = {INT8OID, INT8OID, TEXTOID, INT4OID};
+	char		run[24];
+	char		stream[24];
+	char		rows[16];
+	const char *values[4];
+	PGresult   *res;
+
+	*query = NULL;
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	snprintf(rows, sizeof(rows), "%d", chunk_rows);
+	values[0] = run;
+	values[1] = stream;
+	values[2] = after_position;
+	values[3] = chunk_rows > 0 ? rows : NULL;
+	res = exec_params(conn, "SELECT pgpull.extraction_query($1, $2, $3, $4)",
+					  4, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.extraction_query returned no query");
+		PQCLEAR(res);
+		return -1;
+	}
+	*query = pp_strdup(PQgetvalue(res, 0, 0));
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_record_batch: report a batch the destination accepted; the
+ * extension advances the bookmark.  Returns 0, or -1 with err set.
+ */
+int
+state_record_batch(PGconn *conn, int64_t run_id, int64_t stream_id,
+				   int64_t rows, int64_t bytes, const char *last_position,
+				   int64_t lossy, PPError *err)
+{
+	static const Oid types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID};
+	char		v[5][24];
+	const char *values[6];
+	PGresult   *res;
+
+	snprintf(v[0], sizeof(v[0]), "%" PRId64, run_id);
+	snprintf(v[1], sizeof(v[1]), "%" PRId64, stream_id);
+	snprintf(v[2], sizeof(v[2]), "%" PRId64, rows);
+	snprintf(v[3], sizeof(v[3]), "%" PRId64, bytes);
+	snprintf(v[4], sizeof(v[4]), "%" PRId64, lossy);
+	values[0] = v[0];
+	values[1] = v[1];
+	values[2] = v[2];
+	values[3] = v[3];
+	values[4] = last_position;
+	values[5] = v[4];
+	res = exec_params(conn, "SELECT pgpull.record_batch($1, $2, $3, $4, $5, $6)",
+					  6, types, values, PGRES_TUPLES_OK,
+					  "could not record an accepted batch", err);
+	if (res == NULL)
+		return -1;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_log: append a line to the extraction log (stream_id 0: the run's
+ * own line).  Returns 0, or -1 with err set.
+ */
+int
+state_log(PGconn *conn, int64_t run_id, int64_t stream_id, const char *level,
+		  const char *message, PPError *err)
+{
+	static const Oid types[4] = {INT8OID, INT8OID, TEXTOID, TEXTOID};
+	char		run[24];
+	char		stream[24];
+	const char *values[4];
+	PGresult   *res;
+
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	values[0] = run;
+	values[1] = stream_id ? stream : NULL;
+	values[2] = level;
+	values[3] = message;
+	res = exec_params(conn, "SELECT pgpull.log($1, $2, $3, $4)",
+					  4, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_end_stream: record a stream's outcome ('succeeded' or 'failed') and
+ * release it.  Returns 0, or -1 with err set.
+ */
+int
+state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+				 const char *status, int64_t rows_extracted,
+				 const char *error, PPError *err)
+{
+	static const Oid types[5] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID};
+	char		run[24];
+	char		stream[24];
+	char		rows[24];
+	const char *values[5];
+	PGresult   *res;
+
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	snprintf(rows, sizeof(rows), "%" PRId64, rows_extracted);
+	values[0] = run;
+	values[1] = stream;
+	values[2] = status;
+	values[3] = rows;
+	values[4] = error;
+	res = exec_params(conn, "SELECT pgpull.end_stream($1, $2, $3, $4, $5)",
+					  5, types, values, PGRES_TUPLES_OK,
+					  "could not record the end of the stream", err);
+	if (res == NULL)
+		return -1;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_end_run: record the run's outcome ('succeeded' or 'failed').
+ * Returns 0, or -1 with err set.
+ */
+int
+state_end_run(PGconn *conn, int64_t run_id, const char *status,
+			  const char *error, PPError *err)
+{
+	static const Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+	char		run[24];
+	const char *values[3];
+	PGresult   *res;
+
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	values[0] = run;
+	values[1] = status;
+	values[2] = error;
+	res = exec_params(conn, "SELECT pgpull.end_run($1, $2, $3)",
+					  3, types, values, PGRES_TUPLES_OK,
+					  "could not record the end of the run", err);
+	if (res == NULL)
+		return -1;
+	PQCLEAR(res);
+	return 0;
+}

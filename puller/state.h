@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/state.h
+ *		pgpull: calls of the run protocol (notes/run_protocol.md).
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGPULL_STATE_H
+#define PGPULL_STATE_H
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+/* one stream of a run, from pgpull.begin_run */
+typedef struct StreamInfo
+{
+	int64_t		stream_id;
+	char	   *relation_name;
+	char	   *destination_table;
+	char	   *method;
+	char	   *replication_key;	/* NULL for full_table */
+	char	   *bookmark;		/* NULL when none */
+} StreamInfo;
+
+/* what pgpull.take_stream answers */
+typedef struct StreamPlan
+{
+	bool		taken;
+	char	   *json_schema;	/* JSON object text */
+	char	   *key_names;		/* JSON array text of names */
+	char	   *bookmark_properties;	/* JSON array text of names */
+	bool		chunked;
+	bool		has_table_version;
+	int64_t		table_version;
+} StreamPlan;
+
+extern int	state_version(PGconn *conn, const char *which, PPError *err);
+extern int	state_begin_run(PGconn *conn, const char *integration,
+							const char *puller_version, const char *target_kind,
+							int64_t *run_id, StreamInfo **streams, int *nstreams,
+							PPError *err);
+extern void state_free_streams(StreamInfo *streams, int nstreams);
+extern int	state_take_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+							  StreamPlan *plan, PPError *err);
+extern void state_free_plan(StreamPlan *plan);
+extern int	state_extraction_query(PGconn *conn, int64_t run_id, int64_t stream_id,
+								   const char *after_position, int chunk_rows,
+								   char **query, PPError *err);
+extern int	state_record_batch(PGconn *conn, int64_t run_id, int64_t stream_id,
+							   int64_t rows, int64_t bytes,
+							   const char *last_position, int64_t lossy,
+							   PPError *err);
+extern int	state_log(PGconn *conn, int64_t run_id, int64_t stream_id,
+					  const char *level, const char *message, PPError *err);
+extern int	state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+							 const char *status, int64_t rows_extracted,
+							 const char *error, PPError *err);
+extern int	state_end_run(PGconn *conn, int64_t run_id, const char *status,
+						  const char *error, PPError *err);
+
+#endif							/* PGPULL_STATE_H */
