@@ -2,6 +2,8 @@
 -- extraction_query, record_batch, log, end_stream, end_run) and the
 -- loading report
 \set SHOW_CONTEXT never
+-- the NOTICE lines the extension raises for the puller carry table versions
+SET client_min_messages = warning;
 
 -- what the puller does with a taken stream: chunks, each accepted as one batch
 -- (stops after max_batches batches, as a puller that dies would)

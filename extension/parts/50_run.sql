@@ -88,6 +88,29 @@ COMMENT ON TABLE pgpull.watermark_sample IS 'internal: samples of the open trans
 REVOKE ALL ON pgpull.watermark_sample FROM PUBLIC;
 
 /*
+ * _log_line: append a line the extension writes on its own to the
+ * extraction log, and raise it to the client as well (a NOTICE, or a
+ * WARNING for warnings), so the puller prints it on stderr beside its own
+ * lines.  Lines the puller sends through pgpull.log it has printed itself.
+ */
+CREATE FUNCTION pgpull._log_line(run_id bigint, stream_id bigint, level text, message text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (_log_line.run_id, _log_line.stream_id, _log_line.level, _log_line.message);
+	IF _log_line.level IN ('WARNING', 'ERROR', 'CRITICAL') THEN
+		RAISE WARNING USING MESSAGE = _log_line.message;
+	ELSIF _log_line.level = 'INFO' THEN
+		RAISE NOTICE USING MESSAGE = _log_line.message;
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_line(bigint, bigint, text, text) IS 'internal: an extraction log line written by the extension, also raised to the client';
+
+/*
  * _lock_class, _run_lock_class: the first key of the advisory locks on
  * streams, pg_try_advisory_lock(_lock_class(), stream_id::int4), and on
  * runs (held by the puller's state session from begin_run to end_run).
@@ -725,8 +748,7 @@ BEGIN
 		   SET status = 'failed', ended_at = pg_catalog.now(),
 			   error = 'the puller ended without ending the stream'
 		 WHERE rs.run_id = v_old.run_id AND rs.status = 'running';
-		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
-		VALUES (v_old.run_id, NULL, 'WARNING',
+		PERFORM pgpull._log_line(v_old.run_id, NULL, 'WARNING',
 				pg_catalog.format('run abandoned: its puller ended without ending it (found by run %s)', v_run_id));
 		PERFORM pgpull._unlock(pgpull._run_lock_class(), v_old.run_id);
 	END LOOP;
@@ -851,8 +873,7 @@ BEGIN
 				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
 					 ELSE 'resuming after ' || v_before END);
 		END IF;
-		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
-		VALUES (v_run.run_id, v_stream.stream_id, 'INFO', v_message);
+		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
 
 		/* later runs skip NULL replication keys: say how many */
 		IF v_stream.method = 'key_based' AND v_stream.bookmark IS NOT NULL THEN
@@ -860,8 +881,7 @@ BEGIN
 				EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I IS NULL',
 										  v_label, v_stream.replication_key) INTO v_nulls;
 				IF v_nulls > 0 THEN
-					INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
-					VALUES (v_run.run_id, v_stream.stream_id, 'INFO',
+					PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO',
 							pg_catalog.format('%s row%s with a NULL %I skipped: NULL replication keys are sent on the first run only',
 											  v_nulls, CASE WHEN v_nulls = 1 THEN '' ELSE 's' END,
 											  v_stream.replication_key));
@@ -1035,8 +1055,7 @@ BEGIN
 				CASE WHEN v_sample.hidden = 1 THEN 'it' ELSE 'them' END);
 		END IF;
 		IF v_message IS NOT NULL AND NOT v_rs.watermark_warned THEN
-			INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
-			VALUES (v_run.run_id, v_stream.stream_id, 'WARNING', v_message);
+			PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING', v_message);
 			UPDATE pgpull.run_streams rs SET watermark_warned = true
 			 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
 		END IF;
@@ -1344,7 +1363,8 @@ SELECT s.integration,
 COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value"';
 REVOKE ALL ON pgpull.loading_report FROM PUBLIC;
 
-REVOKE EXECUTE ON FUNCTION pgpull._lock_class(),
+REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
+	pgpull._lock_class(),
 	pgpull._run_lock_class(),
 	pgpull._lock_holder(integer, bigint),
 	pgpull._unlock(integer, bigint),
