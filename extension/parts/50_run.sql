@@ -45,7 +45,7 @@
  * _watermark_sample reads the start of every open transaction of the
  * database (pg_stat_activity.xact_start) and then takes a transaction ID;
  * the sample's cap is the oldest such start (at most the sample's time
- * minus one second).  A sample is valid for a chunk snapshot that is "after"
+ * minus 10 ms).  A sample is valid for a chunk snapshot that is "after"
  * it: on a primary, one whose xmax passed the sample's transaction ID (it
  * was taken after the sample committed); on a standby, one whose xmin
  * passed it (every transaction that had an ID when the sample was taken
@@ -549,7 +549,12 @@ BEGIN
 	  FROM pg_catalog.pg_prepared_xacts p
 	 WHERE p.database = pg_catalog.current_database();
 	v_sample.xid := pg_catalog.pg_current_xact_id();
-	v_sample.cap := LEAST(v_sample.taken_at - interval '1 second', v_sample.oldest_start, v_prepared);
+	/*
+	 * 10 ms covers a transaction that took its start time just before the
+	 * activity read but was not yet listed in it; a wider margin would hold
+	 * back every row written in the moments before a sync until the next.
+	 */
+	v_sample.cap := LEAST(v_sample.taken_at - interval '10 milliseconds', v_sample.oldest_start, v_prepared);
 	DELETE FROM pgpull.watermark_sample w WHERE w.taken_at < v_sample.taken_at - interval '3 days';
 	INSERT INTO pgpull.watermark_sample (taken_at, xid, cap, oldest_pid, oldest_start, writers, hidden)
 	VALUES (v_sample.taken_at, v_sample.xid, v_sample.cap, v_sample.oldest_pid, v_sample.oldest_start,
