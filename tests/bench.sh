@@ -1,0 +1,94 @@
+#!/bin/bash
+# tests/bench.sh: the body of "make bench" (not part of "make check").
+#
+# Usage: tests/bench.sh SRCDIR [ROWS]
+#
+# A throwaway cluster with a table of ROWS rows (default 1000000) of mixed
+# types, then the figures: the server's own COPY of the table and of the
+# extraction's row JSON (what pgpull can at best reach), pgpull syncing it
+# full-table into a sink that accepts every batch (the puller's own speed),
+# into the reference receiver (which validates and loads every record, and
+# is much slower than pgpull), and as Singer messages to a file when the
+# program supports it.  Prints rows/s, MB/s and the puller's peak RSS.
+set -eu
+
+SRC=$1
+ROWS=${2:-1000000}
+
+. "$(dirname "$0")/runner.sh"
+reexec_unprivileged pgpull-bench "$SRC" tests/bench.sh "$ROWS"
+
+work=${PGPULL_WORK:-$(mktemp -d /tmp/pgpull-bench.XXXXXX)}
+export PATH="$(pg_config --bindir):$PATH"
+unset PGHOST PGPORT PGDATABASE PGUSER PGSERVICE PGOPTIONS
+export PGHOST="$work" PGPORT=5432 PGDATABASE=bench
+
+initdb -D "$work/data" -A trust --no-locale -E UTF8 --no-sync >"$work/initdb.log"
+pg_ctl -D "$work/data" -l "$work/server.log" -w -s \
+	-o "-c listen_addresses='' -k $work -p 5432 -c shared_buffers=512MB -c fsync=off" start
+pids=()
+cleanup()
+{
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	pg_ctl -D "$work/data" -m fast -w -s stop
+}
+trap cleanup EXIT
+createdb bench
+createdb warehouse
+
+echo "== $ROWS rows: (bigint PK, int, text, numeric(12,2), timestamptz, boolean, float8)"
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+CREATE EXTENSION pgpull;
+CREATE TABLE bench (id bigint PRIMARY KEY, n int, name text, amount numeric(12,2),
+                    at timestamptz, flag boolean, ratio float8);
+INSERT INTO bench SELECT g, g % 1000, 'name ' || g, g * 1.25,
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', g % 2 = 0, g / 7.0
+  FROM generate_series(1, $ROWS) g;
+VACUUM ANALYZE bench;
+SELECT pgpull.track('bench', 'full_table');
+SELECT pgpull.track('bench', 'full_table', integration => 'receiver');
+SQL
+
+echo "== the server alone (COPY to /dev/null, best of 3)"
+query=$(psql -X -At -c "SELECT pgpull.row_json_query('bench')")
+# best SQL: the best wall time of three psql runs of SQL, in seconds
+best()
+{
+	/usr/bin/python3 - "$1" <<'PY'
+import subprocess, sys, time
+times = []
+for _ in range(3):
+    start = time.monotonic()
+    subprocess.run(["psql", "-X", "-q", "-c", sys.argv[1]], check=True, stdout=subprocess.DEVNULL)
+    times.append(time.monotonic() - start)
+print(f"{min(times):.3f}")
+PY
+}
+plain=$(best "COPY bench TO '/dev/null'")
+mapped=$(best "COPY ($query) TO '/dev/null'")
+awk -v r="$ROWS" -v p="$plain" -v m="$mapped" 'BEGIN {
+	printf "plain COPY:              %.2f s = %.0f rows/s\n", p, r / p;
+	printf "COPY of the row JSON:    %.2f s = %.0f rows/s (%.2fx plain COPY)\n", m, r / m, p / m }'
+
+echo "== pgpull sync, full table, into a sink that accepts every batch"
+/usr/bin/python3 "$SRC/tests/bench_sink.py" "$work/sink.port" & pids+=($!)
+for _ in $(seq 100); do [ -s "$work/sink.port" ] && break; sleep 0.1; done
+PGPULL_TOKEN=bench /usr/bin/python3 "$SRC/tests/bench_run.py" "pgpull -> sink" "$ROWS" - \
+	pgpull sync --source="dbname=bench" --target="http://127.0.0.1:$(cat "$work/sink.port")"
+
+echo "== pgpull sync, full table, into the reference receiver (validates and loads)"
+printf '{"bench": "receiver"}' >"$work/tokens.json"
+/usr/bin/python3 "$SRC/tests/receiver/receiver.py" --listen 127.0.0.1:0 --dsn "dbname=warehouse" \
+	--tokens "$work/tokens.json" --port-file "$work/receiver.port" >"$work/receiver.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do [ -s "$work/receiver.port" ] && break; sleep 0.1; done
+PGPULL_TOKEN=bench /usr/bin/python3 "$SRC/tests/bench_run.py" "pgpull -> receiver" "$ROWS" - \
+	pgpull sync --source="dbname=bench" --integration=receiver \
+	--target="http://127.0.0.1:$(cat "$work/receiver.port")"
+echo "rows in the destination: $(psql -X -At -d warehouse -c 'SELECT count(*) FROM receiver.bench')"
+
+if pgpull --help | grep -q -- '--target=-\|--target -\|target-command'; then
+	echo "== pgpull sync --target - (Singer messages to a file)"
+	/usr/bin/python3 "$SRC/tests/bench_run.py" "pgpull -> Singer stdout" "$ROWS" "$work/singer.out" \
+		pgpull sync --source="dbname=bench" --target=-
+	rm -f "$work/singer.out"
+fi
