@@ -56,6 +56,7 @@ BEGIN
 	RETURN v_type;
 END
 $fn$;
+COMMENT ON FUNCTION pgpull._column_type(pg_catalog.regclass, name, boolean) IS 'internal: the type of a column (its base type when base), or an error naming the column';
 
 /*
  * _stream_columns: the columns a stream replicates, in the relation's
@@ -280,6 +281,7 @@ AS $fn$
 		   updated_at = pg_catalog.now()
 	 WHERE s.stream_id = _reset_stream.stream_id;
 $fn$;
+COMMENT ON FUNCTION pgpull._reset_stream(bigint) IS 'internal: forget a stream''s bookmark and resume position';
 
 /*
  * untrack: stop replicating a relation in an integration.  Returns whether
