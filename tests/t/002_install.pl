@@ -65,6 +65,16 @@ is( $node->safe_psql('appdb', q{
 		   AND NOT EXISTS (SELECT FROM unnest(proconfig) c WHERE c LIKE 'search_path=%')}),
 	'0', 'every function pins its search_path');
 
+is( $node->safe_psql('appdb', q{
+		SELECT string_agg(x, ', ') FROM (
+		SELECT p.oid::regprocedure::text AS x FROM pg_proc p
+		 WHERE p.pronamespace = 'pgpull'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL
+		UNION ALL
+		SELECT c.oid::regclass::text FROM pg_class c
+		 WHERE c.relnamespace = 'pgpull'::regnamespace AND c.relkind IN ('r', 'v')
+		   AND obj_description(c.oid, 'pg_class') IS NULL) s}),
+	'', 'every function, table and view has a comment');
+
 # the API, run by that owner
 sub owner_sql
 {
