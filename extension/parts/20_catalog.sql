@@ -24,6 +24,7 @@ AS $fn$
 		  WHERE c.oid = _relation_label.relation),
 		pg_catalog.format('[relation %s]', _relation_label.relation));
 $fn$;
+COMMENT ON FUNCTION pgpull._relation_label(pg_catalog.oid) IS 'internal: the quoted, qualified name of a relation, or its OID when it is gone';
 
 /*
  * _column_type: the type of a relation's column, domains resolved to their
