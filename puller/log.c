@@ -32,6 +32,7 @@
 static void vlog_line(const char *prefix, const char *fmt, va_list ap) PP_PRINTF(2, 0);
 static void print_clean(const char *s);
 static void runlog_emit(const char *level, const char *message, bool to_db);
+static void print_line(const char *stream, const char *level, const char *message);
 
 /* the open run, if any */
 static PGconn *log_state_conn = NULL;
@@ -332,6 +333,30 @@ print_clean(const char *s)
 }
 
 /*
+ * print_line: print one run log line on stderr (DEBUG lines only when
+ * verbose); stream NULL is the run itself.
+ */
+static void
+print_line(const char *stream, const char *level, const char *message)
+{
+	struct timespec ts;
+	struct tm	tm;
+	char		stamp[32];
+
+	if (strcmp(level, "DEBUG") == 0 && !log_verbose)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
+	print_clean(stream ? stream : "-");
+	fputc(' ', stderr);
+	print_clean(message);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/*
  * runlog_emit: print one run log line on stderr and, when to_db and a run
  * is open, append it to the extraction log.  A failure to write the
  * extraction log is reported once; the run goes on (the next state call
@@ -340,22 +365,7 @@ print_clean(const char *s)
 static void
 runlog_emit(const char *level, const char *message, bool to_db)
 {
-	struct timespec ts;
-	struct tm	tm;
-	char		stamp[32];
-
-	if (strcmp(level, "DEBUG") != 0 || log_verbose)
-	{
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
-		print_clean(log_stream_name ? log_stream_name : "-");
-		fputc(' ', stderr);
-		print_clean(message);
-		fputc('\n', stderr);
-		fflush(stderr);
-	}
+	print_line(log_stream_name, level, message);
 
 	if (to_db && log_state_conn != NULL && !log_db_broken)
 	{
@@ -403,6 +413,24 @@ runlog_print(const char *level, const char *fmt,...)
 	msg = pp_vpsprintf(fmt, ap);
 	va_end(ap);
 	runlog_emit(level, msg, false);
+	free(msg);
+}
+
+/*
+ * runlog_print_stream: a run log line on stderr only, about the named
+ * stream rather than the current one (what the extension logged when a
+ * Singer target confirmed a state).
+ */
+void
+runlog_print_stream(const char *stream, const char *level, const char *fmt,...)
+{
+	va_list		ap;
+	char	   *msg;
+
+	va_start(ap, fmt);
+	msg = pp_vpsprintf(fmt, ap);
+	va_end(ap);
+	print_line(stream, level, msg);
 	free(msg);
 }
 

@@ -60,6 +60,8 @@ extern void runlog_close(void);
 extern void runlog_set_stream(const char *name, int64_t stream_id);
 extern void runlog(const char *level, const char *fmt,...) PP_PRINTF(2, 3);
 extern void runlog_print(const char *level, const char *fmt,...) PP_PRINTF(2, 3);
+extern void runlog_print_stream(const char *stream, const char *level,
+								const char *fmt,...) PP_PRINTF(3, 4);
 extern void runlog_error(const PPError *e);
 extern void runlog_notice_receiver(void *arg, const PGresult *res);
 

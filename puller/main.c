@@ -3,9 +3,9 @@
  * puller/main.c
  *		pgpull: command line entry point.
  *
- * "pgpull COMMAND [OPTION]...": the command picks the option table (only
- * "sync" so far; "commit-state" comes with Singer output), and "pgpull
- * --help" and "pgpull --version" answer without one.  Usage errors print
+ * "pgpull COMMAND [OPTION]...": the command picks the option table
+ * ("sync" or "commit-state"), and "pgpull --help" and "pgpull --version"
+ * answer without one.  Usage errors print
  * "pgpull: error: ..." and the line pointing at --help, and exit with 2.
  *
  * Copyright (c) 2026, the pgpull developers
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
 #include "log.h"
 #include "options.h"
 #include "sync.h"
@@ -30,25 +31,41 @@ static int	global_options(int argc, char **argv);
 static void
 usage(void)
 {
-	printf("pgpull replicates PostgreSQL tables and views to an HTTP destination.\n\n");
+	printf("pgpull replicates PostgreSQL tables and views to an HTTP destination or a\n");
+	printf("Singer target.\n\n");
 	printf("Usage:\n");
 	printf("  pgpull sync --source=CONNINFO --target=URL [OPTION]...\n");
+	printf("  pgpull sync --source=CONNINFO --target=- [OPTION]... | TARGET > STATE_FILE\n");
+	printf("  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
+	printf("  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
 	printf("  pgpull --help | --version\n\n");
 	printf("Commands:\n");
 	printf("  sync                   copy the changed rows of every stream of an integration\n");
-	printf("                         to the destination, then move the bookmarks\n\n");
+	printf("                         to the destination, then move the bookmarks\n");
+	printf("  commit-state           move the bookmarks to the states a Singer target printed\n");
+	printf("                         after storing the rows of \"sync --target -\"\n\n");
 	printf("Options of sync:\n");
 	printf("      --integration=NAME integration to sync (default: \"default\")\n");
 	printf("      --target=URL       Import API base URL: https://host[:port]\n");
 	printf("                         (http:// for loopback and tests)\n");
+	printf("      --target=-         write Singer messages on standard output instead; the\n");
+	printf("                         bookmarks move only with \"pgpull commit-state\"\n");
+	printf("      --target-command=COMMAND\n");
+	printf("                         run COMMAND (through /bin/sh) as the Singer target: it\n");
+	printf("                         reads the messages on its standard input, and each\n");
+	printf("                         state it prints on its standard output moves the\n");
+	printf("                         bookmarks at once\n");
 	printf("      --cacert=FILE      verify the destination with the CA certificates in FILE\n");
 	printf("      --token-file=FILE  read the destination token from the first line of FILE\n");
 	printf("                         (default: the PGPULL_TOKEN environment variable)\n");
-	printf("      --batch-rows=N     at most N rows per batch, 1..%d (default: %d)\n",
+	printf("      --batch-rows=N     at most N rows per batch, 1..%d (default: %d);\n",
 		   BATCH_ROWS_MAX, BATCH_ROWS_DEFAULT);
+	printf("                         for a Singer target, records between two STATEs\n");
 	printf("      --batch-bytes=N    at most N bytes per request body, 1..%d\n",
 		   BATCH_BYTES_MAX);
-	printf("                         (default: %d)\n", BATCH_BYTES_DEFAULT);
+	printf("                         (default: %d); for a Singer target, bytes of records\n",
+		   BATCH_BYTES_DEFAULT);
+	printf("                         between two STATEs\n");
 	printf("      --chunk-rows=N     read large relations N rows per query (default: %d)\n",
 		   CHUNK_ROWS_DEFAULT);
 	printf("      --http-timeout=SECONDS  give up on one request after SECONDS (default: %d)\n",
@@ -60,18 +77,27 @@ usage(void)
 	printf("  -v, --verbose          also print DEBUG lines of the run log\n");
 	printf("  -V, --version          output version information, then exit\n");
 	printf("  -?, --help             show this help, then exit\n\n");
+	printf("Options of commit-state:\n");
+	printf("      --integration=NAME integration of the states (default: \"default\")\n");
+	printf("  -v, --verbose          also print the lines skipped and the bookmarks not moved\n");
+	printf("  STATE_FILE|-           what the Singer target printed on its standard output\n");
+	printf("                         (\"-\": read it from standard input)\n\n");
 	printf("Connection options:\n");
 	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
 	printf("                         URI (\"\" takes the PG* environment variables); may be\n");
 	printf("                         a read replica\n");
 	printf("      --state=CONNINFO   database holding the pgpull catalog (default: the\n");
-	printf("                         source; the primary when the source is a replica)\n\n");
+	printf("                         source; the primary when the source is a replica);\n");
+	printf("                         commit-state needs only this one\n\n");
 	printf("Passwords come from ~/.pgpass, PGPASSWORD or the connection string; pgpull\n");
-	printf("never prompts.  The token is never taken from the command line.\n\n");
+	printf("never prompts.  The token is never taken from the command line; a Singer\n");
+	printf("target needs none.  Logs go to standard error.\n\n");
 	printf("Exit status:\n");
-	printf("  0  every stream synced (streams another puller holds are skipped)\n");
-	printf("  1  some stream failed (the others still ran)\n");
-	printf("  2  usage or configuration error\n");
+	printf("  0  every stream synced (streams another puller holds are skipped);\n");
+	printf("     commit-state: the states were applied\n");
+	printf("  1  some stream failed (the others still ran), or the Singer target stopped\n");
+	printf("     reading or exited with a status other than 0\n");
+	printf("  2  usage or configuration error; commit-state: no state in the file\n");
 	printf("  3  could not connect to a database or the destination\n\n");
 	printf("Report bugs to the pgpull issue tracker.\n");
 }
@@ -132,13 +158,16 @@ main(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "sync") != 0)
+	if (strcmp(argv[1], "sync") != 0 && strcmp(argv[1], "commit-state") != 0)
 	{
 		pp_usage_error("unrecognized command \"%s\"", argv[1]);
 		return EXIT_USAGE;
 	}
 
-	rc = options_parse_sync(argc - 1, argv + 1, &o);
+	if (strcmp(argv[1], "sync") == 0)
+		rc = options_parse_sync(argc - 1, argv + 1, &o);
+	else
+		rc = options_parse_commit(argc - 1, argv + 1, &o);
 	if (rc == OPTIONS_HELP)
 	{
 		usage();
@@ -149,8 +178,10 @@ main(int argc, char **argv)
 		printf("pgpull %s\n", PGPULL_VERSION);
 		rc = EXIT_OK;
 	}
-	else if (rc == 0)
+	else if (rc == 0 && strcmp(argv[1], "sync") == 0)
 		rc = sync_run(&o);
+	else if (rc == 0)
+		rc = commit_state_run(&o);
 	options_free(&o);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * puller/options.c
- *		pgpull: parse and check the options of "pgpull sync".
+ *		pgpull: parse and check the options of "pgpull sync" and "pgpull
+ *		commit-state".
  *
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
@@ -12,7 +13,8 @@
  *
  * The token comes from the PGPULL_TOKEN environment variable or from the
  * first line of --token-file, never from the command line, and is never
- * printed.
+ * printed.  A Singer target (--target - or --target-command) needs no
+ * token, and the options of an Import API destination are refused with it.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -39,6 +41,7 @@ enum
 	OPT_STATE,
 	OPT_INTEGRATION,
 	OPT_TARGET,
+	OPT_TARGET_COMMAND,
 	OPT_CACERT,
 	OPT_TOKEN_FILE,
 	OPT_BATCH_ROWS,
@@ -241,6 +244,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"state", required_argument, NULL, OPT_STATE},
 		{"integration", required_argument, NULL, OPT_INTEGRATION},
 		{"target", required_argument, NULL, OPT_TARGET},
+		{"target-command", required_argument, NULL, OPT_TARGET_COMMAND},
 		{"cacert", required_argument, NULL, OPT_CACERT},
 		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 		{"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
@@ -288,6 +292,14 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				if (!parse_target(optarg, o))
 					return EXIT_USAGE;
 				break;
+			case OPT_TARGET_COMMAND:
+				if (optarg[strspn(optarg, " \t\n")] == '\0')
+				{
+					pp_usage_error("--target-command must not be empty");
+					return EXIT_USAGE;
+				}
+				set_string(&o->target_command, optarg);
+				break;
 			case OPT_CACERT:
 				set_string(&o->cacert, optarg);
 				break;
@@ -313,11 +325,13 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				if (!parse_long(optarg, "--http-timeout", 1, 86400, &v))
 					return EXIT_USAGE;
 				o->http_timeout = (int) v;
+				o->http_timeout_given = true;
 				break;
 			case OPT_MAX_RETRIES:
 				if (!parse_long(optarg, "--max-retries", 0, 100, &v))
 					return EXIT_USAGE;
 				o->max_retries = (int) v;
+				o->max_retries_given = true;
 				break;
 			case 'v':
 				o->verbose = true;
@@ -351,21 +365,39 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
 		return EXIT_USAGE;
 	}
-	if (o->target == NULL)
+	if (o->target == NULL && o->target_command == NULL)
 	{
 		pp_usage_error("no target given");
-		pp_log_hint("Give the Import API base URL with --target https://host[:port].");
+		pp_log_hint("Give the Import API base URL with --target https://host[:port], \"--target -\" for Singer messages on standard output, or --target-command to run a Singer target.");
 		return EXIT_USAGE;
 	}
+	if (o->target != NULL && o->target_command != NULL)
+	{
+		pp_usage_error("--target and --target-command cannot be used together");
+		pp_log_hint("Give --target for an Import API destination or Singer messages on standard output, or --target-command to run a Singer target.");
+		return EXIT_USAGE;
+	}
+	if (o->target_command != NULL)
+		o->target_kind = TARGET_SINGER;
 	if (!check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
 	if (o->state && !check_conninfo(o->state, "--state"))
 		return EXIT_USAGE;
 	if (o->target_kind == TARGET_SINGER)
 	{
-		pp_log_error("--target - (Singer messages on standard output) is not supported by this version of pgpull");
-		pp_log_hint("Give an Import API base URL with --target https://host[:port].");
-		return EXIT_USAGE;
+		const char *singer = o->target_command ? "--target-command" : "--target -";
+		const char *other = o->cacert ? "--cacert" :
+			o->token_file ? "--token-file" :
+			o->http_timeout_given ? "--http-timeout" :
+			o->max_retries_given ? "--max-retries" : NULL;
+
+		if (other != NULL)
+		{
+			pp_usage_error("%s cannot be used with %s", other, singer);
+			pp_log_hint("%s is an option of an Import API destination; a Singer target takes messages on its standard input.", other);
+			return EXIT_USAGE;
+		}
+		return 0;
 	}
 	if (o->cacert && !o->target_tls)
 	{
@@ -378,6 +410,95 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		pp_log_error("could not read --cacert file \"%s\": %s", o->cacert, strerror(errno));
 		return EXIT_USAGE;
 	}
+	return 0;
+}
+
+/*
+ * options_parse_commit: parse "pgpull commit-state" options; argv[0] is
+ * "commit-state".  The one argument is the file the Singer target's
+ * standard output went to, or "-" for standard input.  Returns 0,
+ * OPTIONS_HELP, OPTIONS_VERSION, or EXIT_USAGE after printing a usage
+ * error.  The caller frees o with options_free in every case.
+ */
+int
+options_parse_commit(int argc, char **argv, PullerOptions *o)
+{
+	static const struct option long_options[] = {
+		{"source", required_argument, NULL, OPT_SOURCE},
+		{"state", required_argument, NULL, OPT_STATE},
+		{"integration", required_argument, NULL, OPT_INTEGRATION},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+
+	memset(o, 0, sizeof(*o));
+	o->integration = pp_strdup("default");
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case OPT_SOURCE:
+				set_string(&o->source, optarg);
+				break;
+			case OPT_STATE:
+				set_string(&o->state, optarg);
+				break;
+			case OPT_INTEGRATION:
+				if (optarg[0] == '\0')
+				{
+					pp_usage_error("--integration must not be empty");
+					return EXIT_USAGE;
+				}
+				set_string(&o->integration, optarg);
+				break;
+			case 'v':
+				o->verbose = true;
+				break;
+			case 'V':
+				return OPTIONS_VERSION;
+			case ':':
+				pp_usage_error("option \"%s\" requires an argument", argv[optind - 1]);
+				return EXIT_USAGE;
+			case OPT_HELP:
+				return OPTIONS_HELP;
+			case '?':
+				if (strcmp(argv[optind - 1], "-?") == 0)
+					return OPTIONS_HELP;
+				pp_bad_option(argv);
+				return EXIT_USAGE;
+			default:
+				pp_usage_error("unrecognized option \"%s\"", argv[optind - 1]);
+				return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+	{
+		pp_usage_error("no state file given");
+		pp_log_hint("Name the file the Singer target's standard output went to, or \"-\" to read it from standard input.");
+		return EXIT_USAGE;
+	}
+	if (optind + 1 < argc)
+	{
+		pp_usage_error("too many command-line arguments (first is \"%s\")", argv[optind + 1]);
+		return EXIT_USAGE;
+	}
+	o->state_file = pp_strdup(argv[optind]);
+	if (o->source == NULL && o->state == NULL)
+	{
+		pp_usage_error("no catalog database given");
+		pp_log_hint("Give the database holding the pgpull catalog with --state, or with --source as for sync.");
+		return EXIT_USAGE;
+	}
+	if (o->source && !check_conninfo(o->source, "--source"))
+		return EXIT_USAGE;
+	if (o->state && !check_conninfo(o->state, "--state"))
+		return EXIT_USAGE;
 	return 0;
 }
 
@@ -475,8 +596,10 @@ options_free(PullerOptions *o)
 	free(o->state);
 	free(o->integration);
 	free(o->target);
+	free(o->target_command);
 	free(o->cacert);
 	free(o->token_file);
+	free(o->state_file);
 	if (o->token)
 	{
 		explicit_bzero(o->token, strlen(o->token));

@@ -29,8 +29,9 @@
 
 typedef enum TargetKind
 {
+	TARGET_NONE,				/* not given yet */
 	TARGET_IMPORT_API,			/* --target http(s)://host[:port] */
-	TARGET_SINGER				/* --target - (not yet) */
+	TARGET_SINGER				/* --target - or --target-command CMD */
 } TargetKind;
 
 typedef struct PullerOptions
@@ -38,7 +39,8 @@ typedef struct PullerOptions
 	char	   *source;			/* conninfo of the source */
 	char	   *state;			/* conninfo of the catalog; NULL = source */
 	char	   *integration;
-	char	   *target;			/* base URL, no trailing slash */
+	char	   *target;			/* base URL, no trailing slash; "-" */
+	char	   *target_command; /* --target-command: a Singer target to run */
 	TargetKind	target_kind;
 	bool		target_tls;		/* https:// */
 	char	   *cacert;
@@ -49,10 +51,14 @@ typedef struct PullerOptions
 	int			chunk_rows;
 	int			http_timeout;
 	int			max_retries;
+	bool		http_timeout_given;
+	bool		max_retries_given;
 	bool		verbose;
+	char	   *state_file;		/* commit-state: FILE, or "-" for stdin */
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
+extern int	options_parse_commit(int argc, char **argv, PullerOptions *o);
 extern int	options_load_token(PullerOptions *o);
 extern void options_free(PullerOptions *o);
 extern const char *options_target_kind_name(const PullerOptions *o);

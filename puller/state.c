@@ -4,7 +4,8 @@
  *		pgpull: wrappers of the run protocol functions.
  *
  * The puller writes no SQL of its own beyond calling the extension: one
- * wrapper per function of notes/run_protocol.md, each schema-qualified,
+ * wrapper per function of notes/run_protocol.md (and of the Singer part,
+ * extension/parts/60_singer.sql), each schema-qualified,
  * each with its values as parameters (PQexecParams), each clearing its
  * PGresult on every path.  Server errors come back in a PPError built from
  * the primary, detail and hint fields.  Arrays and JSON columns are asked
@@ -22,6 +23,7 @@
 #include "state.h"
 
 /* type OIDs of the parameters (stable across releases) */
+#define BOOLOID		16
 #define INT8OID		20
 #define INT4OID		23
 #define TEXTOID		25
@@ -35,6 +37,9 @@ static PGresult *exec_params(PGconn *conn, const char *sql, int nparams,
 							 PPError *err);
 static char *dup_value(const PGresult *res, int row, int col);
 static int64_t int64_value(const PGresult *res, int row, int col);
+static int	end_stream(PGconn *conn, const char *function, int64_t run_id,
+					   int64_t stream_id, const char *status, int64_t rows_extracted,
+					   const char *error, PPError *err);
 
 /*
  * exec_params: run sql with text parameters; returns the result when its
@@ -372,13 +377,13 @@ state_log(PGconn *conn, int64_t run_id, int64_t stream_id, const char *level,
 }
 
 /*
- * state_end_stream: record a stream's outcome ('succeeded' or 'failed') and
- * release it.  Returns 0, or -1 with err set.
+ * end_stream: call function (pgpull.end_stream or pgpull.end_singer_stream)
+ * to record a stream's outcome.  Returns 0, or -1 with err set.
  */
-int
-state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
-				 const char *status, int64_t rows_extracted,
-				 const char *error, PPError *err)
+static int
+end_stream(PGconn *conn, const char *function, int64_t run_id, int64_t stream_id,
+		   const char *status, int64_t rows_extracted, const char *error,
+		   PPError *err)
 {
 	static const Oid types[5] = {INT8OID, INT8OID, TEXTOID, INT8OID, TEXTOID};
 	char		run[24];
@@ -386,6 +391,7 @@ state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
 	char		rows[24];
 	const char *values[5];
 	PGresult   *res;
+	char	   *sql;
 
 	snprintf(run, sizeof(run), "%" PRId64, run_id);
 	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
@@ -395,13 +401,148 @@ state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
 	values[2] = status;
 	values[3] = rows;
 	values[4] = error;
-	res = exec_params(conn, "SELECT pgpull.end_stream($1, $2, $3, $4, $5)",
-					  5, types, values, PGRES_TUPLES_OK,
+	sql = pp_psprintf("SELECT %s($1, $2, $3, $4, $5)", function);
+	res = exec_params(conn, sql, 5, types, values, PGRES_TUPLES_OK,
 					  "could not record the end of the stream", err);
+	free(sql);
 	if (res == NULL)
 		return -1;
 	PQCLEAR(res);
 	return 0;
+}
+
+/*
+ * state_end_stream: record a stream's outcome ('succeeded' or 'failed') and
+ * release it.  Returns 0, or -1 with err set.
+ */
+int
+state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+				 const char *status, int64_t rows_extracted,
+				 const char *error, PPError *err)
+{
+	return end_stream(conn, "pgpull.end_stream", run_id, stream_id, status,
+					  rows_extracted, error, err);
+}
+
+/*
+ * state_end_singer_stream: record the outcome of a stream sent to a Singer
+ * target and release it; moves nothing.  Returns 0, or -1 with err set.
+ */
+int
+state_end_singer_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+						const char *status, int64_t rows_extracted,
+						const char *error, PPError *err)
+{
+	return end_stream(conn, "pgpull.end_singer_stream", run_id, stream_id, status,
+					  rows_extracted, error, err);
+}
+
+/*
+ * state_record_emitted: count rows sent to a Singer target since the last
+ * call (rows may be 0) and get the stream's bookmark entry for the STATE
+ * message that follows them (JSON object text in *entry, which the caller
+ * frees).  last_position is the position of the last row sent in this
+ * run, NULL before the first; complete says the stream was sent to its
+ * end.  Returns 0, or -1 with err set.
+ */
+int
+state_record_emitted(PGconn *conn, int64_t run_id, int64_t stream_id,
+					 int64_t rows, int64_t bytes, const char *last_position,
+					 int64_t lossy, bool complete, char **entry, PPError *err)
+{
+	static const Oid types[7] = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, BOOLOID};
+	char		v[5][24];
+	const char *values[7];
+	PGresult   *res;
+
+	*entry = NULL;
+	snprintf(v[0], sizeof(v[0]), "%" PRId64, run_id);
+	snprintf(v[1], sizeof(v[1]), "%" PRId64, stream_id);
+	snprintf(v[2], sizeof(v[2]), "%" PRId64, rows);
+	snprintf(v[3], sizeof(v[3]), "%" PRId64, bytes);
+	snprintf(v[4], sizeof(v[4]), "%" PRId64, lossy);
+	values[0] = v[0];
+	values[1] = v[1];
+	values[2] = v[2];
+	values[3] = v[3];
+	values[4] = last_position;
+	values[5] = v[4];
+	values[6] = complete ? "true" : "false";
+	res = exec_params(conn,
+					  "SELECT pgpull.record_emitted($1, $2, $3, $4, $5, $6, $7)::pg_catalog.text",
+					  7, types, values, PGRES_TUPLES_OK,
+					  "could not record rows sent to the Singer target", err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.record_emitted returned no bookmark");
+		PQCLEAR(res);
+		return -1;
+	}
+	*entry = pp_strdup(PQgetvalue(res, 0, 0));
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_commit: apply a state value a Singer target echoed (JSON text of
+ * len bytes) with pgpull.commit_state.  Returns 0 with one result per
+ * stream it names (the caller frees them with state_free_commit), or -1
+ * with err set (SQLSTATE 22023: not a pgpull state of this catalog).
+ */
+int
+state_commit(PGconn *conn, const char *state_json, size_t len,
+			 CommitResult **results, int *nresults, PPError *err)
+{
+	static const Oid types[1] = {TEXTOID};
+	const char *values[1];
+	char	   *text = pp_strndup(state_json, len);
+	PGresult   *res;
+	int			n;
+
+	*results = NULL;
+	*nresults = 0;
+	values[0] = text;
+	res = exec_params(conn,
+					  "SELECT stream, moved, bookmark, detail"
+					  " FROM pgpull.commit_state($1::pg_catalog.jsonb)",
+					  1, types, values, PGRES_TUPLES_OK,
+					  "could not confirm the state the Singer target echoed", err);
+	free(text);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	*results = pp_malloc(sizeof(CommitResult) * (size_t) (n > 0 ? n : 1));
+	for (int i = 0; i < n; i++)
+	{
+		CommitResult *r = &(*results)[i];
+
+		r->stream = dup_value(res, i, 0);
+		r->moved = !PQgetisnull(res, i, 1) && strcmp(PQgetvalue(res, i, 1), "t") == 0;
+		r->bookmark = dup_value(res, i, 2);
+		r->detail = dup_value(res, i, 3);
+		if (r->stream == NULL)
+			r->stream = pp_strdup("");
+	}
+	*nresults = n;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_free_commit: free what state_commit returned.
+ */
+void
+state_free_commit(CommitResult *results, int nresults)
+{
+	for (int i = 0; i < nresults; i++)
+	{
+		free(results[i].stream);
+		free(results[i].bookmark);
+		free(results[i].detail);
+	}
+	free(results);
 }
 
 /*

@@ -61,4 +61,26 @@ extern int	state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
 extern int	state_end_run(PGconn *conn, int64_t run_id, const char *status,
 						  const char *error, PPError *err);
 
+/* Singer (extension/parts/60_singer.sql) */
+extern int	state_record_emitted(PGconn *conn, int64_t run_id, int64_t stream_id,
+								 int64_t rows, int64_t bytes,
+								 const char *last_position, int64_t lossy,
+								 bool complete, char **entry, PPError *err);
+extern int	state_end_singer_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+									const char *status, int64_t rows_extracted,
+									const char *error, PPError *err);
+
+/* one row of pgpull.commit_state */
+typedef struct CommitResult
+{
+	char	   *stream;
+	bool		moved;
+	char	   *bookmark;		/* NULL when none */
+	char	   *detail;
+} CommitResult;
+
+extern int	state_commit(PGconn *conn, const char *state_json, size_t len,
+						 CommitResult **results, int *nresults, PPError *err);
+extern void state_free_commit(CommitResult *results, int nresults);
+
 #endif							/* PGPULL_STATE_H */

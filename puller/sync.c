@@ -14,6 +14,18 @@
  *
  * Memory stays bounded by one batch body plus one row.
  *
+ * With a Singer target (--target -, --target-command) the rows go out as
+ * Singer messages instead (singer.c, target.c): per stream a SCHEMA, a
+ * STATE before the first RECORD, a STATE after every --batch-rows records
+ * or --batch-bytes bytes of them, and at the end ACTIVATE_VERSION (a
+ * full_table stream) and a STATE marking the stream complete.  Each STATE
+ * value carries the bookmark entries pgpull.record_emitted returned for
+ * every stream sent so far, and sending moves no bookmark: the target's
+ * confirmation does.  With --target-command the states the target echoes
+ * are confirmed (pgpull.commit_state) as they arrive; with --target - the
+ * caller confirms them with "pgpull commit-state".  The target stopping
+ * (or failing) fails the run; what it confirmed stays confirmed.
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
@@ -24,12 +36,15 @@
 #include <string.h>
 
 #include "batch.h"
+#include "commit.h"
 #include "conn.h"
 #include "extract.h"
 #include "http.h"
 #include "log.h"
+#include "singer.h"
 #include "state.h"
 #include "sync.h"
+#include "target.h"
 
 #define CHUNK_RETRIES	6		/* re-reads after recovery conflicts in a row */
 
@@ -55,6 +70,21 @@ typedef struct SyncContext
 	bool		connect_failed; /* a database connection failed */
 	bool		unreachable;	/* the destination could not be reached */
 	bool		interrupted;
+	/* a Singer target */
+	bool		singer;
+	Target		target;
+	bool		target_ready;	/* target is set up (and must be freed) */
+	SingerState sstate;
+	SingerStream ss;			/* the stream being sent */
+	bool		state_last;		/* the last message written is a STATE */
+	int64_t		pend_rows;		/* sent since the last STATE */
+	int64_t		pend_bytes;
+	int64_t		pend_lossy;
+	int64_t		echoes;			/* states of this integration the target echoed */
+	int64_t		confirmed;		/* bookmarks they moved */
+	bool		target_failed;	/* the target stopped reading or failed */
+	bool		commit_failed;	/* a state it echoed could not be confirmed */
+	bool		foreign_warned;
 } SyncContext;
 
 static int	on_accepted(void *arg, int from, int to, size_t bytes, PPError *err);
@@ -65,6 +95,12 @@ static int	read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 					   bool *last_pos_null, int64_t *nrows, int64_t *rows_extracted,
 					   PPError *err);
 static StreamOutcome sync_stream(SyncContext *ctx, const StreamInfo *s);
+static int	singer_checkpoint(SyncContext *ctx, const char *position,
+							  bool complete, PPError *err);
+static int	singer_row(SyncContext *ctx, const CopyRow *row, const Buf *pos,
+					   bool pos_null, PPError *err);
+static void on_echo(void *arg, const char *line, size_t len);
+static int	singer_finish(SyncContext *ctx, char **run_error);
 static int	exit_status_for(const PPError *err);
 static const char *plural(int64_t n, const char *one, const char *many);
 
@@ -120,6 +156,177 @@ flush_batch(SyncContext *ctx, PPError *err)
 		return 0;
 	rc = http_send_batch(&ctx->http, &ctx->batch, on_accepted, ctx, err);
 	batch_clear(&ctx->batch);
+	return rc;
+}
+
+/*
+ * singer_checkpoint: after the rows sent since the last STATE: count them
+ * in the run and get the stream's bookmark entry (pgpull.record_emitted),
+ * then write ACTIVATE_VERSION (a full_table stream sent to its end) and a
+ * STATE, and flush.  position is that of the last row sent in this run,
+ * NULL while none was.  Returns 0, or -1 with err set.
+ */
+static int
+singer_checkpoint(SyncContext *ctx, const char *position, bool complete,
+				  PPError *err)
+{
+	const StreamInfo *s = ctx->stream;
+	char	   *entry = NULL;
+	int			rc;
+
+	if (state_record_emitted(ctx->state, ctx->run_id, s->stream_id, ctx->pend_rows,
+							 ctx->pend_bytes, position, ctx->pend_lossy, complete,
+							 &entry, err) != 0)
+		return -1;
+	rc = singer_state_set(&ctx->sstate, s->destination_table, entry, err);
+	free(entry);
+	if (rc != 0)
+		return -1;
+	if (ctx->pend_rows > 0)
+	{
+		ctx->batches++;
+		ctx->rows_loaded += ctx->pend_rows;
+		if (ctx->pend_lossy > 0)
+			runlog_print("INFO", "batch %" PRId64 " sent to the Singer target: %" PRId64 " %s, %" PRId64 " %s, %" PRId64 " %s mapped lossily",
+						 ctx->batches, ctx->pend_rows, plural(ctx->pend_rows, "row", "rows"),
+						 ctx->pend_bytes, plural(ctx->pend_bytes, "byte", "bytes"),
+						 ctx->pend_lossy, plural(ctx->pend_lossy, "value", "values"));
+		else
+			runlog_print("INFO", "batch %" PRId64 " sent to the Singer target: %" PRId64 " %s, %" PRId64 " %s",
+						 ctx->batches, ctx->pend_rows, plural(ctx->pend_rows, "row", "rows"),
+						 ctx->pend_bytes, plural(ctx->pend_bytes, "byte", "bytes"));
+	}
+	ctx->pend_rows = 0;
+	ctx->pend_bytes = 0;
+	ctx->pend_lossy = 0;
+	if (complete && ctx->ss.has_version)
+		singer_activate_version(&ctx->target.out, &ctx->ss);
+	if (singer_state_write(&ctx->target.out, &ctx->sstate,
+						   complete ? NULL : s->destination_table, err) != 0)
+		return -1;
+	ctx->state_last = true;
+	return target_flush(&ctx->target, true, err);
+}
+
+/*
+ * singer_row: write a row as a RECORD; a STATE follows every --batch-rows
+ * records or --batch-bytes bytes of them.  pos is the row's position.
+ * Returns 0, or -1 with err set.
+ */
+static int
+singer_row(SyncContext *ctx, const CopyRow *row, const Buf *pos, bool pos_null,
+		   PPError *err)
+{
+	singer_record(&ctx->target.out, &ctx->ss, row->row_json, row->row_json_len);
+	ctx->state_last = false;
+	ctx->pend_rows++;
+	ctx->pend_bytes += (int64_t) singer_record_size(&ctx->ss, row->row_json_len);
+	ctx->pend_lossy += row->lossy;
+	if (ctx->pend_rows >= ctx->o->batch_rows || ctx->pend_bytes >= ctx->o->batch_bytes)
+		return singer_checkpoint(ctx, pos_null ? NULL : pos->data, false, err);
+	return target_flush(&ctx->target, false, err);
+}
+
+/*
+ * on_echo: a line the --target-command target printed: confirm it at once
+ * when it is a state of this integration (any run: pgpull.commit_state
+ * never moves a bookmark back), skip it otherwise.
+ */
+static void
+on_echo(void *arg, const char *line, size_t len)
+{
+	SyncContext *ctx = arg;
+	int64_t		run_id;
+	char	   *other = NULL;
+	int			moved = 0;
+	PPError		err;
+
+	switch (commit_classify(line, len, ctx->o->integration, &run_id, &other))
+	{
+		case ECHO_STATE:
+			break;
+		case ECHO_FOREIGN:
+			if (!ctx->foreign_warned)
+				runlog("WARNING", "the Singer target printed a state of integration \"%s\": not confirmed", other);
+			ctx->foreign_warned = true;
+			free(other);
+			return;
+		default:
+			runlog_print("DEBUG", "the Singer target printed a line that is not a pgpull state: skipped");
+			return;
+	}
+	ctx->echoes++;
+	if (ctx->state_lost)
+		return;
+	pp_error_init(&err);
+	if (commit_apply(ctx->state, line, len, &moved, &err) != 0)
+	{
+		runlog("ERROR", "could not confirm a state the Singer target echoed: %s", err.message);
+		if (err.detail)
+			pp_log_detail("%s", err.detail);
+		if (err.kind == PPERR_CONNECT)
+			ctx->state_lost = true;
+		else
+			ctx->commit_failed = true;
+	}
+	ctx->confirmed += moved;
+	pp_error_clear(&err);
+}
+
+/*
+ * singer_finish: the end of the messages: a last STATE if the last message
+ * was not one, then the end of the target (for a child: what it still
+ * echoes is confirmed, and its exit status checked), or its end at once
+ * when interrupted.  Sets *run_error (allocated) when the target failed.
+ * Returns 0, or -1 when the target failed.
+ */
+static int
+singer_finish(SyncContext *ctx, char **run_error)
+{
+	PPError		err;
+	int			rc = 0;
+
+	pp_error_init(&err);
+	if (ctx->interrupted || pp_interrupted)
+	{
+		target_kill(&ctx->target);
+		return 0;
+	}
+	if (!ctx->target.broken && ctx->sstate.nstreams > 0 && !ctx->state_last)
+	{
+		if (singer_state_write(&ctx->target.out, &ctx->sstate, NULL, &err) == 0)
+			ctx->state_last = true;
+		else
+		{
+			runlog_error(&err);
+			pp_error_clear(&err);
+		}
+	}
+	if (target_finish(&ctx->target, &err) != 0)
+	{
+		if (err.kind == PPERR_INTERRUPTED)
+			ctx->interrupted = true;
+		else
+		{
+			runlog("ERROR", "%s", err.message);
+			if (err.detail)
+				pp_log_detail("%s", err.detail);
+			ctx->target_failed = true;
+			if (*run_error == NULL)
+				*run_error = pp_strdup(err.message);
+		}
+		rc = -1;
+	}
+	else if (ctx->o->target_command && ctx->echoes == 0 && ctx->sstate.nstreams > 0)
+	{
+		runlog("WARNING", "the Singer target confirmed nothing: it printed no state, so no bookmark moved");
+		pp_log_hint("A Singer target prints the latest state it received on its standard output once it has stored the records before it.  Check that the target echoes state.");
+	}
+	else if (ctx->o->target_command && ctx->echoes > 0)
+		runlog_print("INFO", "the Singer target echoed %" PRId64 " %s: %" PRId64 " %s moved",
+					 ctx->echoes, plural(ctx->echoes, "state", "states"),
+					 ctx->confirmed, plural(ctx->confirmed, "bookmark", "bookmarks"));
+	pp_error_clear(&err);
 	return rc;
 }
 
@@ -207,6 +414,15 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 		if (row.position)
 			buf_append(last_pos, row.position, row.position_len);
 
+		if (ctx->singer)
+		{
+			if (singer_row(ctx, &row, last_pos, *last_pos_null, err) != 0)
+			{
+				rc = -1;
+				break;
+			}
+			continue;
+		}
 		if (batch_check_row(&ctx->batch, row.row_json_len, &flush) != 0)
 		{
 			pp_error_set(err, PPERR_STREAM,
@@ -270,6 +486,10 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	ctx->stream = s;
 	ctx->batches = 0;
 	ctx->rows_loaded = 0;
+	ctx->pend_rows = 0;
+	ctx->pend_bytes = 0;
+	ctx->pend_lossy = 0;
+	memset(&ctx->ss, 0, sizeof(ctx->ss));
 	runlog_set_stream(s->destination_table, s->stream_id);
 
 	/* a dropped relation fails here; end_stream records it all the same */
@@ -283,8 +503,20 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	}
 	chunk_rows = plan.chunked ? ctx->o->chunk_rows : 0;
 
-	if (batch_start_stream(&ctx->batch, s->destination_table, plan.json_schema,
-						   plan.key_names, &err) != 0)
+	if (ctx->singer)
+	{
+		/* SCHEMA, then a STATE before the first RECORD */
+		if (singer_stream_start(&ctx->ss, s->destination_table, plan.has_table_version,
+								plan.table_version, &err) != 0 ||
+			singer_schema(&ctx->target.out, &ctx->ss, plan.json_schema, plan.key_names,
+						  plan.bookmark_properties, &err) != 0)
+			goto failed;
+		ctx->state_last = false;
+		if (singer_checkpoint(ctx, NULL, false, &err) != 0)
+			goto failed;
+	}
+	else if (batch_start_stream(&ctx->batch, s->destination_table, plan.json_schema,
+								plan.key_names, &err) != 0)
 		goto failed;
 
 	if (PQstatus(ctx->source) != CONNECTION_OK &&
@@ -303,6 +535,8 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		chunk++;
 		runlog_print("DEBUG", "chunk %d%s%s: COPY (%s) TO STDOUT (FORMAT binary)", chunk,
 					 after ? " after position " : "", after ? after : "", query);
+		if (ctx->singer)
+			singer_set_time_extracted(&ctx->ss);
 		if (read_chunk(ctx, query, &last_pos, &last_pos_null, &nrows,
 					   &rows_extracted, &err) != 0)
 		{
@@ -355,11 +589,19 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		free(after);
 		after = pp_strdup(last_pos.data);
 	}
-	if (flush_batch(ctx, &err) != 0)
+	if (ctx->singer)
+	{
+		if (singer_checkpoint(ctx, last_pos_null ? NULL : last_pos.data, true, &err) != 0)
+			goto failed;
+	}
+	else if (flush_batch(ctx, &err) != 0)
 		goto failed;
 
-	if (state_end_stream(ctx->state, ctx->run_id, s->stream_id, "succeeded",
-						 rows_extracted, NULL, &err) != 0)
+	if ((ctx->singer ?
+		 state_end_singer_stream(ctx->state, ctx->run_id, s->stream_id, "succeeded",
+								 rows_extracted, NULL, &err) :
+		 state_end_stream(ctx->state, ctx->run_id, s->stream_id, "succeeded",
+						  rows_extracted, NULL, &err)) != 0)
 	{
 		runlog_error(&err);
 		if (err.kind == PPERR_CONNECT)
@@ -368,9 +610,14 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		outcome = STREAM_FAILED;
 		goto done;
 	}
-	runlog_print("INFO", "stream synced: %" PRId64 " %s extracted, %" PRId64 " loaded, %" PRId64 " %s",
-				 rows_extracted, plural(rows_extracted, "row", "rows"), ctx->rows_loaded,
-				 ctx->batches, plural(ctx->batches, "batch", "batches"));
+	if (ctx->singer)
+		runlog_print("INFO", "stream sent: %" PRId64 " %s extracted and sent to the Singer target in %" PRId64 " %s",
+					 rows_extracted, plural(rows_extracted, "row", "rows"),
+					 ctx->batches, plural(ctx->batches, "batch", "batches"));
+	else
+		runlog_print("INFO", "stream synced: %" PRId64 " %s extracted, %" PRId64 " loaded, %" PRId64 " %s",
+					 rows_extracted, plural(rows_extracted, "row", "rows"), ctx->rows_loaded,
+					 ctx->batches, plural(ctx->batches, "batch", "batches"));
 	outcome = STREAM_SUCCEEDED;
 	goto done;
 
@@ -387,15 +634,38 @@ failed:
 		else
 			ctx->connect_failed = true;
 	}
+	if (ctx->singer && ctx->target.broken)
+		ctx->target_failed = true;
 	runlog_error(&err);
+
+	/* the rows the target got since the last STATE: it may confirm them */
+	if (ctx->singer && ctx->pend_rows > 0 && !ctx->target_failed && !ctx->state_lost &&
+		!ctx->interrupted)
+	{
+		PPError		err2;
+
+		pp_error_init(&err2);
+		if (singer_checkpoint(ctx, last_pos_null ? NULL : last_pos.data, false, &err2) != 0)
+		{
+			runlog_error(&err2);
+			if (err2.kind == PPERR_CONNECT)
+				ctx->state_lost = true;
+			if (ctx->target.broken)
+				ctx->target_failed = true;
+		}
+		pp_error_clear(&err2);
+	}
 	if (!ctx->state_lost)
 	{
 		PPError		err2;
 
 		pp_error_init(&err2);
 		text = pp_error_text(&err);
-		if (state_end_stream(ctx->state, ctx->run_id, s->stream_id, "failed",
-							 rows_extracted, text, &err2) != 0)
+		if ((ctx->singer ?
+			 state_end_singer_stream(ctx->state, ctx->run_id, s->stream_id, "failed",
+									 rows_extracted, text, &err2) :
+			 state_end_stream(ctx->state, ctx->run_id, s->stream_id, "failed",
+							  rows_extracted, text, &err2)) != 0)
 		{
 			runlog_error(&err2);
 			if (err2.kind == PPERR_CONNECT)
@@ -412,6 +682,7 @@ done:
 	free(after);
 	buf_free(&last_pos);
 	state_free_plan(&plan);
+	singer_stream_free(&ctx->ss);
 	return outcome;
 }
 
@@ -453,19 +724,24 @@ sync_run(PullerOptions *o)
 	const char *run_status;
 	char	   *run_error = NULL;
 	bool		http_ready = false;
+	bool		target_not_started = false;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
+	ctx.singer = o->target_kind == TARGET_SINGER;
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
 	conn_setup_signals();
 	batch_init(&ctx.batch, o->batch_rows, (size_t) o->batch_bytes);
 
-	if ((status = options_load_token(o)) != 0)
-		goto done;
-	http_ready = true;			/* http_cleanup undoes a partial http_init */
-	if (http_init(&ctx.http, o, &err) != 0)
-		goto fail;
+	if (!ctx.singer)
+	{
+		if ((status = options_load_token(o)) != 0)
+			goto done;
+		http_ready = true;		/* http_cleanup undoes a partial http_init */
+		if (http_init(&ctx.http, o, &err) != 0)
+			goto fail;
+	}
 
 	ctx.state = conn_open(o->state ? o->state : o->source, CONN_STATE, &err);
 	if (ctx.state == NULL)
@@ -494,14 +770,35 @@ sync_run(PullerOptions *o)
 		runlog_print("INFO", "run %" PRId64 " started: integration \"%s\", %d %s",
 					 ctx.run_id, o->integration, nstreams, plural(nstreams, "stream", "streams"));
 
+	if (ctx.singer)
+	{
+		singer_state_init(&ctx.sstate, o->integration, ctx.run_id);
+		if (o->target_command == NULL)
+			target_init_stdout(&ctx.target);
+		else if (target_start(&ctx.target, o->target_command, on_echo, &ctx, &err) != 0)
+		{
+			runlog_error(&err);
+			run_error = pp_strdup(err.message);
+			pp_error_clear(&err);
+			ctx.target_failed = true;
+			target_not_started = true;
+		}
+		else
+			runlog_print("DEBUG", "Singer target started: process %d", (int) ctx.target.pid);
+		ctx.target_ready = true;
+	}
+
 	for (int i = 0; i < nstreams; i++)
 	{
-		if (ctx.state_lost || ctx.interrupted || ctx.unreachable)
+		if (ctx.state_lost || ctx.interrupted || ctx.unreachable || ctx.target_failed)
 		{
 			runlog_set_stream(streams[i].destination_table, streams[i].stream_id);
 			runlog_print("WARNING", "stream not synced: %s",
 						 ctx.state_lost ? "the connection to the state database was lost" :
 						 ctx.interrupted ? "interrupted" :
+						 ctx.target_failed ? (target_not_started ?
+											  "the Singer target could not be started" :
+											  "the Singer target stopped reading") :
 						 "the destination could not be reached");
 			n_failed++;
 			continue;
@@ -520,12 +817,22 @@ sync_run(PullerOptions *o)
 		}
 	}
 	runlog_set_stream(NULL, 0);
+	if (ctx.singer && !target_not_started)
+		(void) singer_finish(&ctx, &run_error);
+	if (ctx.interrupted || pp_interrupted)
+		ctx.interrupted = true;
 
 	if (ctx.interrupted)
+	{
+		free(run_error);
 		run_error = pp_strdup("interrupted by a signal");
-	else if (n_failed > 0)
+	}
+	else if (n_failed > 0 && run_error == NULL)
 		run_error = pp_psprintf("%d of %d streams failed", n_failed, nstreams);
-	run_status = n_failed > 0 || ctx.interrupted ? "failed" : "succeeded";
+	else if (ctx.commit_failed && run_error == NULL)
+		run_error = pp_strdup("a state the Singer target echoed could not be confirmed");
+	run_status = n_failed > 0 || ctx.interrupted || ctx.target_failed || ctx.commit_failed
+		? "failed" : "succeeded";
 	runlog_print("INFO", "run %" PRId64 " %s: %d synced, %d failed, %d skipped",
 				 ctx.run_id, run_status, n_ok, n_failed, n_skipped);
 	if (!ctx.state_lost &&
@@ -542,7 +849,7 @@ sync_run(PullerOptions *o)
 
 	if (ctx.state_lost || ctx.connect_failed || ctx.unreachable)
 		status = EXIT_CONNECT;
-	else if (n_failed > 0 || ctx.interrupted)
+	else if (n_failed > 0 || ctx.interrupted || ctx.target_failed || ctx.commit_failed)
 		status = EXIT_STREAM_FAILED;
 	else
 		status = EXIT_OK;
@@ -558,6 +865,10 @@ done:
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
 	batch_free(&ctx.batch);
+	if (ctx.target_ready)
+		target_free(&ctx.target);
+	if (ctx.singer)
+		singer_state_free(&ctx.sstate);
 	conn_close(ctx.source, CONN_SOURCE);
 	conn_close(ctx.state, CONN_STATE);
 	if (http_ready)

@@ -41,7 +41,10 @@ AS $fn$
 		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
 		'pgpull.log(bigint,bigint,text,text)',
 		'pgpull.end_stream(bigint,bigint,text,bigint,text)',
-		'pgpull.end_run(bigint,text,text)'
+		'pgpull.end_run(bigint,text,text)',
+		'pgpull.record_emitted(bigint,bigint,bigint,bigint,text,bigint,boolean)',
+		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
+		'pgpull.commit_state(jsonb)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';

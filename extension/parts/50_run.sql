@@ -14,7 +14,8 @@
  *	 end_stream(run_id, stream_id, status, rows_extracted, error)
  *	 end_run(run_id, status, error)
  *
- * and the view pgpull.loading_report.  Every function is SECURITY DEFINER
+ * and the view pgpull.loading_report (the Singer part adds record_emitted,
+ * end_singer_stream and commit_state).  Every function is SECURITY DEFINER
  * (the puller's role writes the catalog only through them), EXECUTE is
  * revoked from PUBLIC, and grant_script grants it on the list in
  * pgpull._puller_functions() (in the grants part).
@@ -1213,15 +1214,18 @@ $fn$;
 COMMENT ON FUNCTION pgpull.record_batch(bigint, bigint, bigint, bigint, text, bigint) IS 'count a batch the destination accepted and advance the stream''s bookmark or resume position (never backwards)';
 
 /*
- * end_stream: the outcome of a stream in a run, 'succeeded' or 'failed'.
- * A full_table stream that succeeded starts from scratch (a new table
- * version) next time.  Releases the stream's advisory lock.  Also records
- * a stream the run could not take (take_stream raised an error).
+ * _end_stream: the outcome of a stream in a run, 'succeeded' or 'failed'
+ * (end_stream, and end_singer_stream of the Singer part).  A full_table
+ * stream that succeeded starts from scratch (a new table version) next
+ * time, unless its rows went to a Singer target (singer): then only the
+ * target's confirmation (commit_state) moves anything.  Releases the
+ * stream's advisory lock.  Also records a stream the run could not take
+ * (take_stream raised an error).
  */
-CREATE FUNCTION pgpull.end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text)
+CREATE FUNCTION pgpull._end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text,
+								   singer boolean)
 RETURNS void
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -1229,20 +1233,20 @@ DECLARE
 	v_stream pgpull.stream;
 	v_rs pgpull.run_streams;
 BEGIN
-	IF end_stream.status IS NULL OR end_stream.status NOT IN ('succeeded', 'failed') THEN
-		RAISE EXCEPTION 'unrecognized stream status: %', COALESCE(end_stream.status, 'NULL')
+	IF _end_stream.status IS NULL OR _end_stream.status NOT IN ('succeeded', 'failed') THEN
+		RAISE EXCEPTION 'unrecognized stream status: %', COALESCE(_end_stream.status, 'NULL')
 			USING ERRCODE = '22023',
 				  DETAIL = 'A stream ends as succeeded or failed.',
 				  HINT = 'Use "succeeded" or "failed".';
 	END IF;
-	IF end_stream.rows_extracted < 0 THEN
+	IF _end_stream.rows_extracted < 0 THEN
 		RAISE EXCEPTION 'rows_extracted must not be negative'
 			USING ERRCODE = '22023',
-				  DETAIL = pg_catalog.format('rows_extracted is %s.', end_stream.rows_extracted),
+				  DETAIL = pg_catalog.format('rows_extracted is %s.', _end_stream.rows_extracted),
 				  HINT = 'Pass the number of rows the extraction queries gave.';
 	END IF;
-	v_run := pgpull._run(end_stream.run_id, false);
-	v_stream := pgpull._stream(v_run, end_stream.stream_id);
+	v_run := pgpull._run(_end_stream.run_id, false);
+	v_stream := pgpull._stream(v_run, _end_stream.stream_id);
 	SELECT * INTO v_rs FROM pgpull.run_streams rs
 	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
 	IF FOUND AND v_rs.status = 'skipped' THEN
@@ -1254,18 +1258,19 @@ BEGIN
 
 	INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, ended_at, rows_extracted, error,
 										  bookmark_before, bookmark_after)
-	VALUES (v_run.run_id, v_stream.stream_id, end_stream.status, pg_catalog.now(),
-			COALESCE(end_stream.rows_extracted, 0), end_stream.error, v_stream.bookmark, v_stream.bookmark)
+	VALUES (v_run.run_id, v_stream.stream_id, _end_stream.status, pg_catalog.now(),
+			COALESCE(_end_stream.rows_extracted, 0), _end_stream.error, v_stream.bookmark, v_stream.bookmark)
 	ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
-	   SET status = end_stream.status,
+	   SET status = _end_stream.status,
 		   ended_at = pg_catalog.now(),
-		   rows_extracted = COALESCE(end_stream.rows_extracted, rs.rows_extracted),
-		   error = end_stream.error;
+		   rows_extracted = COALESCE(_end_stream.rows_extracted, rs.rows_extracted),
+		   error = _end_stream.error;
 	UPDATE pgpull.stream s
-	   SET status = CASE WHEN end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
-		   last_error = CASE WHEN end_stream.status = 'succeeded' THEN NULL
-							 ELSE COALESCE(end_stream.error, 'the stream failed') END,
-		   resume_position = CASE WHEN end_stream.status = 'succeeded' AND s.method = 'full_table'
+	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
+		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL
+							 ELSE COALESCE(_end_stream.error, 'the stream failed') END,
+		   resume_position = CASE WHEN _end_stream.status = 'succeeded' AND s.method = 'full_table'
+									   AND NOT _end_stream.singer
 								  THEN NULL ELSE s.resume_position END,
 		   updated_at = pg_catalog.now()
 	 WHERE s.stream_id = v_stream.stream_id;
@@ -1275,14 +1280,41 @@ BEGIN
 	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
 	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
 	VALUES (v_run.run_id, v_stream.stream_id,
-			CASE WHEN end_stream.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
-			pg_catalog.format('stream %s: %s row%s extracted, %s loaded in %s batch%s%s', end_stream.status,
-							  v_rs.rows_extracted, CASE WHEN v_rs.rows_extracted = 1 THEN '' ELSE 's' END,
-							  v_rs.rows_loaded, v_rs.batches, CASE WHEN v_rs.batches = 1 THEN '' ELSE 'es' END,
-							  CASE WHEN end_stream.error IS NOT NULL THEN ': ' || end_stream.error
-								   WHEN v_stream.method = 'key_based' AND v_rs.bookmark_after IS NOT NULL
-								   THEN pg_catalog.format('; bookmark %s: %s', v_stream.replication_key, v_rs.bookmark_after)
-								   ELSE '' END));
+			CASE WHEN _end_stream.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
+			CASE WHEN _end_stream.singer THEN
+				pg_catalog.format('stream %s: %s row%s extracted, sent to the Singer target in %s batch%s%s', _end_stream.status,
+								  v_rs.rows_extracted, CASE WHEN v_rs.rows_extracted = 1 THEN '' ELSE 's' END,
+								  v_rs.batches, CASE WHEN v_rs.batches = 1 THEN '' ELSE 'es' END,
+								  CASE WHEN _end_stream.error IS NOT NULL THEN ': ' || _end_stream.error
+									   ELSE '; bookmarks move when the target confirms them' END)
+			ELSE
+				pg_catalog.format('stream %s: %s row%s extracted, %s loaded in %s batch%s%s', _end_stream.status,
+								  v_rs.rows_extracted, CASE WHEN v_rs.rows_extracted = 1 THEN '' ELSE 's' END,
+								  v_rs.rows_loaded, v_rs.batches, CASE WHEN v_rs.batches = 1 THEN '' ELSE 'es' END,
+								  CASE WHEN _end_stream.error IS NOT NULL THEN ': ' || _end_stream.error
+									   WHEN v_stream.method = 'key_based' AND v_rs.bookmark_after IS NOT NULL
+									   THEN pg_catalog.format('; bookmark %s: %s', v_stream.replication_key,
+															  v_rs.bookmark_after)
+									   ELSE '' END) END);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._end_stream(bigint, bigint, text, bigint, text, boolean) IS 'internal: record the outcome of a stream in a run and release its lock';
+
+/*
+ * end_stream: the outcome of a stream in a run, 'succeeded' or 'failed'.
+ * A full_table stream that succeeded starts from scratch (a new table
+ * version) next time.  Releases the stream's advisory lock.  Also records
+ * a stream the run could not take (take_stream raised an error).
+ */
+CREATE FUNCTION pgpull.end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	PERFORM pgpull._end_stream(end_stream.run_id, end_stream.stream_id, end_stream.status,
+							   end_stream.rows_extracted, end_stream.error, false);
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.end_stream(bigint, bigint, text, bigint, text) IS 'record the outcome of a stream in a run and release its lock';
@@ -1385,6 +1417,7 @@ REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
 	pgpull._writer_time_zones(),
 	pgpull._watermark_sample(),
 	pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid),
+	pgpull._end_stream(bigint, bigint, text, bigint, text, boolean),
 	pgpull.version(),
 	pgpull.log(bigint, bigint, text, text),
 	pgpull.begin_run(text, text, text),

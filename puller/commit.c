@@ -1,0 +1,303 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/commit.c
+ *		pgpull: confirm the states a Singer target echoed.
+ *
+ * A Singer target prints, on its standard output, the value of the latest
+ * STATE message it received once it has stored the records before it.
+ * "pgpull commit-state FILE|-" reads those lines (what the target printed,
+ * never pgpull's own messages: a STATE message is not a confirmation) and
+ * hands each pgpull state of the integration to pgpull.commit_state, which
+ * advances the bookmarks it names, never backwards.  Other lines (targets
+ * may print more) are skipped, noted at DEBUG level.  The states of one
+ * run carry every stream sent so far and only grow, so of consecutive
+ * states of the same run only the last is applied.  "pgpull sync
+ * --target-command" applies each line the moment the target prints it,
+ * through commit_classify and commit_apply.
+ *
+ * The file is read before any connection is made: a file without a state
+ * exits with status 2 without touching the catalog, a catalog that cannot
+ * be reached with 3.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "commit.h"
+#include "conn.h"
+#include "state.h"
+
+/* a state to apply */
+typedef struct PendingState
+{
+	char	   *line;
+	size_t		len;
+	int64_t		run_id;			/* -1 when the state names none */
+	long		lineno;
+} PendingState;
+
+static int	exit_status_for_commit(const PPError *err);
+
+/*
+ * commit_classify: what a line a Singer target printed is.  A pgpull state
+ * is a JSON object with a "bookmarks" object and a "pgpull" object whose
+ * version is 1; for one of the integration, *run_id gets its run_id (-1
+ * when none).  For one of another integration, *other_integration gets a
+ * copy of its name (the caller frees it).
+ */
+EchoKind
+commit_classify(const char *line, size_t len, const char *integration,
+				int64_t *run_id, char **other_integration)
+{
+	json_error_t jerr;
+	json_t	   *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t	   *header;
+	json_t	   *name;
+	json_t	   *run;
+	EchoKind	kind;
+
+	*run_id = -1;
+	if (other_integration)
+		*other_integration = NULL;
+	if (j == NULL || !json_is_object(j))
+	{
+		kind = j == NULL ? ECHO_NOT_JSON : ECHO_OTHER;
+		json_decref(j);
+		return kind;
+	}
+	header = json_object_get(j, "pgpull");
+	name = json_object_get(header, "integration");
+	if (!json_is_object(json_object_get(j, "bookmarks")) || !json_is_object(header) ||
+		!json_is_integer(json_object_get(header, "version")) ||
+		json_integer_value(json_object_get(header, "version")) != 1 ||
+		!json_is_string(name))
+		kind = ECHO_OTHER;
+	else if (strcmp(json_string_value(name), integration) != 0)
+	{
+		kind = ECHO_FOREIGN;
+		if (other_integration)
+			*other_integration = pp_strdup(json_string_value(name));
+	}
+	else
+	{
+		kind = ECHO_STATE;
+		run = json_object_get(header, "run_id");
+		if (json_is_integer(run) && json_integer_value(run) > 0)
+			*run_id = (int64_t) json_integer_value(run);
+	}
+	json_decref(j);
+	return kind;
+}
+
+/*
+ * commit_apply: confirm a pgpull state (JSON text of len bytes) with
+ * pgpull.commit_state, and print a run log line per bookmark it moved
+ * (DEBUG for the others).  Sets *moved to how many moved.  Returns 0, or -1
+ * with err set.
+ */
+int
+commit_apply(PGconn *conn, const char *line, size_t len, int *moved,
+			 PPError *err)
+{
+	CommitResult *results;
+	int			n;
+
+	*moved = 0;
+	if (state_commit(conn, line, len, &results, &n, err) != 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+	{
+		if (results[i].moved)
+		{
+			(*moved)++;
+			runlog_print_stream(results[i].stream, "INFO", "the Singer target confirmed: %s",
+								results[i].detail ? results[i].detail : "bookmark moved");
+		}
+		else
+			runlog_print_stream(results[i].stream, "DEBUG", "nothing moved: %s",
+								results[i].detail ? results[i].detail : "nothing to confirm");
+	}
+	state_free_commit(results, n);
+	return 0;
+}
+
+/*
+ * exit_status_for_commit: 3 when the catalog could not be reached, 2 for a
+ * state or a setup the catalog refuses, 1 for anything else.
+ */
+static int
+exit_status_for_commit(const PPError *err)
+{
+	if (err->kind == PPERR_CONNECT)
+		return EXIT_CONNECT;
+	if (err->kind == PPERR_CONFIG ||
+		strncmp(err->sqlstate, "22", 2) == 0 || strncmp(err->sqlstate, "42", 2) == 0)
+		return EXIT_USAGE;
+	return EXIT_STREAM_FAILED;
+}
+
+/*
+ * commit_state_run: run "pgpull commit-state" with checked options.
+ * Returns the exit status: 0 the states were applied (whether or not a
+ * bookmark moved), 2 the file holds no pgpull state of the integration
+ * (or cannot be read, or the catalog refuses a state), 3 the catalog could
+ * not be reached, 1 another error.
+ */
+int
+commit_state_run(PullerOptions *o)
+{
+	const char *label = strcmp(o->state_file, "-") == 0 ? "standard input" : o->state_file;
+	FILE	   *f;
+	char	   *line = NULL;
+	size_t		cap = 0;
+	ssize_t		len;
+	long		lineno = 0;
+	long		skipped = 0;
+	PendingState *states = NULL;
+	int			nstates = 0;
+	int			capstates = 0;
+	char	   *foreign = NULL;
+	PGconn	   *conn = NULL;
+	PPError		err;
+	int			status = EXIT_OK;
+	int			moved_total = 0;
+
+	pp_error_init(&err);
+	runlog_set_verbose(o->verbose);
+	conn_setup_signals();
+
+	f = strcmp(o->state_file, "-") == 0 ? stdin : fopen(o->state_file, "r");
+	if (f == NULL)
+	{
+		pp_log_error("could not open state file \"%s\": %s", o->state_file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0)
+	{
+		int64_t		run_id;
+		char	   *other = NULL;
+		EchoKind	kind;
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		kind = commit_classify(line, (size_t) len, o->integration, &run_id, &other);
+		if (kind == ECHO_FOREIGN)
+		{
+			if (foreign == NULL)
+				foreign = other;
+			else
+				free(other);
+			skipped++;
+			runlog_print("DEBUG", "line %ld of %s is a state of integration \"%s\": skipped",
+						 lineno, label, foreign);
+			continue;
+		}
+		if (kind != ECHO_STATE)
+		{
+			skipped++;
+			runlog_print("DEBUG", "line %ld of %s is %s: skipped", lineno, label,
+						 kind == ECHO_NOT_JSON ? "not JSON" : "not a pgpull state");
+			continue;
+		}
+		/* a later state of the same run holds everything the earlier one did */
+		if (nstates > 0 && states[nstates - 1].run_id == run_id)
+		{
+			free(states[nstates - 1].line);
+			nstates--;
+		}
+		if (nstates == capstates)
+		{
+			capstates = capstates ? capstates * 2 : 8;
+			states = pp_realloc(states, sizeof(PendingState) * (size_t) capstates);
+		}
+		states[nstates].line = pp_strndup(line, (size_t) len);
+		states[nstates].len = (size_t) len;
+		states[nstates].run_id = run_id;
+		states[nstates].lineno = lineno;
+		nstates++;
+	}
+	if (ferror(f))
+	{
+		pp_log_error("could not read state file \"%s\": %s", label, strerror(errno));
+		status = EXIT_USAGE;
+	}
+	if (f != stdin)
+		fclose(f);
+	free(line);
+	if (status != EXIT_OK)
+		goto done;
+
+	if (nstates == 0)
+	{
+		if (foreign != NULL)
+		{
+			pp_log_error("the states in %s are of integration \"%s\", not \"%s\"", label, foreign,
+						 o->integration);
+			pp_log_hint("Give the integration of the run that sent them with --integration.");
+		}
+		else
+		{
+			pp_log_error("no pgpull state in %s", label);
+			pp_log_detail("%ld %s read, none of them a state value that pgpull sync sent.",
+						  lineno, lineno == 1 ? "line" : "lines");
+			pp_log_hint("Give commit-state what the Singer target printed on its standard output after loading the messages of pgpull sync --target -.");
+		}
+		status = EXIT_USAGE;
+		goto done;
+	}
+
+	conn = conn_open(o->state ? o->state : o->source, CONN_STATE, &err);
+	if (conn == NULL || state_version(conn, "state", &err) != 0)
+	{
+		pp_error_report(&err);
+		status = err.kind == PPERR_CONNECT ? EXIT_CONNECT : EXIT_USAGE;
+		goto done;
+	}
+	for (int i = 0; i < nstates; i++)
+	{
+		int			moved;
+
+		if (pp_interrupted)
+		{
+			pp_log_error("interrupted");
+			status = EXIT_STREAM_FAILED;
+			goto done;
+		}
+		if (commit_apply(conn, states[i].line, states[i].len, &moved, &err) != 0)
+		{
+			pp_error_report(&err);
+			pp_log_detail("The state is line %ld of %s; the states before it were applied.",
+						  states[i].lineno, label);
+			status = exit_status_for_commit(&err);
+			goto done;
+		}
+		moved_total += moved;
+	}
+	if (moved_total == 0)
+		runlog_print("INFO", "%d %s of %s applied: no bookmark moved, the catalog holds them already",
+					 nstates, nstates == 1 ? "state" : "states", label);
+	else
+		runlog_print("INFO", "%d %s of %s applied: %d %s moved", nstates,
+					 nstates == 1 ? "state" : "states", label, moved_total,
+					 moved_total == 1 ? "bookmark" : "bookmarks");
+	if (skipped > 0)
+		runlog_print("INFO", "%ld other %s skipped", skipped, skipped == 1 ? "line" : "lines");
+
+done:
+	for (int i = 0; i < nstates; i++)
+		free(states[i].line);
+	free(states);
+	free(foreign);
+	pp_error_clear(&err);
+	conn_close(conn, CONN_STATE);
+	return status;
+}

@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/commit.h
+ *		pgpull: confirm the states a Singer target echoed.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGPULL_COMMIT_H
+#define PGPULL_COMMIT_H
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "options.h"
+
+/* what a line a Singer target printed holds */
+typedef enum EchoKind
+{
+	ECHO_STATE,					/* a pgpull state of the integration */
+	ECHO_NOT_JSON,				/* not a JSON object */
+	ECHO_OTHER,					/* a JSON object, not a pgpull state */
+	ECHO_FOREIGN				/* a pgpull state of another integration */
+} EchoKind;
+
+extern EchoKind commit_classify(const char *line, size_t len,
+								const char *integration, int64_t *run_id,
+								char **other_integration);
+extern int	commit_apply(PGconn *conn, const char *line, size_t len, int *moved,
+						 PPError *err);
+extern int	commit_state_run(PullerOptions *o);
+
+#endif							/* PGPULL_COMMIT_H */
