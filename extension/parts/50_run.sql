@@ -319,6 +319,34 @@ $fn$;
 COMMENT ON FUNCTION pgpull._stream(pgpull.runs, bigint) IS 'internal: a stream of a run''s integration, locked, or an error';
 
 /*
+ * _running_stream: the run's row of a stream it has taken and not yet
+ * ended, locked; an error (55000) when the run is not syncing it.
+ */
+CREATE FUNCTION pgpull._running_stream(run pgpull.runs, stream pgpull.stream)
+RETURNS pgpull.run_streams
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_rs pgpull.run_streams;
+BEGIN
+	SELECT * INTO v_rs FROM pgpull.run_streams rs
+	 WHERE rs.run_id = (_running_stream.run).run_id
+	   AND rs.stream_id = (_running_stream.stream).stream_id FOR UPDATE;
+	IF NOT FOUND OR v_rs.status <> 'running' THEN
+		RAISE EXCEPTION 'stream % is not being synced by run %',
+			(_running_stream.stream).stream_id, (_running_stream.run).run_id
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
+								ELSE 'The run has not taken it.' END,
+				  HINT = 'Take the stream with pgpull.take_stream first.';
+	END IF;
+	RETURN v_rs;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._running_stream(pgpull.runs, pgpull.stream) IS 'internal: the run''s row of a stream it is syncing, locked, or an error';
+
+/*
  * _relation_missing: the error message of a stream whose relation no
  * longer exists, or NULL when it exists.
  */
@@ -957,15 +985,7 @@ DECLARE
 BEGIN
 	v_run := pgpull._run(extraction_query.run_id, true);
 	v_stream := pgpull._stream(v_run, extraction_query.stream_id);
-	SELECT * INTO v_rs FROM pgpull.run_streams rs
-	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
-	IF NOT FOUND OR v_rs.status <> 'running' THEN
-		RAISE EXCEPTION 'stream % is not being synced by run %', v_stream.stream_id, v_run.run_id
-			USING ERRCODE = '55000',
-				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
-								ELSE 'The run has not taken it.' END,
-				  HINT = 'Take the stream with pgpull.take_stream first.';
-	END IF;
+	v_rs := pgpull._running_stream(v_run, v_stream);
 	IF extraction_query.chunk_rows IS NOT NULL AND extraction_query.chunk_rows < 1 THEN
 		RAISE EXCEPTION 'chunk_rows must be positive'
 			USING ERRCODE = '22023',
@@ -1139,15 +1159,7 @@ DECLARE
 BEGIN
 	v_run := pgpull._run(record_batch.run_id, true);
 	v_stream := pgpull._stream(v_run, record_batch.stream_id);
-	SELECT * INTO v_rs FROM pgpull.run_streams rs
-	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
-	IF NOT FOUND OR v_rs.status <> 'running' THEN
-		RAISE EXCEPTION 'stream % is not being synced by run %', v_stream.stream_id, v_run.run_id
-			USING ERRCODE = '55000',
-				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
-								ELSE 'The run has not taken it.' END,
-				  HINT = 'Take the stream with pgpull.take_stream first.';
-	END IF;
+	v_rs := pgpull._running_stream(v_run, v_stream);
 	IF record_batch.rows IS NULL OR record_batch.bytes IS NULL OR record_batch.lossy IS NULL THEN
 		RAISE EXCEPTION 'rows, bytes and lossy must not be null'
 			USING ERRCODE = '22004',
@@ -1401,6 +1413,7 @@ COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, ro
 REVOKE ALL ON pgpull.loading_report FROM PUBLIC;
 
 REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
+	pgpull._running_stream(pgpull.runs, pgpull.stream),
 	pgpull._lock_class(),
 	pgpull._run_lock_class(),
 	pgpull._lock_holder(integer, bigint),

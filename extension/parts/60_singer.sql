@@ -121,15 +121,7 @@ DECLARE
 BEGIN
 	v_run := pgpull._singer_run(record_emitted.run_id, true);
 	v_stream := pgpull._stream(v_run, record_emitted.stream_id);
-	SELECT * INTO v_rs FROM pgpull.run_streams rs
-	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
-	IF NOT FOUND OR v_rs.status <> 'running' THEN
-		RAISE EXCEPTION 'stream % is not being synced by run %', v_stream.stream_id, v_run.run_id
-			USING ERRCODE = '55000',
-				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
-								ELSE 'The run has not taken it.' END,
-				  HINT = 'Take the stream with pgpull.take_stream first.';
-	END IF;
+	v_rs := pgpull._running_stream(v_run, v_stream);
 	IF record_emitted.rows IS NULL OR record_emitted.bytes IS NULL OR record_emitted.lossy IS NULL
 	   OR record_emitted.complete IS NULL THEN
 		RAISE EXCEPTION 'rows, bytes, lossy and complete must not be null'
