@@ -20,7 +20,6 @@ PGPULL_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(
 PGFILEDESC  = "pgpull - replicate tables and views to an HTTP destination"
 MODULEDIR   = extension
 DATA        = extension/pgpull.control extension/pgpull--1.0.sql
-EXTRA_CLEAN = extension/pgpull--1.0.sql
 PROGRAM     = puller/pgpull
 OBJS        = puller/main.o puller/common.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/batch.o puller/http.o puller/sync.o puller/singer.o puller/target.o puller/commit.o
 PG_CPPFLAGS = -I$(libpq_srcdir) -DPGPULL_VERSION=\"$(PGPULL_VERSION)\" $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
@@ -51,13 +50,6 @@ endif
 # PGXS links a PROGRAM with the server's own LIBS (-lpgcommon -lpgport ...),
 # which a client does not need and Debian does not ship for linking.
 LIBS :=
-
-# The 1.0 script is assembled from its parts while 1.0 is in development.
-PARTS = $(sort $(wildcard $(srcdir)/extension/parts/*.sql))
-extension/pgpull--1.0.sql: $(PARTS)
-	cat $(PARTS) > $@
-
-all: extension/pgpull--1.0.sql
 
 # PGXS installs the program as $(bindir)/pgpull; a link puts it on the PATH.
 install: install-link
