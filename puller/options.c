@@ -57,6 +57,7 @@ static bool parse_long(const char *arg, const char *optname, long min,
 static bool check_conninfo(const char *conninfo, const char *optname);
 static bool parse_target(const char *arg, PullerOptions *o);
 static void set_string(char **field, const char *value);
+static int	common_option(int c, char **argv, PullerOptions *o);
 
 /*
  * set_string: replace an option's string (an option given twice: the last
@@ -231,6 +232,54 @@ parse_target(const char *arg, PullerOptions *o)
 }
 
 /*
+ * common_option: handle an option that sync and commit-state share, as
+ * getopt_long returned it (c, with optarg and optind set): the connection
+ * options, --integration, --verbose, --version, --help, and getopt's own
+ * errors.  Returns 0 to go on, OPTIONS_HELP, OPTIONS_VERSION, or
+ * EXIT_USAGE after printing a usage error (also for any other option).
+ */
+static int
+common_option(int c, char **argv, PullerOptions *o)
+{
+	switch (c)
+	{
+		case OPT_SOURCE:
+			set_string(&o->source, optarg);
+			break;
+		case OPT_STATE:
+			set_string(&o->state, optarg);
+			break;
+		case OPT_INTEGRATION:
+			if (optarg[0] == '\0')
+			{
+				pp_usage_error("--integration must not be empty");
+				return EXIT_USAGE;
+			}
+			set_string(&o->integration, optarg);
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'V':
+			return OPTIONS_VERSION;
+		case ':':
+			pp_usage_error("option \"%s\" requires an argument", argv[optind - 1]);
+			return EXIT_USAGE;
+		case OPT_HELP:
+			return OPTIONS_HELP;
+		case '?':
+			if (strcmp(argv[optind - 1], "-?") == 0)
+				return OPTIONS_HELP;
+			pp_bad_option(argv);
+			return EXIT_USAGE;
+		default:
+			pp_usage_error("unrecognized option \"%s\"", argv[optind - 1]);
+			return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
  * options_parse_sync: parse "pgpull sync" options; argv[0] is "sync".
  * Returns 0 when the options are complete and consistent, OPTIONS_HELP or
  * OPTIONS_VERSION when those were asked for, or EXIT_USAGE after printing
@@ -258,6 +307,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			rc;
 	long		v;
 
 	memset(o, 0, sizeof(*o));
@@ -274,20 +324,6 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	{
 		switch (c)
 		{
-			case OPT_SOURCE:
-				set_string(&o->source, optarg);
-				break;
-			case OPT_STATE:
-				set_string(&o->state, optarg);
-				break;
-			case OPT_INTEGRATION:
-				if (optarg[0] == '\0')
-				{
-					pp_usage_error("--integration must not be empty");
-					return EXIT_USAGE;
-				}
-				set_string(&o->integration, optarg);
-				break;
 			case OPT_TARGET:
 				if (!parse_target(optarg, o))
 					return EXIT_USAGE;
@@ -333,24 +369,11 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				o->max_retries = (int) v;
 				o->max_retries_given = true;
 				break;
-			case 'v':
-				o->verbose = true;
-				break;
-			case 'V':
-				return OPTIONS_VERSION;
-			case ':':
-				pp_usage_error("option \"%s\" requires an argument", argv[optind - 1]);
-				return EXIT_USAGE;
-			case OPT_HELP:
-				return OPTIONS_HELP;
-			case '?':
-				if (strcmp(argv[optind - 1], "-?") == 0)
-					return OPTIONS_HELP;
-				pp_bad_option(argv);
-				return EXIT_USAGE;
 			default:
-				pp_usage_error("unrecognized option \"%s\"", argv[optind - 1]);
-				return EXIT_USAGE;
+				rc = common_option(c, argv, o);
+				if (rc != 0)
+					return rc;
+				break;
 		}
 	}
 	if (optind < argc)
@@ -433,6 +456,7 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
+	int			rc;
 
 	memset(o, 0, sizeof(*o));
 	o->integration = pp_strdup("default");
@@ -441,41 +465,9 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
 	{
-		switch (c)
-		{
-			case OPT_SOURCE:
-				set_string(&o->source, optarg);
-				break;
-			case OPT_STATE:
-				set_string(&o->state, optarg);
-				break;
-			case OPT_INTEGRATION:
-				if (optarg[0] == '\0')
-				{
-					pp_usage_error("--integration must not be empty");
-					return EXIT_USAGE;
-				}
-				set_string(&o->integration, optarg);
-				break;
-			case 'v':
-				o->verbose = true;
-				break;
-			case 'V':
-				return OPTIONS_VERSION;
-			case ':':
-				pp_usage_error("option \"%s\" requires an argument", argv[optind - 1]);
-				return EXIT_USAGE;
-			case OPT_HELP:
-				return OPTIONS_HELP;
-			case '?':
-				if (strcmp(argv[optind - 1], "-?") == 0)
-					return OPTIONS_HELP;
-				pp_bad_option(argv);
-				return EXIT_USAGE;
-			default:
-				pp_usage_error("unrecognized option \"%s\"", argv[optind - 1]);
-				return EXIT_USAGE;
-		}
+		rc = common_option(c, argv, o);
+		if (rc != 0)
+			return rc;
 	}
 	if (optind >= argc)
 	{
