@@ -45,6 +45,28 @@ CREATE TABLE pgpull.stream (
 );
 COMMENT ON TABLE pgpull.stream IS 'tracked relations, one row per integration and relation; read through pgpull.streams';
 
+/*
+ * Key ranges, for pullers that read one stream in parallel (--jobs, a later
+ * version): a stream split into ranges of positions (the same JSON-array
+ * positions as resume_position, compared on the key types), each read and
+ * resumed on its own, the stream complete when every range of its table
+ * version is.  Empty while streams are read as one range, whose resume
+ * position is pgpull.stream.resume_position.
+ */
+CREATE TABLE pgpull.stream_range (
+	stream_id		bigint NOT NULL REFERENCES pgpull.stream ON DELETE CASCADE,
+	range_no		integer NOT NULL CHECK (range_no >= 0),
+	table_version	bigint,			/* full_table: the version the ranges were cut for */
+	lower_position	text,			/* exclusive; NULL = from the first row */
+	upper_position	text,			/* inclusive; NULL = to the last row */
+	resume_position text,			/* last accepted position in the range */
+	status			text NOT NULL DEFAULT 'pending'
+		CHECK (status IN ('pending', 'running', 'done')),
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (stream_id, range_no)
+);
+COMMENT ON TABLE pgpull.stream_range IS 'key ranges of a stream read in parallel, each with its own resume position (empty while streams are read as one range)';
+
 CREATE TABLE pgpull.runs (
 	run_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	integration		text NOT NULL,
@@ -88,13 +110,14 @@ COMMENT ON TABLE pgpull.extraction_log IS 'timestamped lines of what each run di
 
 SELECT pg_catalog.pg_extension_config_dump('pgpull.stream', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_stream_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_range', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.runs_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.run_streams', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log_log_id_seq', '');
 
-REVOKE ALL ON pgpull.stream, pgpull.runs, pgpull.run_streams, pgpull.extraction_log FROM PUBLIC;
+REVOKE ALL ON pgpull.stream, pgpull.stream_range, pgpull.runs, pgpull.run_streams, pgpull.extraction_log FROM PUBLIC;
 
 /*
  * destination_schema_name: the destination schema an integration loads
@@ -1141,8 +1164,9 @@ AS $fn$
 		   last_error = NULL,
 		   updated_at = pg_catalog.now()
 	 WHERE s.stream_id = _reset_stream.stream_id;
+	DELETE FROM pgpull.stream_range r WHERE r.stream_id = _reset_stream.stream_id;
 $fn$;
-COMMENT ON FUNCTION pgpull._reset_stream(bigint) IS 'internal: forget a stream''s bookmark and resume position';
+COMMENT ON FUNCTION pgpull._reset_stream(bigint) IS 'internal: forget a stream''s bookmark and resume positions';
 
 /*
  * untrack: stop replicating a relation in an integration.  Returns whether

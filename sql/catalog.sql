@@ -45,8 +45,11 @@ ALTER TABLE public.orders_renamed RENAME TO orders;
 -- bookmarks: reset clears them; changing the key or the method resets too
 UPDATE pgpull.stream SET bookmark = '2024-01-01T00:00:00Z', resume_position = '{1}'
  WHERE destination_table IN ('orders', 'Mixed Case');
+INSERT INTO pgpull.stream_range (stream_id, range_no, resume_position)
+SELECT stream_id, 0, '["1"]' FROM pgpull.streams WHERE integration = 'default' AND destination_table = 'orders';
 SELECT pgpull.reset('public.orders');
 SELECT pgpull.reset('public.orders', 'no such integration');
+SELECT count(*) AS ranges_left FROM pgpull.stream_range;
 SELECT integration, destination_table, bookmark, resuming FROM pgpull.streams
  WHERE destination_table IN ('orders', 'Mixed Case')
  ORDER BY integration COLLATE "C", destination_table COLLATE "C";
