@@ -2009,6 +2009,7 @@ DECLARE
 	v_has_streams boolean;
 	v_tracked pg_catalog.oid[];
 	v_member boolean;
+	v_function text;
 BEGIN
 	v_role := pgpull._role_oid(check_privileges.role);
 	SELECT COALESCE(pg_catalog.array_agg(t.relation), '{}') INTO v_tracked FROM pgpull._tracked_relations() t;
@@ -2057,6 +2058,19 @@ BEGIN
 				   ELSE 'the role is a superuser: it can read and write everything' END;
 	fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER ROLE %I NOSUPERUSER', v_rolname) END;
 	RETURN NEXT;
+
+	/* the functions the puller calls */
+	kind := 'required';
+	object_type := 'function';
+	privilege := 'EXECUTE';
+	FOREACH v_function IN ARRAY pgpull._puller_functions() LOOP
+		object_name := v_function;
+		ok := pg_catalog.has_function_privilege(v_role, v_function::pg_catalog.regprocedure, 'EXECUTE');
+		detail := CASE WHEN ok THEN 'the puller can call it'
+					   ELSE 'the puller cannot call it: its runs fail' END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_rolname) END;
+		RETURN NEXT;
+	END LOOP;
 
 	/* schema pgpull, then each schema */
 	FOR v_schema IN

@@ -83,6 +83,13 @@ SELECT * FROM pg_temp.not_ok();
 SELECT * FROM pg_temp.fix_all();
 SELECT * FROM pg_temp.not_ok();
 
+-- EXECUTE on a function the puller calls
+REVOKE EXECUTE ON FUNCTION pgpull.record_batch(bigint, bigint, bigint, bigint, text, bigint)
+  FROM "regress_Audit ""r""";
+SELECT * FROM pg_temp.not_ok();
+SELECT * FROM pg_temp.fix_all();
+SELECT * FROM pg_temp.not_ok();
+
 -- SELECT on a partition, a foreign table and a view
 REVOKE SELECT ON regress_audit.parted_1, regress_audit.a_foreign, regress_audit.a_view FROM "regress_Audit ""r""";
 SELECT * FROM pg_temp.not_ok();
