@@ -26,6 +26,8 @@ reexec_unprivileged()
 	mkdir "$work/src"
 	tar -C "$src" --exclude=.git -cf - . | tar -C "$work/src" -xf -
 	chown -R "$runner" "$work"
+	# the caller's directory may be closed to the account (a clone under /root)
+	cd "$work" || exit 2
 	rc=0
 	runuser -u "$runner" -- env PGPULL_AS_RUNNER=1 PGPULL_WORK="$work" HOME="$work" \
 		PGPULL_TAP="${PGPULL_TAP:-}" "$work/src/$script" "$work/src" "$@" || rc=$?
