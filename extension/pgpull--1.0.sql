@@ -2407,7 +2407,7 @@ REVOKE EXECUTE ON FUNCTION pgpull.check_standby() FROM PUBLIC;
 
 /*
  * The run protocol: the functions the puller calls, in the order it calls
- * them (notes/run_protocol.md is the contract):
+ * them (README.md, "The run protocol", is the contract):
  *
  *	 version()											the extension's version
  *	 begin_run(integration, puller_version, target_kind)	a run and its streams

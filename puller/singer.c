@@ -23,7 +23,7 @@
  *	  "currently_syncing":S|null,"bookmarks":{S:ENTRY,...}}
  *
  * where each ENTRY is what pgpull.record_emitted returned for the stream
- * (extension/parts/60_singer.sql describes it).  The value keeps every
+ * (pgpull.commit_state in extension/pgpull--1.0.sql describes it).  The value keeps every
  * stream sent so far in the run: a target echoes only its latest state.
  *
  * Copyright (c) 2026, the pgpull developers

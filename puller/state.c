@@ -4,8 +4,8 @@
  *		pgpull: wrappers of the run protocol functions.
  *
  * The puller writes no SQL of its own beyond calling the extension: one
- * wrapper per function of notes/run_protocol.md (and of the Singer part,
- * extension/parts/60_singer.sql), each schema-qualified,
+ * wrapper per function of the run protocol (README.md, "The run protocol"),
+ * Singer functions included, each schema-qualified,
  * each with its values as parameters (PQexecParams), each clearing its
  * PGresult on every path.  Server errors come back in a PPError built from
  * the primary, detail and hint fields.  Arrays and JSON columns are asked

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * puller/state.h
- *		pgpull: calls of the run protocol (notes/run_protocol.md).
+ *		pgpull: calls of the run protocol (README.md, "The run protocol").
  *
  * Copyright (c) 2026, the pgpull developers
  *
