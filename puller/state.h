@@ -61,7 +61,7 @@ extern int	state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
 extern int	state_end_run(PGconn *conn, int64_t run_id, const char *status,
 						  const char *error, PPError *err);
 
-/* Singer (extension/parts/60_singer.sql) */
+/* Singer: record_emitted, end_singer_stream, commit_state */
 extern int	state_record_emitted(PGconn *conn, int64_t run_id, int64_t stream_id,
 								 int64_t rows, int64_t bytes,
 								 const char *last_position, int64_t lossy,
