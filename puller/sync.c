@@ -5,12 +5,13 @@
  *
  * The flow follows the run protocol (README.md, "The run protocol"):
  * connect to the source and the state database, check the extension's
- * version, begin a run, then for each stream: take it (skip it when another puller holds it), read it in
- * chunks (each chunk one COPY in its own read-only repeatable-read
- * transaction on the source), cut the rows into batches, send each batch,
- * and report each accepted batch to the extension, which moves the
- * bookmark.  A batch may span chunks.  A failed stream is recorded and the
- * run goes on with the next; the exit status sums it up.
+ * version, begin a run, then for each stream: take it (skip it when
+ * another puller holds it), read it in chunks (each chunk one COPY in its
+ * own read-only repeatable-read transaction on the source), cut the rows
+ * into batches, send each batch, and report each accepted batch to the
+ * extension, which moves the bookmark.  A batch may span chunks.  A failed
+ * stream is recorded and the run goes on with the next; the exit status
+ * sums it up.
  *
  * Memory stays bounded by one batch body plus one row.
  *
