@@ -62,20 +62,10 @@ sub run_cmd
 	return ($? >> 8, $out, $err);
 }
 
-sub slurp
-{
-	my ($file) = @_;
-	open my $fh, '<', $file or die "could not read $file: $!";
-	local $/;
-	my $text = <$fh>;
-	close $fh;
-	return $text;
-}
-
 sub messages
 {
 	my ($file) = @_;
-	return [ map { $json->decode($_) } grep { $_ ne '' } split /\n/, slurp($file) ];
+	return [ map { $json->decode($_) } grep { $_ ne '' } split /\n/, slurp_file($file) ];
 }
 
 # -- the command line
@@ -302,7 +292,7 @@ is($node->safe_psql('postgres', q{SELECT string_agg(s.destination_table || ' ' |
 my $confirmed = catalog();
 
 # -- an older state moves nothing; files without a state
-my @echoed = split /\n/, slurp("$tmp/echo1.txt");
+my @echoed = split /\n/, slurp_file("$tmp/echo1.txt");
 cmp_ok(scalar @echoed, '>', 2, 'the target echoed several states');
 open my $fh, '>', "$tmp/old.txt" or die;
 print $fh "$echoed[0]\n";
@@ -368,7 +358,7 @@ my $partA = messages("$tmp/partA.jsonl");
 my ($va) = map { $_->{version} } grep { $_->{type} eq 'RECORD' } @$partA;
 $rc = resume_load("$tmp/partA.jsonl", "$tmp/echoA.txt", '--batch-size', '100', '--fail-after-records', '1830');
 is($rc, 1, 'the target fails after 1829 records');
-my @echoA = split /\n/, slurp("$tmp/echoA.txt");
+my @echoA = split /\n/, slurp_file("$tmp/echoA.txt");
 my $lastA = $json->decode($echoA[-1])->{bookmarks}{big};
 is($lastA->{position}, '["1500"]', 'its last echoed state covers the rows up to id 1500');
 $r = pgpull(args => [ 'commit-state', '--source', $source, @resume, "$tmp/echoA.txt" ]);

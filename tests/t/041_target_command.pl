@@ -36,16 +36,6 @@ sub shq
 	return "'$s'";
 }
 
-sub slurp
-{
-	my ($file) = @_;
-	open my $fh, '<', $file or die "could not read $file: $!";
-	local $/;
-	my $text = <$fh>;
-	close $fh;
-	return $text;
-}
-
 my $node = PgPullTest::source_node('src');
 $node->safe_psql('postgres', q{
 CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL);
@@ -127,7 +117,7 @@ $r = sync(target_tee("$tmp/fail.txt", 'fail_test', '--batch-size', '7', '--fail-
 	'--integration', 'Fail Test', '--batch-rows', '10');
 is($r->{rc}, 1, 'a target that fails: exit status 1');
 like($r->{stderr}, qr/ERROR - the Singer target exited with status 1/, 'its exit status is reported');
-my @echoed = split /\n/, slurp("$tmp/fail.txt");
+my @echoed = split /\n/, slurp_file("$tmp/fail.txt");
 cmp_ok(scalar @echoed, '>', 3, 'it echoed states before it failed');
 my $last = $json->decode($echoed[-1])->{bookmarks};
 is(PgPullTest::stream_row($node, 'items', 'bookmark', 'Fail Test'), $last->{items}{replication_key_value},
@@ -147,7 +137,7 @@ $r = sync(target_tee("$tmp/stop.txt", 'bulk', '--batch-size', '50', '--stop-read
 	'--integration', 'Bulk', '--batch-rows', '100');
 is($r->{rc}, 1, 'a target that stops reading: exit status 1');
 like($r->{stderr}, qr/ERROR bulk the Singer target stopped reading its input/, 'the write fails');
-@echoed = split /\n/, slurp("$tmp/stop.txt");
+@echoed = split /\n/, slurp_file("$tmp/stop.txt");
 is(PgPullTest::stream_row($node, 'bulk', 'resume_position::text', 'Bulk'),
 	'{' . $json->decode($json->decode($echoed[-1])->{bookmarks}{bulk}{position})->[0] . '}',
 	'what it confirmed before it stopped stays confirmed');
