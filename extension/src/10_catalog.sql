@@ -1,0 +1,132 @@
+/*
+ * 10_catalog.sql: the catalog tables, in their final form.
+ *
+ * Tables are written only through the functions of the other files; no
+ * role but the extension owner has any privilege on them (90_privileges.sql
+ * revokes PUBLIC's).  The tables a user's data lives in are registered with
+ * pg_extension_config_dump, so pg_dump keeps their rows;
+ * watermark_sample is a cache of a few days and is not.
+ */
+
+CREATE TABLE pgpull.stream (
+	stream_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	integration		text NOT NULL,
+	relation		pg_catalog.regclass NOT NULL,
+	relation_name	text NOT NULL,		/* schema-qualified name last seen */
+	method			text NOT NULL CHECK (method IN ('full_table', 'key_based')),
+	replication_key name,
+	key_columns		name[] NOT NULL,	/* '{}' = append-only */
+	columns			name[],				/* NULL = all columns */
+	destination_table text NOT NULL,
+	bookmark		text,				/* greatest accepted key, ISO text */
+	bookmark_type	pg_catalog.regtype,
+	resume_position text[],			/* full_table: last accepted key tuple */
+	table_version	bigint,			/* Singer table version of the current full run */
+	completed_version bigint,		/* full_table: last version a Singer target confirmed */
+	status			text NOT NULL DEFAULT 'pending',
+	last_error		text,
+	tracked_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK ((method = 'key_based') = (replication_key IS NOT NULL)),
+	UNIQUE (integration, relation),
+	UNIQUE (integration, destination_table)
+);
+COMMENT ON TABLE pgpull.stream IS 'tracked relations, one row per integration and relation; read through pgpull.streams';
+COMMENT ON COLUMN pgpull.stream.completed_version IS 'full_table: the last table version a Singer target confirmed complete (pgpull.commit_state)';
+
+/*
+ * Key ranges, for pullers that read one stream in parallel (--jobs, a later
+ * version): a stream split into ranges of positions (the same JSON-array
+ * positions as resume_position, compared on the key types), each read and
+ * resumed on its own, the stream complete when every range of its table
+ * version is.  Empty while streams are read as one range, whose resume
+ * position is pgpull.stream.resume_position.
+ */
+CREATE TABLE pgpull.stream_range (
+	stream_id		bigint NOT NULL REFERENCES pgpull.stream ON DELETE CASCADE,
+	range_no		integer NOT NULL CHECK (range_no >= 0),
+	table_version	bigint,			/* full_table: the version the ranges were cut for */
+	lower_position	text,			/* exclusive; NULL = from the first row */
+	upper_position	text,			/* inclusive; NULL = to the last row */
+	resume_position text,			/* last accepted position in the range */
+	status			text NOT NULL DEFAULT 'pending'
+		CHECK (status IN ('pending', 'running', 'done')),
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (stream_id, range_no)
+);
+COMMENT ON TABLE pgpull.stream_range IS 'key ranges of a stream read in parallel, each with its own resume position (empty while streams are read as one range)';
+
+CREATE TABLE pgpull.runs (
+	run_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	integration		text NOT NULL,
+	started_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	ended_at		timestamptz,
+	status			text NOT NULL DEFAULT 'running'
+		CHECK (status IN ('running', 'succeeded', 'failed', 'abandoned')),
+	puller_version	text,
+	target			text,				/* destination kind, never a token */
+	error			text
+);
+COMMENT ON TABLE pgpull.runs IS 'one row per puller run';
+
+CREATE TABLE pgpull.run_streams (
+	run_id			bigint NOT NULL REFERENCES pgpull.runs ON DELETE CASCADE,
+	stream_id		bigint NOT NULL REFERENCES pgpull.stream ON DELETE CASCADE,
+	started_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	ended_at		timestamptz,
+	status			text NOT NULL DEFAULT 'running'
+		CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+	rows_extracted	bigint NOT NULL DEFAULT 0,
+	rows_loaded		bigint NOT NULL DEFAULT 0,
+	batches			bigint NOT NULL DEFAULT 0,
+	bytes			bigint NOT NULL DEFAULT 0,
+	bookmark_before text,
+	bookmark_after	text,
+	error			text,
+	last_batch_at	timestamptz,
+	lossy_values	bigint NOT NULL DEFAULT 0,
+	watermark_warned boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (run_id, stream_id)
+);
+CREATE INDEX run_streams_stream_id_started_at_idx ON pgpull.run_streams (stream_id, started_at);
+COMMENT ON TABLE pgpull.run_streams IS 'one row per stream synced in a run: counts, bookmarks, outcome';
+COMMENT ON COLUMN pgpull.run_streams.last_batch_at IS 'when the destination last accepted a batch of the stream in this run';
+COMMENT ON COLUMN pgpull.run_streams.lossy_values IS 'values of accepted rows mapped lossily to null (NaN, infinite dates, ...)';
+COMMENT ON COLUMN pgpull.run_streams.watermark_warned IS 'whether the run logged its one commit-safe watermark warning for the stream';
+
+CREATE TABLE pgpull.extraction_log (
+	log_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	logged_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	run_id			bigint REFERENCES pgpull.runs ON DELETE CASCADE,
+	stream_id		bigint REFERENCES pgpull.stream ON DELETE SET NULL,
+	level			text NOT NULL CHECK (level IN ('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL')),
+	message			text NOT NULL
+);
+COMMENT ON TABLE pgpull.extraction_log IS 'timestamped lines of what each run did, stream by stream';
+
+SELECT pg_catalog.pg_extension_config_dump('pgpull.stream', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_stream_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_range', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.run_streams', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log_log_id_seq', '');
+
+/*
+ * Samples of the open transactions of the database, taken on the state
+ * connection, from which the run protocol caps date and time bookmarks
+ * (75_watermark.sql).
+ */
+CREATE TABLE pgpull.watermark_sample (
+	sample_id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	taken_at		timestamptz NOT NULL,
+	xid				pg_catalog.xid8 NOT NULL,	/* taken after reading the open transactions */
+	cap				timestamptz NOT NULL,		/* no open transaction started before it */
+	oldest_pid		integer,					/* the open transaction that set the cap */
+	oldest_start	timestamptz,
+	writers			integer NOT NULL,			/* open transactions holding an ID */
+	hidden			integer NOT NULL			/* open transactions whose start was not visible */
+);
+CREATE INDEX watermark_sample_taken_at_idx ON pgpull.watermark_sample (taken_at);
+COMMENT ON TABLE pgpull.watermark_sample IS 'internal: samples of the open transactions, for the commit-safe cap of date and time replication keys (kept 3 days)';

@@ -1,0 +1,408 @@
+/*
+ * 30_streams.sql: the streams.
+ *
+ * Streams: which relations an integration replicates, and how.
+ *
+ * pgpull.track, untrack, reset and reset_integration are the only writers
+ * of pgpull.stream besides the run protocol.  They are not SECURITY
+ * DEFINER: EXECUTE is revoked from PUBLIC, so only the extension owner and
+ * roles it grants may call them.
+ */
+
+/*
+ * destination_schema_name: the destination schema an integration loads
+ * into, derived the way Stitch derives it from the integration's name.
+ */
+CREATE FUNCTION pgpull.destination_schema_name(integration text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_name text;
+BEGIN
+	v_name := pg_catalog.lower(destination_schema_name.integration COLLATE "C");
+	v_name := pg_catalog.regexp_replace(v_name, '[^a-z0-9_]+', '_', 'g');
+	v_name := pg_catalog.btrim(v_name, '_');
+	IF v_name ~ '^[0-9]' THEN
+		v_name := '_' || v_name;
+	END IF;
+	/* only ASCII is left, so 63 characters are 63 bytes */
+	v_name := pg_catalog.rtrim(pg_catalog.left(v_name, 63), '_');
+	IF v_name = '' THEN
+		RAISE EXCEPTION 'integration name "%" gives an empty destination schema name',
+			destination_schema_name.integration
+			USING ERRCODE = '22023',
+				  DETAIL = 'A destination schema name keeps only ASCII letters, digits and underscores.',
+				  HINT = 'Name the integration with at least one ASCII letter or digit.';
+	END IF;
+	RETURN v_name;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.destination_schema_name(text) IS 'destination schema of an integration: lower case, runs of other characters as one underscore, at most 63 bytes';
+
+/*
+ * _relation_label: the schema-qualified, quoted name of a relation, or its
+ * OID in brackets when it no longer exists.
+ */
+CREATE FUNCTION pgpull._relation_label(relation pg_catalog.oid)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT COALESCE(
+		(SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+		   FROM pg_catalog.pg_class c
+		   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		  WHERE c.oid = _relation_label.relation),
+		pg_catalog.format('[relation %s]', _relation_label.relation));
+$fn$;
+COMMENT ON FUNCTION pgpull._relation_label(pg_catalog.oid) IS 'internal: the quoted, qualified name of a relation, or its OID when it is gone';
+
+/*
+ * _column_type: the type of a relation's column, domains resolved to their
+ * base type when base is true; raises 42703 when there is no such column.
+ */
+CREATE FUNCTION pgpull._column_type(relation pg_catalog.regclass, column_name name, base boolean DEFAULT false)
+RETURNS pg_catalog.regtype
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_type pg_catalog.oid;
+BEGIN
+	SELECT a.atttypid INTO v_type
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = _column_type.relation
+	   AND a.attname = _column_type.column_name
+	   AND a.attnum > 0 AND NOT a.attisdropped;
+	IF v_type IS NULL THEN
+		RAISE EXCEPTION 'column "%" of relation "%" does not exist',
+			_column_type.column_name, pgpull._relation_label(_column_type.relation)
+			USING ERRCODE = '42703',
+				  HINT = 'Name columns as they are spelled in the relation, without quotes.';
+	END IF;
+	IF base THEN
+		WHILE (SELECT t.typtype = 'd' FROM pg_catalog.pg_type t WHERE t.oid = v_type) LOOP
+			SELECT t.typbasetype INTO v_type FROM pg_catalog.pg_type t WHERE t.oid = v_type;
+		END LOOP;
+	END IF;
+	RETURN v_type;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._column_type(pg_catalog.regclass, name, boolean) IS 'internal: the type of a column (its base type when base), or an error naming the column';
+
+/*
+ * _stream_columns: the columns a stream replicates, in the relation's
+ * column order: every column when the stream selects none, else the
+ * selected ones plus the key columns and the replication key.  Columns
+ * dropped from the relation since are left out.
+ */
+CREATE FUNCTION pgpull._stream_columns(stream_id bigint)
+RETURNS name[]
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_stream pgpull.stream;
+	v_columns name[];
+BEGIN
+	SELECT * INTO v_stream FROM pgpull.stream s WHERE s.stream_id = _stream_columns.stream_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'stream % does not exist', _stream_columns.stream_id
+			USING ERRCODE = '22023';
+	END IF;
+	SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum) INTO v_columns
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = v_stream.relation
+	   AND a.attnum > 0 AND NOT a.attisdropped
+	   AND (v_stream.columns IS NULL
+			OR a.attname = ANY (v_stream.columns)
+			OR a.attname = ANY (v_stream.key_columns)
+			OR a.attname = v_stream.replication_key);
+	RETURN COALESCE(v_columns, '{}');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._stream_columns(bigint) IS 'internal: the columns a stream replicates, in column order';
+
+/*
+ * track: add or update the stream of a relation in an integration.
+ * Returns the stream's destination table name.
+ */
+CREATE FUNCTION pgpull.track(relation pg_catalog.regclass, method text,
+							 replication_key name DEFAULT NULL,
+							 columns name[] DEFAULT NULL,
+							 key_columns name[] DEFAULT NULL,
+							 integration text DEFAULT 'default')
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_relkind "char";
+	v_nspname name;
+	v_relname name;
+	v_label text;
+	v_key_columns name[];
+	v_key_type pg_catalog.regtype;
+	v_old pgpull.stream;
+	v_dest text;
+	v_col name;
+BEGIN
+	IF track.relation IS NULL THEN
+		RAISE EXCEPTION 'relation must not be null'
+			USING ERRCODE = '22004';
+	END IF;
+	IF track.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Omit the argument to use the integration "default".';
+	END IF;
+	PERFORM pgpull.destination_schema_name(track.integration);
+
+	SELECT c.relkind, n.nspname, c.relname INTO v_relkind, v_nspname, v_relname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = track.relation;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', track.relation::oid
+			USING ERRCODE = '42P01';
+	END IF;
+	v_label := pg_catalog.format('%I.%I', v_nspname, v_relname);
+	IF v_relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+		RAISE EXCEPTION 'cannot track relation "%"', v_label
+			USING ERRCODE = '42809',
+				  DETAIL = pg_catalog.format('"%s" is %s.', v_label,
+					CASE v_relkind WHEN 'S' THEN 'a sequence' WHEN 'i' THEN 'an index'
+						WHEN 'I' THEN 'a partitioned index' WHEN 'c' THEN 'a composite type'
+						WHEN 't' THEN 'a TOAST table' ELSE 'not a table' END),
+				  HINT = 'Track tables, partitioned tables, views, materialized views or foreign tables.';
+	END IF;
+
+	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based') THEN
+		RAISE EXCEPTION 'unrecognized replication method: %', COALESCE(track.method, 'NULL')
+			USING ERRCODE = '22023',
+				  HINT = 'Use "full_table" or "key_based".';
+	END IF;
+	IF track.method = 'key_based' AND track.replication_key IS NULL THEN
+		RAISE EXCEPTION 'a key_based stream needs a replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('No replication key was given for relation "%s".', v_label),
+				  HINT = 'Name a column whose value grows with every change, such as updated_at.';
+	END IF;
+	IF track.method = 'full_table' AND track.replication_key IS NOT NULL THEN
+		RAISE EXCEPTION 'a full_table stream takes no replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Replication key "%s" was given for relation "%s".',
+											 track.replication_key, v_label),
+				  HINT = 'Use method "key_based" to replicate by key, or omit the key.';
+	END IF;
+
+	IF track.replication_key IS NOT NULL THEN
+		v_key_type := pgpull._column_type(track.relation, track.replication_key, true);
+		IF v_key_type NOT IN ('smallint'::pg_catalog.regtype, 'integer', 'bigint', 'numeric',
+							  'date', 'timestamp without time zone', 'timestamp with time zone') THEN
+			RAISE EXCEPTION 'column "%" of relation "%" cannot be a replication key',
+				track.replication_key, v_label
+				USING ERRCODE = '42804',
+					  DETAIL = pg_catalog.format('Its type is %s.', v_key_type),
+					  HINT = 'A replication key is an integer, numeric, date, timestamp or timestamptz column.';
+		END IF;
+	END IF;
+
+	IF track.columns IS NOT NULL THEN
+		FOREACH v_col IN ARRAY track.columns LOOP
+			PERFORM pgpull._column_type(track.relation, v_col);
+		END LOOP;
+	END IF;
+
+	IF track.key_columns IS NOT NULL THEN
+		v_key_columns := track.key_columns;
+	ELSIF v_relkind IN ('r', 'p') THEN
+		SELECT COALESCE(pg_catalog.array_agg(a.attname ORDER BY k.ord), '{}') INTO v_key_columns
+		  FROM pg_catalog.pg_index i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		 WHERE i.indrelid = track.relation AND i.indisprimary;
+	ELSE
+		RAISE EXCEPTION 'relation "%" needs key_columns', v_label
+			USING ERRCODE = '22023',
+				  DETAIL = 'Views, materialized views and foreign tables have no primary key.',
+				  HINT = 'Name the columns that identify a row in key_columns, or pass an empty array to load it append-only.';
+	END IF;
+	IF (SELECT pg_catalog.count(DISTINCT k) <> pg_catalog.count(*)
+		  FROM pg_catalog.unnest(v_key_columns) AS k) THEN
+		RAISE EXCEPTION 'key_columns name a column twice'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('key_columns: %s.', v_key_columns);
+	END IF;
+	FOREACH v_col IN ARRAY v_key_columns LOOP
+		v_key_type := pgpull._column_type(track.relation, v_col);
+		BEGIN
+			EXECUTE pg_catalog.format('SELECT FROM (SELECT NULL::%s AS k) s ORDER BY k', v_key_type);
+		EXCEPTION WHEN undefined_function THEN
+			RAISE EXCEPTION 'column "%" of relation "%" cannot be a key column', v_col, v_label
+				USING ERRCODE = '42804',
+					  DETAIL = pg_catalog.format('Type %s has no ordering.', v_key_type),
+					  HINT = 'Key columns must be sortable: choose others, or pass an empty array for append-only.';
+		END;
+	END LOOP;
+
+	SELECT * INTO v_old FROM pgpull.stream s
+	 WHERE s.integration = track.integration AND s.relation = track.relation
+	   FOR UPDATE;
+
+	IF FOUND THEN
+		UPDATE pgpull.stream s
+		   SET relation_name = v_label,
+			   method = track.method,
+			   replication_key = track.replication_key,
+			   key_columns = v_key_columns,
+			   columns = track.columns,
+			   bookmark_type = CASE WHEN track.replication_key IS NOT NULL
+									THEN pgpull._column_type(track.relation, track.replication_key) END,
+			   updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_old.stream_id;
+		/* a new key or method means the old bookmark means nothing: start over */
+		IF v_old.method IS DISTINCT FROM track.method
+		   OR v_old.replication_key IS DISTINCT FROM track.replication_key
+		   OR v_old.key_columns IS DISTINCT FROM v_key_columns THEN
+			PERFORM pgpull._reset_stream(v_old.stream_id);
+		END IF;
+		RETURN v_old.destination_table;
+	END IF;
+
+	/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
+	v_dest := v_relname;
+	IF EXISTS (SELECT FROM pgpull.stream s
+				WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+		v_dest := v_nspname || '__' || v_relname;
+		IF EXISTS (SELECT FROM pgpull.stream s
+					WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+			RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
+				USING ERRCODE = '42710',
+					  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
+					  HINT = 'Track the relation in another integration.';
+		END IF;
+	END IF;
+
+	INSERT INTO pgpull.stream (integration, relation, relation_name, method, replication_key,
+							   key_columns, columns, destination_table, bookmark_type)
+	VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
+			v_key_columns, track.columns, v_dest,
+			CASE WHEN track.replication_key IS NOT NULL
+				 THEN pgpull._column_type(track.relation, track.replication_key) END);
+	RETURN v_dest;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.track(pg_catalog.regclass, text, name, name[], name[], text) IS 'add or update the stream of a relation; returns its destination table name';
+
+/*
+ * _reset_stream: forget a stream's bookmark and resume position, so its
+ * next run replicates the relation in full.
+ */
+CREATE FUNCTION pgpull._reset_stream(stream_id bigint)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	UPDATE pgpull.stream s
+	   SET bookmark = NULL,
+		   resume_position = NULL,
+		   table_version = NULL,
+		   status = 'pending',
+		   last_error = NULL,
+		   updated_at = pg_catalog.now()
+	 WHERE s.stream_id = _reset_stream.stream_id;
+	DELETE FROM pgpull.stream_range r WHERE r.stream_id = _reset_stream.stream_id;
+$fn$;
+COMMENT ON FUNCTION pgpull._reset_stream(bigint) IS 'internal: forget a stream''s bookmark and resume positions';
+
+/*
+ * untrack: stop replicating a relation in an integration.  Returns whether
+ * there was such a stream.  Its run history goes with it.
+ */
+CREATE FUNCTION pgpull.untrack(relation pg_catalog.regclass, integration text DEFAULT 'default')
+RETURNS boolean
+LANGUAGE plpgsql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	DELETE FROM pgpull.stream s
+	 WHERE s.integration = untrack.integration AND s.relation = untrack.relation;
+	RETURN FOUND;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.untrack(pg_catalog.regclass, text) IS 'stop replicating a relation in an integration; true when it was tracked';
+
+/*
+ * reset: make a relation's stream replicate in full on its next run.
+ * Returns the number of streams reset (0 when the relation is not tracked).
+ */
+CREATE FUNCTION pgpull.reset(relation pg_catalog.regclass, integration text DEFAULT 'default')
+RETURNS integer
+LANGUAGE plpgsql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_id bigint;
+	v_count integer := 0;
+BEGIN
+	FOR v_id IN SELECT s.stream_id FROM pgpull.stream s
+				 WHERE s.integration = reset.integration AND s.relation = reset.relation
+				   FOR UPDATE
+	LOOP
+		PERFORM pgpull._reset_stream(v_id);
+		v_count := v_count + 1;
+	END LOOP;
+	RETURN v_count;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.reset(pg_catalog.regclass, text) IS 'clear the bookmark and resume position of a stream; returns the number of streams reset';
+
+/*
+ * reset_integration: reset every stream of an integration.
+ */
+CREATE FUNCTION pgpull.reset_integration(integration text)
+RETURNS integer
+LANGUAGE plpgsql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_id bigint;
+	v_count integer := 0;
+BEGIN
+	FOR v_id IN SELECT s.stream_id FROM pgpull.stream s
+				 WHERE s.integration = reset_integration.integration
+				   FOR UPDATE
+	LOOP
+		PERFORM pgpull._reset_stream(v_id);
+		v_count := v_count + 1;
+	END LOOP;
+	RETURN v_count;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.reset_integration(text) IS 'clear the bookmarks and resume positions of every stream of an integration; returns the number reset';
+
+CREATE VIEW pgpull.streams AS
+SELECT s.integration,
+	   s.relation,
+	   s.method,
+	   s.replication_key,
+	   s.key_columns,
+	   s.columns,
+	   s.bookmark,
+	   s.destination_table,
+	   pgpull.destination_schema_name(s.integration) AS destination_schema,
+	   s.status,
+	   s.last_error,
+	   s.resume_position IS NOT NULL AS resuming,
+	   s.table_version,
+	   s.tracked_at,
+	   s.updated_at,
+	   s.stream_id,
+	   CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+			THEN pgpull._relation_label(s.relation)
+			ELSE s.relation_name END AS relation_name
+  FROM pgpull.stream s;
+COMMENT ON VIEW pgpull.streams IS 'tracked streams: relation, method, keys, columns, bookmark (ISO text, UTC) and destination table';

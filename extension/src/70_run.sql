@@ -1,0 +1,1240 @@
+/*
+ * 70_run.sql: the run protocol.
+ *
+ * The run protocol: the functions the puller calls, in the order it calls
+ * them (README.md, "The run protocol", is the contract):
+ *
+ *	 version()											the extension's version
+ *	 begin_run(integration, puller_version, target_kind)	a run and its streams
+ *	 take_stream(run_id, stream_id)						lock a stream, or skip it
+ *	 extraction_query(run_id, stream_id, after_position, chunk_rows)
+ *														the SQL of the next chunk
+ *	 record_batch(run_id, stream_id, rows, bytes, last_position, lossy)
+ *														a batch the destination accepted
+ *	 log(run_id, stream_id, level, message)				an extraction log line
+ *	 end_stream(run_id, stream_id, status, rows_extracted, error)
+ *	 end_run(run_id, status, error)
+ *
+ * and the view pgpull.loading_report (80_singer.sql adds record_emitted,
+ * end_singer_stream and commit_state).  Every function is SECURITY DEFINER
+ * (the puller's role writes the catalog only through them), EXECUTE is
+ * revoked from PUBLIC, and grant_script grants it on the list in
+ * pgpull._puller_functions() (90_privileges.sql).
+ *
+ * Positions.  The extraction query gives every row a position: a JSON array
+ * of the text of the row's replication key then key columns (key_based) or
+ * of its key columns (full_table), each in ISO form (date "2024-02-29",
+ * timestamp "2024-02-29T12:34:56.789", timestamptz in UTC with "Z", numbers
+ * as their text).  The puller hands positions back without reading them.
+ * The next chunk starts strictly after a position (a row comparison on the
+ * columns' own types, so equal replication keys never loop or skip across
+ * chunks); a key_based stream's first chunk starts at its bookmark,
+ * inclusive; a full_table stream's first chunk starts after the position
+ * last accepted by the destination when the previous run was interrupted.
+ *
+ * NULL replication keys.  On a stream's first run (no bookmark when it was
+ * taken) the rows whose key is NULL come first, ordered by the key columns:
+ * their positions start with null.  Later runs skip them; take_stream
+ * counts and logs them.
+ *
+ * Commit-safe watermark (date and time replication keys).  A transaction
+ * still open when a chunk's snapshot is taken may commit later a row whose
+ * key is its start time (now()), below keys the chunk sends; a bookmark
+ * past it would make ">=" miss that row forever.  So chunks leave for the
+ * next run every row whose key is at or after a cap no later than the start
+ * of any transaction open when the chunk's snapshot was taken.  The cap
+ * comes from samples taken on the state connection (the primary):
+ * _watermark_sample reads the start of every open transaction of the
+ * database (pg_stat_activity.xact_start) and then takes a transaction ID;
+ * the sample's cap is the oldest such start (at most the sample's time
+ * minus 10 ms).  A sample is valid for a chunk snapshot that is "after"
+ * it: on a primary, one whose xmax passed the sample's transaction ID (it
+ * was taken after the sample committed); on a standby, one whose xmin
+ * passed it (every transaction that had an ID when the sample was taken
+ * has finished there); in the sample's own transaction, a later
+ * statement's snapshot under READ COMMITTED.  The chunk query carries the
+ * newest sample and a few older ones, and uses the newest valid one; none
+ * valid (a standby far behind) means no capped rows this time.  Keys in
+ * the future (and infinity) wait for their time.  timestamp keys are
+ * capped in the writers' local time (UTC, the database's and the session's
+ * time zones, the earliest); date keys at the day of the cap (rows dated
+ * after it wait).  Other key types get no cap: extraction_query logs a
+ * warning when writing transactions are open.  A transaction open for more
+ * than 5 minutes holds the cap back: extraction_query logs a warning too.
+ */
+
+
+/*
+ * _log_line: append a line the extension writes on its own to the
+ * extraction log, and raise it to the client as well (a NOTICE, or a
+ * WARNING for warnings), so the puller prints it on stderr beside its own
+ * lines.  Lines the puller sends through pgpull.log it has printed itself.
+ */
+CREATE FUNCTION pgpull._log_line(run_id bigint, stream_id bigint, level text, message text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (_log_line.run_id, _log_line.stream_id, _log_line.level, _log_line.message);
+	IF _log_line.level IN ('WARNING', 'ERROR', 'CRITICAL') THEN
+		RAISE WARNING USING MESSAGE = _log_line.message;
+	ELSIF _log_line.level = 'INFO' THEN
+		RAISE NOTICE USING MESSAGE = _log_line.message;
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_line(bigint, bigint, text, text) IS 'internal: an extraction log line written by the extension, also raised to the client';
+
+/*
+ * _lock_class, _run_lock_class: the first key of the advisory locks on
+ * streams, pg_try_advisory_lock(_lock_class(), stream_id::int4), and on
+ * runs (held by the puller's state session from begin_run to end_run).
+ * hashtext('pgpull') and hashtext('pgpull run'), frozen.
+ */
+CREATE FUNCTION pgpull._lock_class()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT -431050265;
+$fn$;
+COMMENT ON FUNCTION pgpull._lock_class() IS 'internal: first key of the advisory lock on a stream (the second is its stream_id)';
+
+CREATE FUNCTION pgpull._run_lock_class()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT 2012971640;
+$fn$;
+COMMENT ON FUNCTION pgpull._run_lock_class() IS 'internal: first key of the advisory lock on a run (the second is its run_id)';
+
+/*
+ * _lock_holder: the PID of the session holding advisory lock (class, id)
+ * in this database, or NULL.
+ */
+CREATE FUNCTION pgpull._lock_holder(class integer, id bigint)
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT l.pid
+	  FROM pg_catalog.pg_locks l
+	 WHERE l.locktype = 'advisory'
+	   AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+						  WHERE d.datname = pg_catalog.current_database())
+	   AND l.classid = _lock_holder.class::pg_catalog.oid
+	   AND l.objid = _lock_holder.id::integer::pg_catalog.oid
+	   AND l.objsubid = 2
+	   AND l.granted
+	 LIMIT 1;
+$fn$;
+COMMENT ON FUNCTION pgpull._lock_holder(integer, bigint) IS 'internal: the PID holding an advisory lock of pgpull, or NULL';
+
+/*
+ * _unlock: release advisory lock (class, id) when this session holds it
+ * (every time it holds it), without the warning pg_advisory_unlock gives
+ * for a lock not held.
+ */
+CREATE FUNCTION pgpull._unlock(class integer, id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	WHILE pgpull._lock_holder(_unlock.class, _unlock.id) IS NOT DISTINCT FROM pg_catalog.pg_backend_pid() LOOP
+		PERFORM pg_catalog.pg_advisory_unlock(_unlock.class, _unlock.id::integer);
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._unlock(integer, bigint) IS 'internal: release a pgpull advisory lock this session holds';
+
+/*
+ * _base_type: a type with its domains resolved.
+ */
+CREATE FUNCTION pgpull._base_type(typ pg_catalog.oid)
+RETURNS pg_catalog.oid
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_type pg_catalog.oid := _base_type.typ;
+	v_base pg_catalog.oid;
+BEGIN
+	LOOP
+		SELECT t.typbasetype INTO v_base FROM pg_catalog.pg_type t
+		 WHERE t.oid = v_type AND t.typtype = 'd';
+		EXIT WHEN v_base IS NULL;
+		v_type := v_base;
+		v_base := NULL;
+	END LOOP;
+	RETURN v_type;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._base_type(pg_catalog.oid) IS 'internal: a type with its domains resolved';
+
+/*
+ * _key_text_expr: SQL turning the value of expression expr, of type typ,
+ * into the ISO text of positions and bookmarks, whatever the session's
+ * TimeZone and DateStyle: date "2024-02-29", timestamp
+ * "2024-02-29T12:34:56.789" (the stored fraction), timestamptz the same in
+ * UTC with "Z"; " BC" appended before Christ, "infinity" and "-infinity"
+ * as such; every other type its text.  Each reads back with a cast to typ.
+ * expr is repeated: it must be cheap (a column).
+ */
+CREATE FUNCTION pgpull._key_text_expr(expr text, typ pg_catalog.oid)
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_base pg_catalog.oid := pgpull._base_type(_key_text_expr.typ);
+	v_v text := _key_text_expr.expr;
+BEGIN
+	IF v_base <> _key_text_expr.typ THEN
+		v_v := pg_catalog.format('(%s)::%s', v_v, pg_catalog.format_type(v_base, NULL));
+	END IF;
+	CASE v_base
+	WHEN 'pg_catalog.date'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype THEN
+		RETURN pg_catalog.format(
+			'CASE WHEN pg_catalog.isfinite(%1$s) THEN pg_catalog.btrim(pg_catalog.to_json(%1$s)::pg_catalog.text, ''"'')'
+			' ELSE %1$s::pg_catalog.text END', v_v);
+	WHEN 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+		RETURN pg_catalog.format(
+			'CASE WHEN NOT pg_catalog.isfinite(%1$s) THEN %1$s::pg_catalog.text'
+			' WHEN %1$s < ''0001-01-01 00:00:00+00''::pg_catalog.timestamptz'
+			' THEN pg_catalog.replace(pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone(''UTC'', %1$s))::pg_catalog.text, ''"''), '' BC'', ''Z BC'')'
+			' ELSE pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone(''UTC'', %1$s))::pg_catalog.text, ''"'') || ''Z'' END',
+			v_v);
+	ELSE
+		RETURN pg_catalog.format('(%s)::pg_catalog.text', v_v);
+	END CASE;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._key_text_expr(text, pg_catalog.oid) IS 'internal: SQL giving the ISO text of a position or bookmark value';
+
+/*
+ * _run: the run row, locked; P0002 when there is none, 55000 when it must
+ * be running and is not.
+ */
+CREATE FUNCTION pgpull._run(run_id bigint, running boolean)
+RETURNS pgpull.runs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+BEGIN
+	IF _run.run_id IS NULL THEN
+		RAISE EXCEPTION 'run_id must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'Every call of a run names it by the run_id that began it.',
+				  HINT = 'Pass the run_id pgpull.begin_run returned.';
+	END IF;
+	SELECT * INTO v_run FROM pgpull.runs r WHERE r.run_id = _run.run_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % does not exist', _run.run_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'No row of pgpull.runs has this run_id.',
+				  HINT = 'Pass the run_id pgpull.begin_run returned.';
+	END IF;
+	IF _run.running AND v_run.status NOT IN ('running', 'abandoned') THEN
+		RAISE EXCEPTION 'run % is not running', _run.run_id
+			USING ERRCODE = '55000',
+				  DETAIL = pg_catalog.format('The run ended with status %s.', v_run.status),
+				  HINT = 'Begin a new run with pgpull.begin_run.';
+	END IF;
+	IF v_run.status = 'abandoned' AND _run.running THEN
+		/* marked abandoned by another puller while this one was between streams */
+		UPDATE pgpull.runs r SET status = 'running', ended_at = NULL, error = NULL
+		 WHERE r.run_id = v_run.run_id;
+		v_run.status := 'running';
+	END IF;
+	RETURN v_run;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._run(bigint, boolean) IS 'internal: a run, locked, or an error';
+
+/*
+ * _stream: the stream row of a run's integration, locked; P0002 when there
+ * is none, 22023 when it belongs to another integration.
+ */
+CREATE FUNCTION pgpull._stream(run pgpull.runs, stream_id bigint)
+RETURNS pgpull.stream
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_stream pgpull.stream;
+BEGIN
+	IF _stream.stream_id IS NULL THEN
+		RAISE EXCEPTION 'stream_id must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'Streams are named by the stream_id pgpull.begin_run returns.',
+				  HINT = 'Pass a stream_id pgpull.begin_run returned.';
+	END IF;
+	SELECT * INTO v_stream FROM pgpull.stream s WHERE s.stream_id = _stream.stream_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'stream % does not exist', _stream.stream_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'It may have been untracked since the run began.',
+				  HINT = 'Pass a stream_id pgpull.begin_run returned.';
+	END IF;
+	IF v_stream.integration <> (_stream.run).integration THEN
+		RAISE EXCEPTION 'stream % does not belong to run %', _stream.stream_id, (_stream.run).run_id
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('The stream is of integration "%s", the run of integration "%s".',
+											 v_stream.integration, (_stream.run).integration),
+				  HINT = 'Pass a stream_id pgpull.begin_run returned for this run.';
+	END IF;
+	RETURN v_stream;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._stream(pgpull.runs, bigint) IS 'internal: a stream of a run''s integration, locked, or an error';
+
+/*
+ * _running_stream: the run's row of a stream it has taken and not yet
+ * ended, locked; an error (55000) when the run is not syncing it.
+ */
+CREATE FUNCTION pgpull._running_stream(run pgpull.runs, stream pgpull.stream)
+RETURNS pgpull.run_streams
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_rs pgpull.run_streams;
+BEGIN
+	SELECT * INTO v_rs FROM pgpull.run_streams rs
+	 WHERE rs.run_id = (_running_stream.run).run_id
+	   AND rs.stream_id = (_running_stream.stream).stream_id FOR UPDATE;
+	IF NOT FOUND OR v_rs.status <> 'running' THEN
+		RAISE EXCEPTION 'stream % is not being synced by run %',
+			(_running_stream.stream).stream_id, (_running_stream.run).run_id
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
+								ELSE 'The run has not taken it.' END,
+				  HINT = 'Take the stream with pgpull.take_stream first.';
+	END IF;
+	RETURN v_rs;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._running_stream(pgpull.runs, pgpull.stream) IS 'internal: the run''s row of a stream it is syncing, locked, or an error';
+
+/*
+ * _relation_missing: the error message of a stream whose relation no
+ * longer exists, or NULL when it exists.
+ */
+CREATE FUNCTION pgpull._relation_missing(stream pgpull.stream)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = (_relation_missing.stream).relation)
+				THEN pg_catalog.format('relation "%s" of stream "%s" no longer exists',
+									   (_relation_missing.stream).relation_name,
+									   (_relation_missing.stream).destination_table) END;
+$fn$;
+COMMENT ON FUNCTION pgpull._relation_missing(pgpull.stream) IS 'internal: the error of a stream whose relation was dropped, or NULL';
+
+/*
+ * _stream_relation: the quoted, qualified name of a stream's relation
+ * (refreshed in the catalog when it was renamed), or 42P01.
+ */
+CREATE FUNCTION pgpull._stream_relation(stream pgpull.stream)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_label text;
+	v_missing text := pgpull._relation_missing(_stream_relation.stream);
+BEGIN
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION '%', v_missing
+			USING ERRCODE = '42P01',
+				  DETAIL = 'The stream keeps the OID of the relation it tracks; no relation has it now.',
+				  HINT = 'Track the relation again if it was recreated, or untrack it.';
+	END IF;
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO v_label
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = (_stream_relation.stream).relation;
+	IF v_label IS DISTINCT FROM (_stream_relation.stream).relation_name THEN
+		UPDATE pgpull.stream s SET relation_name = v_label
+		 WHERE s.stream_id = (_stream_relation.stream).stream_id;
+	END IF;
+	RETURN v_label;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._stream_relation(pgpull.stream) IS 'internal: the name of a stream''s relation, or 42P01 when it was dropped';
+
+/*
+ * _position_columns: the columns of a stream's positions, in order (the
+ * replication key of a key_based stream, then the key columns), with
+ * their declared type (for casts) and its base type; 42703 when one no
+ * longer exists.
+ */
+CREATE FUNCTION pgpull._position_columns(stream pgpull.stream,
+										 OUT names name[], OUT types text[], OUT base_types pg_catalog.oid[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_col name;
+	v_type pg_catalog.regtype;
+BEGIN
+	names := '{}';
+	types := '{}';
+	base_types := '{}';
+	IF (_position_columns.stream).method = 'key_based' THEN
+		names := ARRAY[(_position_columns.stream).replication_key];
+	END IF;
+	names := names || (_position_columns.stream).key_columns;
+	FOREACH v_col IN ARRAY names LOOP
+		v_type := pgpull._column_type((_position_columns.stream).relation, v_col);
+		types := types || pg_catalog.format_type(v_type, NULL);
+		base_types := base_types || pgpull._base_type(v_type);
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._position_columns(pgpull.stream) IS 'internal: the columns of a stream''s positions and their types';
+
+/*
+ * _position_parse: the values of a position (a JSON array of strings or
+ * nulls) of n columns, checked to read back as the given types; 22023 when
+ * it is not one.  Key columns (all but the first value of a key_based
+ * position) must not be null.
+ */
+CREATE FUNCTION pgpull._position_parse(position_text text, types text[], stream_label text,
+									   first_may_be_null boolean)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_json jsonb;
+	v_values text[];
+	i integer;
+BEGIN
+	BEGIN
+		v_json := _position_parse.position_text::jsonb;
+	EXCEPTION WHEN invalid_text_representation THEN
+		v_json := NULL;
+	END;
+	IF v_json IS NULL OR pg_catalog.jsonb_typeof(v_json) <> 'array'
+	   OR pg_catalog.jsonb_array_length(v_json) <> pg_catalog.cardinality(_position_parse.types)
+	   OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_json) AS e(v)
+				   WHERE pg_catalog.jsonb_typeof(e.v) NOT IN ('string', 'number', 'null')) THEN
+		RAISE EXCEPTION 'invalid position for stream "%": %', _position_parse.stream_label, _position_parse.position_text
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('A position of this stream is a JSON array of %s values.',
+											 pg_catalog.cardinality(_position_parse.types)),
+				  HINT = 'Pass back a position the stream''s extraction query gave, unchanged.';
+	END IF;
+	SELECT COALESCE(pg_catalog.array_agg(e.v #>> '{}' ORDER BY e.n), '{}') INTO v_values
+	  FROM pg_catalog.jsonb_array_elements(v_json) WITH ORDINALITY AS e(v, n);
+	FOR i IN 1 .. pg_catalog.cardinality(v_values) LOOP
+		IF v_values[i] IS NULL THEN
+			IF i > 1 OR NOT _position_parse.first_may_be_null THEN
+				RAISE EXCEPTION 'invalid position for stream "%": %', _position_parse.stream_label, _position_parse.position_text
+					USING ERRCODE = '22023',
+						  DETAIL = pg_catalog.format('Value %s is null; key columns must not be null.', i),
+						  HINT = 'Key columns identify rows: make them NOT NULL, or track the relation with other ones.';
+			END IF;
+		ELSE
+			BEGIN
+				EXECUTE pg_catalog.format('SELECT %L::%s', v_values[i], _position_parse.types[i]);
+			EXCEPTION WHEN data_exception THEN
+				RAISE EXCEPTION 'invalid position for stream "%": %', _position_parse.stream_label, _position_parse.position_text
+					USING ERRCODE = '22023',
+						  DETAIL = pg_catalog.format('Value %s does not read as type %s.', i, _position_parse.types[i]),
+						  HINT = 'Pass back a position the stream''s extraction query gave, unchanged.';
+			END;
+		END IF;
+	END LOOP;
+	RETURN v_values;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._position_parse(text, text[], text, boolean) IS 'internal: the values of a position, checked';
+
+/*
+ * _row_literal: "('v1'::type1, 'v2'::type2)" from values and their types
+ * (a single value without parentheses' row meaning).
+ */
+CREATE FUNCTION pgpull._row_literal(vals text[], types text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT '(' || pg_catalog.string_agg(pg_catalog.format('%L::%s', v.val, v.typ), ', ' ORDER BY v.n) || ')'
+	  FROM ROWS FROM (pg_catalog.unnest(_row_literal.vals), pg_catalog.unnest(_row_literal.types)) WITH ORDINALITY AS v(val, typ, n);
+$fn$;
+COMMENT ON FUNCTION pgpull._row_literal(text[], text[]) IS 'internal: a row of typed literals';
+
+/*
+ * version: the version of the extension installed in this database.  The
+ * puller refuses to run against another version than its own.
+ */
+CREATE FUNCTION pgpull.version()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pgpull';
+$fn$;
+COMMENT ON FUNCTION pgpull.version() IS 'the version of the pgpull extension installed in this database';
+
+/*
+ * log: append a line to the extraction log of a run (stream_id NULL for a
+ * run-level line).  Levels DEBUG, INFO, WARNING, ERROR, CRITICAL.
+ */
+CREATE FUNCTION pgpull.log(run_id bigint, stream_id bigint, level text, message text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_level text := pg_catalog.upper(log.level);
+BEGIN
+	IF v_level IS NULL OR v_level NOT IN ('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL') THEN
+		RAISE EXCEPTION 'unrecognized log level: %', COALESCE(log.level, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'The extraction log has the levels of Stitch''s extraction logs.',
+				  HINT = 'Use DEBUG, INFO, WARNING, ERROR or CRITICAL.';
+	END IF;
+	IF log.message IS NULL THEN
+		RAISE EXCEPTION 'message must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A log line needs a text.',
+				  HINT = 'Pass an empty string for an empty line.';
+	END IF;
+	SELECT * INTO v_run FROM pgpull.runs r WHERE r.run_id = log.run_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % does not exist', COALESCE(log.run_id::text, 'NULL')
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'Every log line belongs to a run.',
+				  HINT = 'Pass the run_id pgpull.begin_run returned.';
+	END IF;
+	IF log.stream_id IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM pgpull.stream s
+					    WHERE s.stream_id = log.stream_id AND s.integration = v_run.integration) THEN
+		RAISE EXCEPTION 'stream % does not exist in the integration of run %', log.stream_id, log.run_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = pg_catalog.format('Integration "%s" has no stream with this stream_id.', v_run.integration),
+				  HINT = 'Pass a stream_id pgpull.begin_run returned for this run, or NULL for a run-level line.';
+	END IF;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (log.run_id, log.stream_id, v_level, log.message);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.log(bigint, bigint, text, text) IS 'append a line (DEBUG, INFO, WARNING, ERROR, CRITICAL) to the extraction log of a run';
+
+/*
+ * begin_run: start a run of an integration.  Marks as abandoned the
+ * integration's earlier runs still "running" whose puller is gone (no other
+ * session holds their run lock, and no session the lock of any of their
+ * running streams), marks
+ * streams whose relation was dropped as in error, and returns one row per
+ * stream (by destination table), or one row of NULLs but run_id when the
+ * integration has none.  The calling session holds the run's advisory lock
+ * until end_run.
+ */
+CREATE FUNCTION pgpull.begin_run(integration text, puller_version text, target_kind text)
+RETURNS TABLE (run_id bigint, stream_id bigint, relation_name text, destination_table text,
+			   method text, replication_key name, bookmark text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run_id bigint;
+	v_old record;
+	v_stream pgpull.stream;
+	v_missing text;
+	v_label text;
+	v_count integer;
+BEGIN
+	IF begin_run.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A run syncs the streams of one integration.',
+				  HINT = 'Name the integration to sync, such as "default".';
+	END IF;
+	IF begin_run.target_kind IS NULL OR begin_run.target_kind NOT IN ('import_api', 'singer') THEN
+		RAISE EXCEPTION 'unrecognized target kind: %', COALESCE(begin_run.target_kind, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'The run records the kind of destination only.',
+				  HINT = 'Use "import_api" or "singer"; never a URL or a token.';
+	END IF;
+
+	INSERT INTO pgpull.runs AS r (integration, puller_version, target)
+	VALUES (begin_run.integration, begin_run.puller_version, begin_run.target_kind)
+	RETURNING r.run_id INTO v_run_id;
+	PERFORM pg_catalog.pg_try_advisory_lock(pgpull._run_lock_class(), v_run_id::integer);
+
+	/*
+	 * Runs whose puller died: no other session holds their run lock (this
+	 * one starting a new run is done with its old one), and no session holds
+	 * the lock of a stream they sync.
+	 */
+	FOR v_old IN
+		SELECT r.run_id
+		  FROM pgpull.runs r
+		 WHERE r.integration = begin_run.integration
+		   AND r.status = 'running'
+		   AND r.run_id <> v_run_id
+		   AND COALESCE(pgpull._lock_holder(pgpull._run_lock_class(), r.run_id), pg_catalog.pg_backend_pid())
+			   = pg_catalog.pg_backend_pid()
+		   AND NOT EXISTS (SELECT FROM pgpull.run_streams rs
+							WHERE rs.run_id = r.run_id AND rs.status = 'running'
+							  AND pgpull._lock_holder(pgpull._lock_class(), rs.stream_id) IS NOT NULL)
+		 ORDER BY r.run_id
+		   FOR UPDATE OF r SKIP LOCKED
+	LOOP
+		UPDATE pgpull.runs r
+		   SET status = 'abandoned', ended_at = pg_catalog.now(),
+			   error = 'the puller ended without ending the run'
+		 WHERE r.run_id = v_old.run_id;
+		UPDATE pgpull.stream s
+		   SET status = 'error', last_error = 'the puller ended without ending the stream',
+			   updated_at = pg_catalog.now()
+		  FROM pgpull.run_streams rs
+		 WHERE rs.run_id = v_old.run_id AND rs.stream_id = s.stream_id
+		   AND rs.status = 'running' AND s.status = 'running';
+		UPDATE pgpull.run_streams rs
+		   SET status = 'failed', ended_at = pg_catalog.now(),
+			   error = 'the puller ended without ending the stream'
+		 WHERE rs.run_id = v_old.run_id AND rs.status = 'running';
+		PERFORM pgpull._log_line(v_old.run_id, NULL, 'WARNING',
+				pg_catalog.format('run abandoned: its puller ended without ending it (found by run %s)', v_run_id));
+		PERFORM pgpull._unlock(pgpull._run_lock_class(), v_old.run_id);
+	END LOOP;
+
+	/* renamed relations get their new name; dropped ones put the stream in error */
+	FOR v_stream IN
+		SELECT * FROM pgpull.stream s WHERE s.integration = begin_run.integration
+		 ORDER BY s.stream_id FOR UPDATE
+	LOOP
+		v_missing := pgpull._relation_missing(v_stream);
+		IF v_missing IS NOT NULL THEN
+			UPDATE pgpull.stream s SET status = 'error', last_error = v_missing, updated_at = pg_catalog.now()
+			 WHERE s.stream_id = v_stream.stream_id
+			   AND (s.status, s.last_error) IS DISTINCT FROM ('error', v_missing);
+		ELSE
+			v_label := pgpull._stream_relation(v_stream);
+		END IF;
+	END LOOP;
+
+	/* a sample now gives chunks on a lagging standby a valid commit-safe cap */
+	IF EXISTS (SELECT FROM pgpull.stream s
+				WHERE s.integration = begin_run.integration AND s.method = 'key_based') THEN
+		PERFORM pgpull._watermark_sample();
+	END IF;
+
+	SELECT pg_catalog.count(*) INTO v_count FROM pgpull.stream s WHERE s.integration = begin_run.integration;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run_id, NULL, 'INFO',
+			pg_catalog.format('run started: puller %s, target %s, %s stream%s',
+							  COALESCE(begin_run.puller_version, 'unknown'), begin_run.target_kind,
+							  v_count, CASE WHEN v_count = 1 THEN '' ELSE 's' END));
+
+	RETURN QUERY
+	SELECT v_run_id, s.stream_id, s.relation_name, s.destination_table, s.method, s.replication_key,
+		   s.bookmark
+	  FROM pgpull.stream s
+	 WHERE s.integration = begin_run.integration
+	 ORDER BY s.destination_table COLLATE "C";
+	IF NOT FOUND THEN
+		RETURN QUERY SELECT v_run_id, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::name, NULL::text;
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.begin_run(text, text, text) IS 'start a run of an integration: its run_id and one row per stream to sync';
+
+/*
+ * take_stream: lock a stream for this session (session-level advisory
+ * lock on the state connection) and start it in the run, or skip it when
+ * another session holds it.  Returns its JSON schema as of now, key names,
+ * bookmark properties, whether it is read in keyset chunks, and (full_table)
+ * its table version: new when the stream starts from scratch, kept when
+ * it resumes.  42P01 (lock not taken) when its relation was dropped.
+ */
+CREATE FUNCTION pgpull.take_stream(run_id bigint, stream_id bigint)
+RETURNS TABLE (taken boolean, json_schema jsonb, key_names text[], bookmark_properties text[],
+			   chunked boolean, table_version bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_label text;
+	v_columns record;
+	v_mine boolean;
+	v_version bigint;
+	v_before text;
+	v_nulls bigint;
+	v_schema jsonb;
+	v_message text;
+BEGIN
+	v_run := pgpull._run(take_stream.run_id, true);
+	v_stream := pgpull._stream(v_run, take_stream.stream_id);
+	/* checked before locking: a dropped relation or column never holds the lock */
+	v_label := pgpull._stream_relation(v_stream);
+	v_columns := pgpull._position_columns(v_stream);
+
+	v_mine := pgpull._lock_holder(pgpull._lock_class(), v_stream.stream_id)
+			  IS NOT DISTINCT FROM pg_catalog.pg_backend_pid();
+	IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(pgpull._lock_class(), v_stream.stream_id::integer) THEN
+		INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, ended_at)
+		VALUES (v_run.run_id, v_stream.stream_id, 'skipped', pg_catalog.now())
+		ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
+		   SET status = 'skipped', ended_at = pg_catalog.now();
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_stream.stream_id, 'INFO', 'stream is being synced by another puller, skipped');
+		RETURN QUERY SELECT false, NULL::jsonb, NULL::text[], NULL::text[], NULL::boolean, NULL::bigint;
+		RETURN;
+	END IF;
+
+	BEGIN
+		v_schema := pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id));
+		IF v_stream.method = 'full_table' THEN
+			v_version := v_stream.table_version;
+			IF v_stream.resume_position IS NULL OR v_version IS NULL THEN
+				v_version := GREATEST(
+					(pg_catalog.extract('epoch', pg_catalog.clock_timestamp()) * 1000)::bigint,
+					v_version + 1);
+			END IF;
+			v_before := pg_catalog.array_to_json(v_stream.resume_position)::text;
+		ELSE
+			v_before := v_stream.bookmark;
+		END IF;
+
+		UPDATE pgpull.stream s
+		   SET status = 'running', table_version = v_version, updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_stream.stream_id;
+		INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, bookmark_before, bookmark_after)
+		VALUES (v_run.run_id, v_stream.stream_id, 'running', v_before, v_before)
+		ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
+		   SET status = 'running', ended_at = NULL, error = NULL;
+
+		IF v_stream.method = 'key_based' THEN
+			v_message := CASE WHEN v_stream.bookmark IS NULL
+							  THEN 'stream taken: first run, every row (NULL replication keys first)'
+							  ELSE pg_catalog.format('stream taken: rows with %I >= %s', v_stream.replication_key,
+													 v_stream.bookmark) END;
+		ELSE
+			v_message := pg_catalog.format('stream taken: table version %s, %s', v_version,
+				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
+					 ELSE 'resuming after ' || v_before END);
+		END IF;
+		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
+
+		/* later runs skip NULL replication keys: say how many */
+		IF v_stream.method = 'key_based' AND v_stream.bookmark IS NOT NULL THEN
+			BEGIN
+				EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I IS NULL',
+										  v_label, v_stream.replication_key) INTO v_nulls;
+				IF v_nulls > 0 THEN
+					PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO',
+							pg_catalog.format('%s row%s with a NULL %I skipped: NULL replication keys are sent on the first run only',
+											  v_nulls, CASE WHEN v_nulls = 1 THEN '' ELSE 's' END,
+											  v_stream.replication_key));
+				END IF;
+			EXCEPTION WHEN insufficient_privilege THEN
+				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+				VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG',
+						'rows with a NULL replication key not counted: the extension owner cannot read the relation');
+			END;
+			PERFORM pgpull._watermark_sample();
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		IF NOT v_mine THEN
+			PERFORM pgpull._unlock(pgpull._lock_class(), v_stream.stream_id);
+		END IF;
+		RAISE;
+	END;
+
+	RETURN QUERY
+	SELECT true, v_schema, v_stream.key_columns::text[],
+		   CASE WHEN v_stream.method = 'key_based' THEN ARRAY[v_stream.replication_key::text]
+				ELSE '{}'::text[] END,
+		   pg_catalog.cardinality(v_stream.key_columns) > 0,
+		   v_version;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.take_stream(bigint, bigint) IS 'lock a stream of a run for this session and start it, or skip it when another puller has it';
+
+/*
+ * extraction_query: the SELECT of the next chunk of a taken stream, to run
+ * as COPY (...) TO STDOUT on the source: columns position (text), lossy
+ * (integer), row_json (text), in position order.  after_position NULL: the
+ * first chunk (from the bookmark, inclusive, or after the resume position);
+ * else strictly after it.  LIMIT chunk_rows when the stream is chunked and
+ * chunk_rows is not NULL; a chunk with fewer rows is the last.
+ */
+CREATE FUNCTION pgpull.extraction_query(run_id bigint, stream_id bigint, after_position text, chunk_rows integer)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_label text;
+	v_pos record;
+	v_parts record;
+	v_chunked boolean;
+	v_after text[];
+	v_keys text[] := '{}';
+	v_key_types text[];
+	v_key_exprs text := '';
+	v_rk text;
+	v_rk_base pg_catalog.oid;
+	v_select text;
+	v_order text;
+	v_lower text;
+	v_cap text;
+	v_limit text := '';
+	v_null_where text;
+	v_query text;
+	v_sample pgpull.watermark_sample;
+	v_message text;
+	i integer;
+BEGIN
+	v_run := pgpull._run(extraction_query.run_id, true);
+	v_stream := pgpull._stream(v_run, extraction_query.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF extraction_query.chunk_rows IS NOT NULL AND extraction_query.chunk_rows < 1 THEN
+		RAISE EXCEPTION 'chunk_rows must be positive'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('chunk_rows is %s.', extraction_query.chunk_rows),
+				  HINT = 'Pass NULL to read the stream in one pass.';
+	END IF;
+	v_label := pgpull._stream_relation(v_stream);
+	v_pos := pgpull._position_columns(v_stream);
+	v_chunked := pg_catalog.cardinality(v_stream.key_columns) > 0;
+	IF extraction_query.after_position IS NOT NULL AND NOT v_chunked THEN
+		RAISE EXCEPTION 'stream "%" is read in one pass', v_stream.destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'It has no key columns, so no position to continue from.',
+				  HINT = 'Pass after_position NULL.';
+	END IF;
+	IF v_chunked AND extraction_query.chunk_rows IS NOT NULL THEN
+		v_limit := pg_catalog.format(' LIMIT %s', extraction_query.chunk_rows);
+	END IF;
+
+	v_parts := pgpull._row_json_parts(v_stream.relation, pgpull._stream_columns(v_stream.stream_id), 't');
+	v_select := pg_catalog.format(
+		'SELECT %s AS "position", (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json',
+		CASE WHEN pg_catalog.cardinality(v_pos.names) = 0 THEN '''[]''::pg_catalog.text'
+			 ELSE pg_catalog.format('pg_catalog.array_to_json(ARRAY[%s]::pg_catalog.text[])::pg_catalog.text',
+				(SELECT pg_catalog.string_agg(pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), ', ' ORDER BY c.n)
+				   FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n))) END,
+		v_parts.lossy_expr);
+	v_keys := ARRAY(SELECT pg_catalog.format('t.%I', k) FROM pg_catalog.unnest(v_stream.key_columns) AS k);
+	v_key_types := v_pos.types[pg_catalog.cardinality(v_pos.types) - pg_catalog.cardinality(v_keys) + 1 :];
+	FOR i IN 1 .. pg_catalog.cardinality(v_keys) LOOP
+		v_key_exprs := v_key_exprs || pg_catalog.format(', %s AS pgpull_k%s', v_keys[i], i);
+	END LOOP;
+
+	IF v_stream.method = 'full_table' THEN
+		IF extraction_query.after_position IS NOT NULL THEN
+			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
+											  v_stream.destination_table, false);
+		ELSIF v_stream.resume_position IS NOT NULL AND v_chunked THEN
+			v_after := pgpull._position_parse(pg_catalog.array_to_json(v_stream.resume_position)::text,
+											  v_pos.types, v_stream.destination_table, false);
+		END IF;
+		v_query := v_select || pg_catalog.format(' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r',
+												 v_label, v_parts.select_list);
+		IF v_after IS NOT NULL THEN
+			v_query := v_query || pg_catalog.format(' WHERE (%s) > %s', pg_catalog.array_to_string(v_keys, ', '),
+													pgpull._row_literal(v_after, v_pos.types));
+		END IF;
+		IF v_chunked THEN
+			v_query := v_query || ' ORDER BY ' || pg_catalog.array_to_string(v_keys, ', ') || v_limit;
+		END IF;
+	ELSE
+		v_rk := pg_catalog.format('t.%I', v_stream.replication_key);
+		v_rk_base := v_pos.base_types[1];
+		IF extraction_query.after_position IS NOT NULL THEN
+			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
+											  v_stream.destination_table, v_rs.bookmark_before IS NULL);
+		END IF;
+		/* the non-NULL keys: from the bookmark, or after the position */
+		IF v_after[1] IS NOT NULL THEN
+			v_lower := pg_catalog.format('(%s) > %s',
+				pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', '), pgpull._row_literal(v_after, v_pos.types));
+		ELSIF v_stream.bookmark IS NOT NULL THEN
+			v_lower := pg_catalog.format('%s >= %L::%s', v_rk, v_stream.bookmark, v_pos.types[1]);
+		ELSE
+			v_lower := pg_catalog.format('%s IS NOT NULL', v_rk);
+		END IF;
+		/* the commit-safe cap, and the warnings of this run and stream */
+		v_sample := pgpull._watermark_sample();
+		IF v_rk_base IN ('pg_catalog.timestamptz'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
+						 'pg_catalog.date'::pg_catalog.regtype) THEN
+			v_cap := pg_catalog.format(' AND %s %s %s', v_rk,
+				CASE WHEN v_rk_base = 'pg_catalog.date'::pg_catalog.regtype THEN '<=' ELSE '<' END,
+				pgpull._watermark_cap_expr(v_sample, v_rk_base));
+			IF v_sample.oldest_start < v_sample.taken_at - interval '5 minutes' THEN
+				v_message := pg_catalog.format(
+					'a transaction open since %s (process %s) holds back the commit-safe cap: rows with %I at or after it are left for the next run',
+					pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', v_sample.oldest_start))::text, '"') || 'Z',
+					v_sample.oldest_pid, v_stream.replication_key);
+			END IF;
+		ELSE
+			v_cap := '';
+			IF v_sample.writers > 0 THEN
+				v_message := pg_catalog.format(
+					'%s transaction%s writing while the chunk was planned: rows %s commit later with a %I below the bookmark will not be extracted (only date and time replication keys are capped)',
+					v_sample.writers, CASE WHEN v_sample.writers = 1 THEN ' was' ELSE 's were' END,
+					CASE WHEN v_sample.writers = 1 THEN 'it may' ELSE 'they may' END, v_stream.replication_key);
+			END IF;
+		END IF;
+		IF v_message IS NULL AND v_sample.hidden > 0 AND v_cap <> '' THEN
+			v_message := pg_catalog.format(
+				'the start of %s open transaction%s of other roles is not visible to the extension owner: the commit-safe cap ignores %s (grant pg_read_all_stats to the extension owner)',
+				v_sample.hidden, CASE WHEN v_sample.hidden = 1 THEN '' ELSE 's' END,
+				CASE WHEN v_sample.hidden = 1 THEN 'it' ELSE 'them' END);
+		END IF;
+		IF v_message IS NOT NULL AND NOT v_rs.watermark_warned THEN
+			PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING', v_message);
+			UPDATE pgpull.run_streams rs SET watermark_warned = true
+			 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+		END IF;
+
+		v_order := pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', ');
+		IF v_rs.bookmark_before IS NOT NULL OR v_after[1] IS NOT NULL THEN
+			/* later runs, and first runs past the NULL keys */
+			v_query := v_select || pg_catalog.format(
+				' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE %s%s ORDER BY %s%s',
+				v_label, v_parts.select_list, v_lower, v_cap, v_order, v_limit);
+		ELSE
+			/* a first run: the NULL keys first (after the position in them), then the others */
+			v_null_where := v_rk || ' IS NULL';
+			IF v_after IS NOT NULL THEN
+				v_null_where := v_null_where || pg_catalog.format(' AND (%s) > %s',
+					pg_catalog.array_to_string(v_keys, ', '), pgpull._row_literal(v_after[2:], v_key_types));
+			END IF;
+			IF v_limit = '' THEN
+				v_query := v_select || pg_catalog.format(
+					' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE (%s) OR (%s%s) ORDER BY %s NULLS FIRST%s',
+					v_label, v_parts.select_list, v_null_where, v_lower, v_cap, v_rk,
+					CASE WHEN pg_catalog.cardinality(v_keys) > 0
+						 THEN ', ' || pg_catalog.array_to_string(v_keys, ', ') ELSE '' END);
+			ELSE
+				/* each branch can use its own index; the outer sort sees at most 2 chunks */
+				v_query := pg_catalog.format(
+					'SELECT u."position", u.lossy, u.row_json FROM ('
+					'(%1$s, NULL::%2$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
+					' WHERE %6$s ORDER BY %7$s%8$s)'
+					' UNION ALL '
+					'(%1$s, %9$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
+					' WHERE %10$s%11$s ORDER BY %12$s%8$s)'
+					') AS u ORDER BY u.pgpull_rk NULLS FIRST%13$s%8$s',
+					v_select, v_pos.types[1], v_key_exprs, v_label, v_parts.select_list,
+					v_null_where, pg_catalog.array_to_string(v_keys, ', '), v_limit,
+					v_rk, v_lower, v_cap, v_order,
+					(SELECT pg_catalog.string_agg(pg_catalog.format(', u.pgpull_k%s', n), '' ORDER BY n)
+					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n));
+			END IF;
+		END IF;
+	END IF;
+
+	IF extraction_query.after_position IS NULL THEN
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG', 'extraction query: ' || v_query);
+	END IF;
+	RETURN v_query;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (position, lossy, row_json) of the next chunk of a taken stream, for COPY on the source';
+
+/*
+ * record_batch: the destination accepted a batch of a stream: count it and
+ * advance the stream's bookmark (key_based: the greatest replication key,
+ * compared as its type, never backwards) or resume position (full_table:
+ * never backwards either), so calling it again for the same batch changes
+ * nothing but the counts.
+ */
+CREATE FUNCTION pgpull.record_batch(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
+									last_position text, lossy bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_pos record;
+	v_values text[];
+	v_after text;
+	v_newer boolean;
+	v_type pg_catalog.regtype;
+BEGIN
+	v_run := pgpull._run(record_batch.run_id, true);
+	v_stream := pgpull._stream(v_run, record_batch.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF record_batch.rows IS NULL OR record_batch.bytes IS NULL OR record_batch.lossy IS NULL THEN
+		RAISE EXCEPTION 'rows, bytes and lossy must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A batch is counted in rows, bytes and values mapped lossily.',
+				  HINT = 'Pass 0 for none.';
+	END IF;
+	IF record_batch.rows < 0 OR record_batch.bytes < 0 OR record_batch.lossy < 0 THEN
+		RAISE EXCEPTION 'rows, bytes and lossy must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('The batch has rows %s, bytes %s, lossy %s.', record_batch.rows,
+											 record_batch.bytes, record_batch.lossy),
+				  HINT = 'Pass the counts of the batch the destination accepted.';
+	END IF;
+
+	IF record_batch.last_position IS NOT NULL THEN
+		v_pos := pgpull._position_columns(v_stream);
+		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
+										   v_stream.method = 'key_based');
+		IF v_stream.method = 'key_based' AND v_values[1] IS NOT NULL THEN
+			v_type := v_pos.types[1]::pg_catalog.regtype;
+			EXECUTE pg_catalog.format('SELECT %s FROM (SELECT GREATEST(%L::%s, %L::%s) AS v) AS s',
+									  pgpull._key_text_expr('s.v', v_type), v_stream.bookmark, v_type,
+									  v_values[1], v_type)
+			   INTO v_after;
+			UPDATE pgpull.stream s SET bookmark = v_after, bookmark_type = v_type, updated_at = pg_catalog.now()
+			 WHERE s.stream_id = v_stream.stream_id AND s.bookmark IS DISTINCT FROM v_after;
+		ELSIF v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0 THEN
+			IF v_stream.resume_position IS NULL THEN
+				v_newer := true;
+			ELSE
+				EXECUTE pg_catalog.format('SELECT %s > %s', pgpull._row_literal(v_values, v_pos.types),
+										  pgpull._row_literal(v_stream.resume_position, v_pos.types))
+				   INTO v_newer;
+			END IF;
+			IF v_newer THEN
+				UPDATE pgpull.stream s SET resume_position = v_values, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id;
+				v_after := pg_catalog.array_to_json(v_values)::text;
+			ELSE
+				v_after := pg_catalog.array_to_json(v_stream.resume_position)::text;
+			END IF;
+		END IF;
+	END IF;
+
+	UPDATE pgpull.run_streams rs
+	   SET rows_loaded = rs.rows_loaded + record_batch.rows,
+		   batches = rs.batches + 1,
+		   bytes = rs.bytes + record_batch.bytes,
+		   lossy_values = rs.lossy_values + record_batch.lossy,
+		   last_batch_at = pg_catalog.now(),
+		   bookmark_after = COALESCE(v_after, rs.bookmark_after)
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run.run_id, v_stream.stream_id, 'INFO',
+			pg_catalog.format('batch %s accepted: %s row%s, %s byte%s%s', v_rs.batches + 1,
+							  record_batch.rows, CASE WHEN record_batch.rows = 1 THEN '' ELSE 's' END,
+							  record_batch.bytes, CASE WHEN record_batch.bytes = 1 THEN '' ELSE 's' END,
+							  CASE WHEN record_batch.lossy > 0
+								   THEN pg_catalog.format(', %s value%s mapped lossily', record_batch.lossy,
+														  CASE WHEN record_batch.lossy = 1 THEN '' ELSE 's' END)
+								   ELSE '' END));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.record_batch(bigint, bigint, bigint, bigint, text, bigint) IS 'count a batch the destination accepted and advance the stream''s bookmark or resume position (never backwards)';
+
+/*
+ * _end_stream: the outcome of a stream in a run, 'succeeded' or 'failed'
+ * (end_stream, and end_singer_stream of 80_singer.sql).  A full_table
+ * stream that succeeded starts from scratch (a new table version) next
+ * time, unless its rows went to a Singer target (singer): then only the
+ * target's confirmation (commit_state) moves anything.  Releases the
+ * stream's advisory lock.  Also records a stream the run could not take
+ * (take_stream raised an error).
+ */
+CREATE FUNCTION pgpull._end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text,
+								   singer boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+BEGIN
+	IF _end_stream.status IS NULL OR _end_stream.status NOT IN ('succeeded', 'failed') THEN
+		RAISE EXCEPTION 'unrecognized stream status: %', COALESCE(_end_stream.status, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'A stream ends as succeeded or failed.',
+				  HINT = 'Use "succeeded" or "failed".';
+	END IF;
+	IF _end_stream.rows_extracted < 0 THEN
+		RAISE EXCEPTION 'rows_extracted must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('rows_extracted is %s.', _end_stream.rows_extracted),
+				  HINT = 'Pass the number of rows the extraction queries gave.';
+	END IF;
+	v_run := pgpull._run(_end_stream.run_id, false);
+	v_stream := pgpull._stream(v_run, _end_stream.stream_id);
+	SELECT * INTO v_rs FROM pgpull.run_streams rs
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
+	IF FOUND AND v_rs.status = 'skipped' THEN
+		RAISE EXCEPTION 'stream % was skipped by run %', v_stream.stream_id, v_run.run_id
+			USING ERRCODE = '55000',
+				  DETAIL = 'Another puller was syncing it when the run tried to take it.',
+				  HINT = 'End only the streams pgpull.take_stream returned as taken.';
+	END IF;
+
+	INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, ended_at, rows_extracted, error,
+										  bookmark_before, bookmark_after)
+	VALUES (v_run.run_id, v_stream.stream_id, _end_stream.status, pg_catalog.now(),
+			COALESCE(_end_stream.rows_extracted, 0), _end_stream.error, v_stream.bookmark, v_stream.bookmark)
+	ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
+	   SET status = _end_stream.status,
+		   ended_at = pg_catalog.now(),
+		   rows_extracted = COALESCE(_end_stream.rows_extracted, rs.rows_extracted),
+		   error = _end_stream.error;
+	UPDATE pgpull.stream s
+	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
+		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL
+							 ELSE COALESCE(_end_stream.error, 'the stream failed') END,
+		   resume_position = CASE WHEN _end_stream.status = 'succeeded' AND s.method = 'full_table'
+									   AND NOT _end_stream.singer
+								  THEN NULL ELSE s.resume_position END,
+		   updated_at = pg_catalog.now()
+	 WHERE s.stream_id = v_stream.stream_id;
+	PERFORM pgpull._unlock(pgpull._lock_class(), v_stream.stream_id);
+
+	SELECT * INTO v_rs FROM pgpull.run_streams rs
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run.run_id, v_stream.stream_id,
+			CASE WHEN _end_stream.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
+			CASE WHEN _end_stream.singer THEN
+				pg_catalog.format('stream %s: %s row%s extracted, sent to the Singer target in %s batch%s%s', _end_stream.status,
+								  v_rs.rows_extracted, CASE WHEN v_rs.rows_extracted = 1 THEN '' ELSE 's' END,
+								  v_rs.batches, CASE WHEN v_rs.batches = 1 THEN '' ELSE 'es' END,
+								  CASE WHEN _end_stream.error IS NOT NULL THEN ': ' || _end_stream.error
+									   ELSE '; bookmarks move when the target confirms them' END)
+			ELSE
+				pg_catalog.format('stream %s: %s row%s extracted, %s loaded in %s batch%s%s', _end_stream.status,
+								  v_rs.rows_extracted, CASE WHEN v_rs.rows_extracted = 1 THEN '' ELSE 's' END,
+								  v_rs.rows_loaded, v_rs.batches, CASE WHEN v_rs.batches = 1 THEN '' ELSE 'es' END,
+								  CASE WHEN _end_stream.error IS NOT NULL THEN ': ' || _end_stream.error
+									   WHEN v_stream.method = 'key_based' AND v_rs.bookmark_after IS NOT NULL
+									   THEN pg_catalog.format('; bookmark %s: %s', v_stream.replication_key,
+															  v_rs.bookmark_after)
+									   ELSE '' END) END);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._end_stream(bigint, bigint, text, bigint, text, boolean) IS 'internal: record the outcome of a stream in a run and release its lock';
+
+/*
+ * end_stream: the outcome of a stream in a run, 'succeeded' or 'failed'.
+ * A full_table stream that succeeded starts from scratch (a new table
+ * version) next time.  Releases the stream's advisory lock.  Also records
+ * a stream the run could not take (take_stream raised an error).
+ */
+CREATE FUNCTION pgpull.end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	PERFORM pgpull._end_stream(end_stream.run_id, end_stream.stream_id, end_stream.status,
+							   end_stream.rows_extracted, end_stream.error, false);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.end_stream(bigint, bigint, text, bigint, text) IS 'record the outcome of a stream in a run and release its lock';
+
+/*
+ * end_run: the outcome of a run, 'succeeded' or 'failed'.  Streams still
+ * running in it fail; their locks and the run's are released.
+ */
+CREATE FUNCTION pgpull.end_run(run_id bigint, status text, error text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream_id bigint;
+BEGIN
+	IF end_run.status IS NULL OR end_run.status NOT IN ('succeeded', 'failed') THEN
+		RAISE EXCEPTION 'unrecognized run status: %', COALESCE(end_run.status, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'A run ends as succeeded or failed.',
+				  HINT = 'Use "succeeded" or "failed".';
+	END IF;
+	v_run := pgpull._run(end_run.run_id, false);
+	FOR v_stream_id IN
+		SELECT rs.stream_id FROM pgpull.run_streams rs
+		 WHERE rs.run_id = v_run.run_id AND rs.status = 'running'
+		 ORDER BY rs.stream_id
+	LOOP
+		UPDATE pgpull.run_streams rs
+		   SET status = 'failed', ended_at = pg_catalog.now(), error = 'the run ended before the stream'
+		 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream_id;
+		UPDATE pgpull.stream s
+		   SET status = 'error', last_error = 'the run ended before the stream', updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_stream_id;
+		PERFORM pgpull._unlock(pgpull._lock_class(), v_stream_id);
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_stream_id, 'ERROR', 'stream failed: the run ended before the stream');
+	END LOOP;
+	UPDATE pgpull.runs r
+	   SET status = end_run.status, ended_at = pg_catalog.now(), error = end_run.error
+	 WHERE r.run_id = v_run.run_id;
+	PERFORM pgpull._unlock(pgpull._run_lock_class(), v_run.run_id);
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run.run_id, NULL, CASE WHEN end_run.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
+			'run ' || end_run.status || COALESCE(': ' || end_run.error, ''));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.end_run(bigint, text, text) IS 'record the outcome of a run and release its locks';
+
+/*
+ * loading_report: per stream, when the destination last accepted rows of
+ * it, the outcome of its last sync, the rows loaded in the last 24 hours
+ * and its bookmark ("column: value", or "Bookmark Unavailable").
+ */
+CREATE VIEW pgpull.loading_report AS
+SELECT s.integration,
+	   s.destination_table,
+	   CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+			THEN pgpull._relation_label(s.relation)
+			ELSE s.relation_name END AS relation,
+	   s.method,
+	   GREATEST(a.last_succeeded, a.last_batch_at) AS last_load_at,
+	   l.status AS last_status,
+	   COALESCE(a.rows_24h, 0)::bigint AS rows_loaded_24h,
+	   CASE WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL
+			THEN s.replication_key || ': ' || s.bookmark
+			ELSE 'Bookmark Unavailable' END AS max_bookmark
+  FROM pgpull.stream s
+  LEFT JOIN LATERAL (
+		SELECT pg_catalog.max(rs.ended_at) FILTER (WHERE rs.status = 'succeeded' AND rs.rows_loaded > 0) AS last_succeeded,
+			   pg_catalog.max(rs.last_batch_at) AS last_batch_at,
+			   pg_catalog.sum(rs.rows_loaded) FILTER (WHERE rs.started_at >= pg_catalog.now() - interval '24 hours') AS rows_24h
+		  FROM pgpull.run_streams rs
+		 WHERE rs.stream_id = s.stream_id) AS a ON true
+  LEFT JOIN LATERAL (
+		SELECT rs.status
+		  FROM pgpull.run_streams rs
+		 WHERE rs.stream_id = s.stream_id AND rs.status <> 'skipped'
+		 ORDER BY rs.started_at DESC, rs.run_id DESC
+		 LIMIT 1) AS l ON true;
+COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value"';

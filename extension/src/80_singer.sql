@@ -1,0 +1,472 @@
+/*
+ * 80_singer.sql: Singer state.
+ *
+ * Singer: bookmarks that move only when the target confirms them.
+ *
+ * With a Singer target (pgpull sync --target - or --target-command) the
+ * puller writes SCHEMA, RECORD, STATE and ACTIVATE_VERSION messages instead
+ * of posting batches, and sending moves no bookmark: a Singer target loads
+ * rows on its own schedule, and tells what it has stored by echoing, on its
+ * standard output, the latest STATE value it received before the rows it
+ * has just committed.  The functions of this file:
+ *
+ *	 record_emitted(run_id, stream_id, rows, bytes, last_position, lossy, complete)
+ *		count rows sent to the target (never a bookmark) and return the
+ *		stream's entry for the STATE message that follows them
+ *	 end_singer_stream(run_id, stream_id, status, rows_extracted, error)
+ *		end_stream of a Singer run: records the outcome, moves nothing
+ *	 commit_state(state)
+ *		a state value a target echoed: advance the bookmarks it names,
+ *		never backwards
+ *
+ * The STATE value the puller writes (each one carries every stream the run
+ * has sent so far, as a target echoes only its latest state):
+ *
+ *	 {"pgpull": {"version": 1, "integration": NAME, "run_id": N},
+ *	  "currently_syncing": DESTINATION_TABLE or null,
+ *	  "bookmarks": {DESTINATION_TABLE: ENTRY, ...}}
+ *
+ * ENTRY, built by record_emitted:
+ *
+ *	 stream_id				the catalog stream (checked against the key and
+ *							the integration when confirmed)
+ *	 relation				"schema.table", for people
+ *	 method					"key_based" or "full_table"
+ *	 replication_key		the column, or null
+ *	 replication_key_value	key_based: the key of the last row sent (ISO
+ *							text), or the bookmark the run started from
+ *							while none was sent; null for full_table
+ *	 position				the position of the last row sent in this run
+ *							(null before the first, and for streams read in
+ *							one pass)
+ *	 version				full_table: the table version of the run
+ *	 complete				the stream was sent to its end
+ *	 rows					rows sent in this run so far
+ *
+ * Confirmed, a key_based entry moves the bookmark to its
+ * replication_key_value (greatest, in the key's type).  A full_table entry
+ * of the stream's current table version moves the resume position to its
+ * position (when after the stored one), or, complete, clears it and marks
+ * the version complete, so the next run starts a new version; an entry of
+ * another version, or of a version already confirmed complete, moves
+ * nothing.  An entry of a stream reset since its run took it moves
+ * nothing either.  Until a target confirms, the next run starts from the
+ * confirmed bookmark and sends again what was not confirmed:
+ * at-least-once.
+ */
+
+/*
+ * _singer_run: the run of a Singer target, locked; 55000 when the run
+ * sends elsewhere.
+ */
+CREATE FUNCTION pgpull._singer_run(run_id bigint, running boolean)
+RETURNS pgpull.runs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(_singer_run.run_id, _singer_run.running);
+BEGIN
+	IF v_run.target IS DISTINCT FROM 'singer' THEN
+		RAISE EXCEPTION 'run % does not send to a Singer target', v_run.run_id
+			USING ERRCODE = '55000',
+				  DETAIL = pg_catalog.format('Its target kind is %s.', COALESCE(v_run.target, 'unknown')),
+				  HINT = 'Begin the run with target kind "singer", or use pgpull.record_batch and pgpull.end_stream.';
+	END IF;
+	RETURN v_run;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._singer_run(bigint, boolean) IS 'internal: a run of a Singer target, locked, or an error';
+
+/*
+ * _is_count: whether a JSON value is a non-negative integer that fits a
+ * bigint.
+ */
+CREATE FUNCTION pgpull._is_count(value jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT COALESCE(pg_catalog.jsonb_typeof(_is_count.value) = 'number'
+					AND (_is_count.value #>> '{}') ~ '^[0-9]{1,18}$', false);
+$fn$;
+COMMENT ON FUNCTION pgpull._is_count(jsonb) IS 'internal: whether a JSON value is a non-negative bigint';
+
+/*
+ * record_emitted: rows of a stream were sent to the Singer target (rows 0:
+ * none since the last call).  Counts them in the run (rows extracted,
+ * batches, bytes, values mapped lossily) without moving the bookmark or
+ * the resume position, and returns the stream's bookmark entry as of the
+ * last row sent (last_position: its position; NULL while none was sent in
+ * this run; complete: the stream was sent to its end) for the STATE
+ * message that follows these rows.
+ */
+CREATE FUNCTION pgpull.record_emitted(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
+									  last_position text, lossy bigint, complete boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_pos record;
+	v_values text[];
+	v_type pg_catalog.regtype;
+	v_key_value text;
+BEGIN
+	v_run := pgpull._singer_run(record_emitted.run_id, true);
+	v_stream := pgpull._stream(v_run, record_emitted.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF record_emitted.rows IS NULL OR record_emitted.bytes IS NULL OR record_emitted.lossy IS NULL
+	   OR record_emitted.complete IS NULL THEN
+		RAISE EXCEPTION 'rows, bytes, lossy and complete must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'Rows sent are counted in rows, bytes and values mapped lossily.',
+				  HINT = 'Pass 0 for none, and whether the stream was sent to its end.';
+	END IF;
+	IF record_emitted.rows < 0 OR record_emitted.bytes < 0 OR record_emitted.lossy < 0 THEN
+		RAISE EXCEPTION 'rows, bytes and lossy must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('The rows sent have rows %s, bytes %s, lossy %s.', record_emitted.rows,
+											 record_emitted.bytes, record_emitted.lossy),
+				  HINT = 'Pass the counts of the rows sent since the last call.';
+	END IF;
+
+	v_pos := pgpull._position_columns(v_stream);
+	IF record_emitted.last_position IS NOT NULL THEN
+		v_values := pgpull._position_parse(record_emitted.last_position, v_pos.types, v_stream.destination_table,
+										   v_stream.method = 'key_based');
+	END IF;
+	IF v_stream.method = 'key_based' THEN
+		v_key_value := v_rs.bookmark_before;
+		IF v_values[1] IS NOT NULL THEN
+			/* the ISO text of the key, whatever the spelling of the position */
+			v_type := v_pos.types[1]::pg_catalog.regtype;
+			EXECUTE pg_catalog.format('SELECT %s FROM (SELECT %L::%s AS v) AS s',
+									  pgpull._key_text_expr('s.v', v_type), v_values[1], v_type)
+			   INTO v_key_value;
+		END IF;
+	END IF;
+
+	IF record_emitted.rows > 0 THEN
+		UPDATE pgpull.run_streams rs
+		   SET rows_extracted = rs.rows_extracted + record_emitted.rows,
+			   batches = rs.batches + 1,
+			   bytes = rs.bytes + record_emitted.bytes,
+			   lossy_values = rs.lossy_values + record_emitted.lossy
+		 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id
+		RETURNING * INTO v_rs;
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_stream.stream_id, 'INFO',
+				pg_catalog.format('batch %s sent to the Singer target: %s row%s, %s byte%s%s', v_rs.batches,
+								  record_emitted.rows, CASE WHEN record_emitted.rows = 1 THEN '' ELSE 's' END,
+								  record_emitted.bytes, CASE WHEN record_emitted.bytes = 1 THEN '' ELSE 's' END,
+								  CASE WHEN record_emitted.lossy > 0
+									   THEN pg_catalog.format(', %s value%s mapped lossily', record_emitted.lossy,
+															  CASE WHEN record_emitted.lossy = 1 THEN '' ELSE 's' END)
+									   ELSE '' END));
+	END IF;
+
+	RETURN pg_catalog.jsonb_build_object(
+		'stream_id', v_stream.stream_id,
+		'relation', v_stream.relation_name,
+		'method', v_stream.method,
+		'replication_key', v_stream.replication_key,
+		'replication_key_value', v_key_value,
+		'position', CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
+		'version', CASE WHEN v_stream.method = 'full_table' THEN v_stream.table_version END,
+		'complete', record_emitted.complete,
+		'rows', v_rs.rows_extracted);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean) IS 'count rows sent to a Singer target (no bookmark moves) and return the stream''s entry for the next STATE message';
+
+/*
+ * end_singer_stream: the outcome of a stream in a run of a Singer target,
+ * 'succeeded' or 'failed'.  Unlike end_stream it moves nothing: a full_table
+ * stream keeps its resume position until the target confirms the whole
+ * table version (commit_state).  Releases the stream's advisory lock.
+ */
+CREATE FUNCTION pgpull.end_singer_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint,
+										 error text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	PERFORM pgpull._singer_run(end_singer_stream.run_id, false);
+	PERFORM pgpull._end_stream(end_singer_stream.run_id, end_singer_stream.stream_id, end_singer_stream.status,
+							   end_singer_stream.rows_extracted, end_singer_stream.error, true);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.end_singer_stream(bigint, bigint, text, bigint, text) IS 'record the outcome of a stream sent to a Singer target and release its lock; moves no bookmark';
+
+/*
+ * _state_error: raise 22023 for a state value that is not what pgpull
+ * writes.
+ */
+CREATE FUNCTION pgpull._state_error(message text, detail text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	RAISE EXCEPTION '%', _state_error.message
+		USING ERRCODE = '22023',
+			  DETAIL = _state_error.detail,
+			  HINT = 'Pass a state value a Singer target echoed after loading the messages of pgpull sync, unchanged.';
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._state_error(text, text) IS 'internal: the error of a state value pgpull did not write';
+
+/*
+ * commit_state: a state value a Singer target echoed after storing the
+ * rows sent before it.  For each entry of its bookmarks, in destination
+ * table order, advances the stream's bookmark (key_based) or resume
+ * position (full_table), never backwards (see the top of this file), and
+ * returns a row: the destination table, whether anything moved, the
+ * bookmark after (key_based: the key's ISO text; full_table: the resume
+ * position, NULL when none), and what happened.  Moves are logged in the
+ * extraction log of the run that sent the state.  22023 for a value that
+ * is not a pgpull state, and for an entry whose stream is not that
+ * destination table of the state's integration.
+ */
+CREATE FUNCTION pgpull.commit_state(state jsonb)
+RETURNS TABLE (stream text, moved boolean, bookmark text, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_header jsonb;
+	v_integration text;
+	v_run_id bigint;
+	v_run pgpull.runs;
+	v_key text;
+	v_entry jsonb;
+	v_stream_id bigint;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_has_rs boolean;
+	v_pos record;
+	v_type pg_catalog.regtype;
+	v_value text;
+	v_after text;
+	v_newer boolean;
+	v_stale boolean;
+	v_version bigint;
+	v_values text[];
+	v_moved boolean;
+	v_bookmark text;
+	v_detail text;
+BEGIN
+	IF commit_state.state IS NULL THEN
+		RAISE EXCEPTION 'state must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A state is the value of a STATE message a Singer target echoed.',
+				  HINT = 'Pass the state value as the target printed it.';
+	END IF;
+	IF pg_catalog.jsonb_typeof(commit_state.state) <> 'object' THEN
+		PERFORM pgpull._state_error('state is not a JSON object',
+			pg_catalog.format('The value is a JSON %s.', pg_catalog.jsonb_typeof(commit_state.state)));
+	END IF;
+	v_header := commit_state.state -> 'pgpull';
+	IF pg_catalog.jsonb_typeof(v_header) IS DISTINCT FROM 'object'
+	   OR (v_header -> 'version') IS DISTINCT FROM '1'::jsonb THEN
+		PERFORM pgpull._state_error('state was not written by pgpull',
+			'A pgpull state has a "pgpull" object with "version": 1.');
+	END IF;
+	IF pg_catalog.jsonb_typeof(v_header -> 'integration') IS DISTINCT FROM 'string' THEN
+		PERFORM pgpull._state_error('state names no integration',
+			'The "pgpull" object of a state has the integration as a string.');
+	END IF;
+	v_integration := v_header ->> 'integration';
+	IF pg_catalog.jsonb_typeof(commit_state.state -> 'bookmarks') IS DISTINCT FROM 'object' THEN
+		PERFORM pgpull._state_error('state has no bookmarks object',
+			'A pgpull state has a "bookmarks" object, one member per destination table.');
+	END IF;
+	IF pgpull._is_count(v_header -> 'run_id') THEN
+		v_run_id := (v_header ->> 'run_id')::bigint;
+		SELECT * INTO v_run FROM pgpull.runs r WHERE r.run_id = v_run_id;
+		IF FOUND AND (v_run.integration <> v_integration OR v_run.target IS DISTINCT FROM 'singer') THEN
+			PERFORM pgpull._state_error(
+				pg_catalog.format('state of run %s does not match the catalog', v_run_id),
+				pg_catalog.format('Run %s is of integration "%s" with target kind %s; the state says integration "%s".',
+								  v_run_id, v_run.integration, COALESCE(v_run.target, 'unknown'), v_integration));
+		END IF;
+		IF NOT FOUND THEN
+			v_run_id := NULL;	/* the run was deleted: log without it */
+		END IF;
+	ELSIF (v_header -> 'run_id') IS NOT NULL AND (v_header -> 'run_id') <> 'null'::jsonb THEN
+		PERFORM pgpull._state_error('state has an invalid run_id', 'The run_id of a state is a positive integer.');
+	END IF;
+
+	FOR v_key, v_entry IN
+		SELECT e.key, e.value FROM pg_catalog.jsonb_each(commit_state.state -> 'bookmarks') AS e
+		 ORDER BY e.key COLLATE "C"
+	LOOP
+		stream := v_key;
+		moved := false;
+		bookmark := NULL;
+		IF pg_catalog.jsonb_typeof(v_entry) <> 'object' OR NOT pgpull._is_count(v_entry -> 'stream_id') THEN
+			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
+				'A bookmark is a JSON object with the stream_id of its catalog stream.');
+		END IF;
+		v_stream_id := (v_entry ->> 'stream_id')::bigint;
+		SELECT * INTO v_stream FROM pgpull.stream s WHERE s.stream_id = v_stream_id FOR UPDATE;
+		IF NOT FOUND THEN
+			detail := pg_catalog.format('stream %s is no longer tracked', v_stream_id);
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
+		IF v_stream.integration <> v_integration OR v_stream.destination_table <> v_key THEN
+			RAISE EXCEPTION 'bookmark of destination table "%" does not match stream %', v_key, v_stream_id
+				USING ERRCODE = '22023',
+					  DETAIL = pg_catalog.format('Stream %s loads destination table "%s" of integration "%s"; the state names destination table "%s" of integration "%s".',
+												 v_stream_id, v_stream.destination_table, v_stream.integration,
+												 v_key, v_integration),
+					  HINT = 'Confirm a state with the catalog and integration of the run that sent it.';
+		END IF;
+		SELECT * INTO v_rs FROM pgpull.run_streams rs
+		 WHERE rs.run_id = v_run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
+		v_has_rs := FOUND;
+		v_moved := false;
+		v_detail := NULL;
+		v_after := NULL;
+		bookmark := CASE WHEN v_stream.method = 'key_based' THEN v_stream.bookmark
+						 ELSE pg_catalog.array_to_json(v_stream.resume_position)::text END;
+
+		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table')
+		   OR (v_entry ->> 'method' = 'key_based'
+			   AND pg_catalog.jsonb_typeof(v_entry -> 'replication_key_value') NOT IN ('string', 'null'))
+		   OR (v_entry ->> 'method' = 'full_table'
+			   AND (pg_catalog.jsonb_typeof(v_entry -> 'complete') IS DISTINCT FROM 'boolean'
+					OR NOT pgpull._is_count(v_entry -> 'version')
+					OR pg_catalog.jsonb_typeof(v_entry -> 'position') NOT IN ('string', 'null'))) THEN
+			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
+				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark an integer version, complete true or false, and a position string or null.');
+		END IF;
+
+		IF (v_entry ->> 'method') IS DISTINCT FROM v_stream.method
+		   OR (v_entry ->> 'replication_key') IS DISTINCT FROM v_stream.replication_key::text THEN
+			v_detail := 'the stream''s replication method or key changed after the state was written';
+		ELSIF v_stream.status = 'pending' THEN
+			v_detail := 'the stream was reset after the state was written';
+		ELSIF pgpull._relation_missing(v_stream) IS NOT NULL THEN
+			v_detail := pgpull._relation_missing(v_stream);
+		ELSIF v_stream.method = 'key_based' THEN
+			v_value := v_entry ->> 'replication_key_value';
+			v_type := pgpull._column_type(v_stream.relation, v_stream.replication_key);
+			IF v_value IS NOT NULL THEN
+				BEGIN
+					EXECUTE pg_catalog.format('SELECT %L::%s', v_value, v_type);
+				EXCEPTION WHEN data_exception THEN
+					PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
+						pg_catalog.format('Its replication_key_value "%s" does not read as type %s.', v_value, v_type));
+				END;
+			END IF;
+			/* a bookmark below the one the run started from: reset since */
+			IF v_has_rs AND v_rs.bookmark_before IS NOT NULL THEN
+				EXECUTE pg_catalog.format('SELECT %L::%s IS NULL OR %L::%s > %L::%s', v_stream.bookmark, v_type,
+										  v_rs.bookmark_before, v_type, v_stream.bookmark, v_type)
+				   INTO v_stale;
+			ELSE
+				v_stale := false;
+			END IF;
+			IF v_stale THEN
+				v_detail := 'the stream was reset after the state was written';
+			ELSIF v_value IS NULL THEN
+				v_detail := 'no row with a replication key value confirmed yet';
+			ELSE
+				EXECUTE pg_catalog.format('SELECT %s FROM (SELECT GREATEST(%L::%s, %L::%s) AS v) AS s',
+										  pgpull._key_text_expr('s.v', v_type), v_stream.bookmark, v_type,
+										  v_value, v_type)
+				   INTO v_after;
+				IF v_after IS DISTINCT FROM v_stream.bookmark THEN
+					UPDATE pgpull.stream s
+					   SET bookmark = v_after, bookmark_type = v_type, updated_at = pg_catalog.now()
+					 WHERE s.stream_id = v_stream.stream_id;
+					v_moved := true;
+					bookmark := v_after;
+					v_detail := pg_catalog.format('bookmark moved to %I >= %s', v_stream.replication_key, v_after);
+				ELSE
+					v_detail := pg_catalog.format('the bookmark is already at %I >= %s', v_stream.replication_key,
+												  v_stream.bookmark);
+				END IF;
+			END IF;
+		ELSE
+			v_version := (v_entry ->> 'version')::bigint;
+			IF v_stream.table_version IS NULL OR v_version <> v_stream.table_version THEN
+				v_detail := pg_catalog.format('table version %s is not the stream''s current one (%s)', v_version,
+											  COALESCE(v_stream.table_version::text, 'none'));
+			ELSIF v_version = v_stream.completed_version THEN
+				v_detail := pg_catalog.format('table version %s was confirmed complete already', v_version);
+			ELSIF (v_entry -> 'complete') = 'true'::jsonb THEN
+				UPDATE pgpull.stream s
+				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id;
+				v_moved := true;
+				bookmark := NULL;
+				v_detail := pg_catalog.format('table version %s confirmed complete: the next run starts a new version',
+											  v_version);
+			ELSIF (v_entry ->> 'position') IS NULL THEN
+				v_detail := pg_catalog.format('no position of table version %s confirmed yet', v_version);
+			ELSE
+				v_pos := pgpull._position_columns(v_stream);
+				v_values := pgpull._position_parse(v_entry ->> 'position', v_pos.types, v_stream.destination_table,
+												   false);
+				IF pg_catalog.cardinality(v_values) = 0 THEN
+					v_detail := 'the stream is read in one pass: it resumes from the start';
+				ELSE
+					IF v_stream.resume_position IS NULL THEN
+						v_newer := true;
+					ELSE
+						EXECUTE pg_catalog.format('SELECT %s > %s', pgpull._row_literal(v_values, v_pos.types),
+												  pgpull._row_literal(v_stream.resume_position, v_pos.types))
+						   INTO v_newer;
+					END IF;
+					v_after := pg_catalog.array_to_json(v_values)::text;
+					IF v_newer THEN
+						UPDATE pgpull.stream s SET resume_position = v_values, updated_at = pg_catalog.now()
+						 WHERE s.stream_id = v_stream.stream_id;
+						v_moved := true;
+						bookmark := v_after;
+						v_detail := pg_catalog.format('table version %s confirmed up to position %s: the next run resumes after it',
+													  v_version, v_after);
+					ELSE
+						v_detail := pg_catalog.format('position %s of table version %s is not after the confirmed one',
+													  v_after, v_version);
+						v_after := NULL;
+					END IF;
+				END IF;
+			END IF;
+		END IF;
+
+		IF v_has_rs THEN
+			UPDATE pgpull.run_streams rs
+			   SET rows_loaded = CASE WHEN pgpull._is_count(v_entry -> 'rows')
+									  THEN GREATEST(rs.rows_loaded, (v_entry ->> 'rows')::bigint)
+									  ELSE rs.rows_loaded END,
+				   last_batch_at = CASE WHEN v_moved OR (pgpull._is_count(v_entry -> 'rows')
+														 AND (v_entry ->> 'rows')::bigint > rs.rows_loaded)
+										THEN pg_catalog.now() ELSE rs.last_batch_at END,
+				   bookmark_after = COALESCE(v_after, rs.bookmark_after)
+			 WHERE rs.run_id = v_rs.run_id AND rs.stream_id = v_rs.stream_id;
+		END IF;
+		IF v_moved THEN
+			INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+			VALUES (v_run_id, v_stream.stream_id, 'INFO',
+					'the Singer target confirmed ' || COALESCE('run ' || v_run_id || ': ', '') || v_detail);
+		END IF;
+		moved := v_moved;
+		detail := v_detail;
+		RETURN NEXT;
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.commit_state(jsonb) IS 'advance the bookmarks named by a state value a Singer target echoed after loading (never backwards)';

@@ -1,0 +1,117 @@
+/*
+ * 90_privileges.sql: what PUBLIC loses and what the replication role gets,
+ * in one place.
+ *
+ * PUBLIC: no USAGE on the schema, no privilege on a table or view, and no
+ * EXECUTE on the functions that write the catalog or read what other roles
+ * may not see.  The helpers of the type mapping and of the grant scripts
+ * keep PUBLIC's EXECUTE: the generated extraction queries call
+ * pgpull._float_text and pgpull._json_array_nd, and a DBA granted
+ * grant_script needs its helpers; none reads anything a role could not read
+ * itself (schema pgpull has no USAGE for PUBLIC anyway).
+ *
+ * The replication role: EXECUTE on the functions of _puller_functions(),
+ * which grant_script grants and revoke_script takes back; nothing else.
+ * The DBA's entry points (track, grant_script, check_privileges, ...) are
+ * the extension owner's, and of the roles it grants them to.
+ */
+
+/*
+ * _puller_functions: the functions the replication role may execute, as
+ * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
+ * revokes it.  The one list: a function the puller calls goes here (the
+ * run protocol, the Singer state and the standby check).
+ */
+CREATE FUNCTION pgpull._puller_functions()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT ARRAY[
+		'pgpull.version()',
+		'pgpull.check_standby()',
+		'pgpull.begin_run(text,text,text)',
+		'pgpull.take_stream(bigint,bigint)',
+		'pgpull.extraction_query(bigint,bigint,text,integer)',
+		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
+		'pgpull.log(bigint,bigint,text,text)',
+		'pgpull.end_stream(bigint,bigint,text,bigint,text)',
+		'pgpull.end_run(bigint,text,text)',
+		'pgpull.record_emitted(bigint,bigint,bigint,bigint,text,bigint,boolean)',
+		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
+		'pgpull.commit_state(jsonb)'
+	]::text[];
+$fn$;
+COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
+
+/* the schema, the catalog and its views */
+REVOKE ALL ON SCHEMA pgpull FROM PUBLIC;
+REVOKE ALL ON pgpull.stream, pgpull.stream_range, pgpull.runs, pgpull.run_streams, pgpull.extraction_log,
+	pgpull.watermark_sample
+	FROM PUBLIC;
+REVOKE ALL ON pgpull.streams, pgpull.loading_report FROM PUBLIC;
+
+/* the type mapping: json_schema reads the catalog */
+REVOKE EXECUTE ON FUNCTION pgpull.json_schema(pg_catalog.regclass, text) FROM PUBLIC;
+
+/* the streams: the DBA's */
+REVOKE EXECUTE ON FUNCTION pgpull._relation_label(pg_catalog.oid),
+	pgpull._column_type(pg_catalog.regclass, name, boolean),
+	pgpull._stream_columns(bigint),
+	pgpull.track(pg_catalog.regclass, text, name, name[], name[], text),
+	pgpull._reset_stream(bigint),
+	pgpull.untrack(pg_catalog.regclass, text),
+	pgpull.reset(pg_catalog.regclass, text),
+	pgpull.reset_integration(text)
+	FROM PUBLIC;
+
+/*
+ * Grants and audit: the three entry points are the DBA's.  Their helpers
+ * keep PUBLIC's EXECUTE (see the top of this file), so that granting an
+ * entry point is enough; _tracked_relations, SECURITY DEFINER, shows
+ * tracked relation OIDs and column names to whoever may use the schema.
+ */
+REVOKE EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text),
+	pgpull.revoke_script(name, name[]),
+	pgpull.check_privileges(name, name[])
+	FROM PUBLIC;
+
+/* the standby check: the replication role's (grant_script) */
+REVOKE EXECUTE ON FUNCTION pgpull.check_standby() FROM PUBLIC;
+
+/* the run protocol, the watermark and the Singer state */
+REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
+	pgpull._running_stream(pgpull.runs, pgpull.stream),
+	pgpull._lock_class(),
+	pgpull._run_lock_class(),
+	pgpull._lock_holder(integer, bigint),
+	pgpull._unlock(integer, bigint),
+	pgpull._base_type(pg_catalog.oid),
+	pgpull._key_text_expr(text, pg_catalog.oid),
+	pgpull._run(bigint, boolean),
+	pgpull._stream(pgpull.runs, bigint),
+	pgpull._relation_missing(pgpull.stream),
+	pgpull._stream_relation(pgpull.stream),
+	pgpull._position_columns(pgpull.stream),
+	pgpull._position_parse(text, text[], text, boolean),
+	pgpull._row_literal(text[], text[]),
+	pgpull._writer_time_zones(),
+	pgpull._watermark_sample(),
+	pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid),
+	pgpull._end_stream(bigint, bigint, text, bigint, text, boolean),
+	pgpull.version(),
+	pgpull.log(bigint, bigint, text, text),
+	pgpull.begin_run(text, text, text),
+	pgpull.take_stream(bigint, bigint),
+	pgpull.extraction_query(bigint, bigint, text, integer),
+	pgpull.record_batch(bigint, bigint, bigint, bigint, text, bigint),
+	pgpull.end_stream(bigint, bigint, text, bigint, text),
+	pgpull.end_run(bigint, text, text)
+	FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._singer_run(bigint, boolean),
+	pgpull._is_count(jsonb),
+	pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean),
+	pgpull.end_singer_stream(bigint, bigint, text, bigint, text),
+	pgpull._state_error(text, text),
+	pgpull.commit_state(jsonb)
+	FROM PUBLIC;
