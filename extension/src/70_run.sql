@@ -323,6 +323,42 @@ $fn$;
 COMMENT ON FUNCTION pgpull._running_stream(pgpull.runs, pgpull.stream) IS 'internal: the run''s row of a stream it is syncing, locked, or an error';
 
 /*
+ * _fail_streams: the one way streams of a run fail without their puller
+ * saying so (end_run of a run whose streams were not ended, begin_run of a
+ * run whose puller died): each stream the run is still syncing gets the
+ * error in its row of the run, and in the stream itself while that is
+ * running (a stream reset, or synced by another run, since keeps its
+ * status); its advisory lock is released when this session holds it; and
+ * the extraction log says so.
+ */
+CREATE FUNCTION pgpull._fail_streams(run_id bigint, error text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_stream_id bigint;
+BEGIN
+	FOR v_stream_id IN
+		SELECT rs.stream_id FROM pgpull.run_streams rs
+		 WHERE rs.run_id = _fail_streams.run_id AND rs.status = 'running'
+		 ORDER BY rs.stream_id
+	LOOP
+		UPDATE pgpull.run_streams rs
+		   SET status = 'failed', ended_at = pg_catalog.now(), error = _fail_streams.error
+		 WHERE rs.run_id = _fail_streams.run_id AND rs.stream_id = v_stream_id;
+		UPDATE pgpull.stream s
+		   SET status = 'error', last_error = _fail_streams.error, updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_stream_id AND s.status = 'running';
+		PERFORM pgpull._unlock(pgpull._lock_class(), v_stream_id);
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (_fail_streams.run_id, v_stream_id, 'ERROR', 'stream failed: ' || _fail_streams.error);
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._fail_streams(bigint, text) IS 'internal: fail the streams a run is still syncing, release their locks and log it';
+
+/*
  * _relation_missing: the error message of a stream whose relation no
  * longer exists, or NULL when it exists.
  */
@@ -600,16 +636,7 @@ BEGIN
 		   SET status = 'abandoned', ended_at = pg_catalog.now(),
 			   error = 'the puller ended without ending the run'
 		 WHERE r.run_id = v_old.run_id;
-		UPDATE pgpull.stream s
-		   SET status = 'error', last_error = 'the puller ended without ending the stream',
-			   updated_at = pg_catalog.now()
-		  FROM pgpull.run_streams rs
-		 WHERE rs.run_id = v_old.run_id AND rs.stream_id = s.stream_id
-		   AND rs.status = 'running' AND s.status = 'running';
-		UPDATE pgpull.run_streams rs
-		   SET status = 'failed', ended_at = pg_catalog.now(),
-			   error = 'the puller ended without ending the stream'
-		 WHERE rs.run_id = v_old.run_id AND rs.status = 'running';
+		PERFORM pgpull._fail_streams(v_old.run_id, 'the puller ended without ending the stream');
 		PERFORM pgpull._log_line(v_old.run_id, NULL, 'WARNING',
 				pg_catalog.format('run abandoned: its puller ended without ending it (found by run %s)', v_run_id));
 		PERFORM pgpull._unlock(pgpull._run_lock_class(), v_old.run_id);
@@ -962,11 +989,64 @@ $fn$;
 COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (position, lossy, row_json) of the next chunk of a taken stream, for COPY on the source';
 
 /*
+ * _advance_bookmark: the one place a stream's bookmark or resume position
+ * moves, and never backwards.  vals and types are a position's values and
+ * their columns' types (pgpull._position_columns).  key_based: the
+ * bookmark becomes the greater of it and vals[1], compared in the
+ * replication key's own type (so "2024-10-01" never passes "2024-9-30" as
+ * text would), stored as its ISO text; full_table: the resume position
+ * becomes vals when that row is after the stored one, compared as a row of
+ * the key columns' types.  Returns the bookmark (key_based, ISO text) or
+ * resume position (full_table, JSON array text) after the call, and
+ * whether it moved.  Callers lock the stream row first.
+ */
+CREATE FUNCTION pgpull._advance_bookmark(stream pgpull.stream, vals text[], types text[],
+										 OUT moved boolean, OUT after text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_type pg_catalog.regtype;
+BEGIN
+	IF (_advance_bookmark.stream).method = 'key_based' THEN
+		v_type := _advance_bookmark.types[1]::pg_catalog.regtype;
+		EXECUTE pg_catalog.format('SELECT %s FROM (SELECT GREATEST(%L::%s, %L::%s) AS v) AS s',
+								  pgpull._key_text_expr('s.v', v_type), (_advance_bookmark.stream).bookmark, v_type,
+								  _advance_bookmark.vals[1], v_type)
+		   INTO after;
+		moved := after IS DISTINCT FROM (_advance_bookmark.stream).bookmark;
+		IF moved THEN
+			UPDATE pgpull.stream s SET bookmark = _advance_bookmark.after, bookmark_type = v_type,
+				   updated_at = pg_catalog.now()
+			 WHERE s.stream_id = (_advance_bookmark.stream).stream_id;
+		END IF;
+	ELSE
+		IF (_advance_bookmark.stream).resume_position IS NULL THEN
+			moved := true;
+		ELSE
+			EXECUTE pg_catalog.format('SELECT %s > %s',
+									  pgpull._row_literal(_advance_bookmark.vals, _advance_bookmark.types),
+									  pgpull._row_literal((_advance_bookmark.stream).resume_position,
+														  _advance_bookmark.types))
+			   INTO moved;
+		END IF;
+		IF moved THEN
+			UPDATE pgpull.stream s SET resume_position = _advance_bookmark.vals, updated_at = pg_catalog.now()
+			 WHERE s.stream_id = (_advance_bookmark.stream).stream_id;
+			after := pg_catalog.array_to_json(_advance_bookmark.vals)::text;
+		ELSE
+			after := pg_catalog.array_to_json((_advance_bookmark.stream).resume_position)::text;
+		END IF;
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._advance_bookmark(pgpull.stream, text[], text[]) IS 'internal: move a stream''s bookmark or resume position forward (never backwards, compared in the key''s own type)';
+
+/*
  * record_batch: the destination accepted a batch of a stream: count it and
- * advance the stream's bookmark (key_based: the greatest replication key,
- * compared as its type, never backwards) or resume position (full_table:
- * never backwards either), so calling it again for the same batch changes
- * nothing but the counts.
+ * advance the stream's bookmark (key_based) or resume position
+ * (full_table) with _advance_bookmark, never backwards, so calling it again
+ * for the same batch changes nothing but the counts.
  */
 CREATE FUNCTION pgpull.record_batch(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
 									last_position text, lossy bigint)
@@ -982,8 +1062,6 @@ DECLARE
 	v_pos record;
 	v_values text[];
 	v_after text;
-	v_newer boolean;
-	v_type pg_catalog.regtype;
 BEGIN
 	v_run := pgpull._run(record_batch.run_id, true);
 	v_stream := pgpull._stream(v_run, record_batch.stream_id);
@@ -1006,29 +1084,9 @@ BEGIN
 		v_pos := pgpull._position_columns(v_stream);
 		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
-		IF v_stream.method = 'key_based' AND v_values[1] IS NOT NULL THEN
-			v_type := v_pos.types[1]::pg_catalog.regtype;
-			EXECUTE pg_catalog.format('SELECT %s FROM (SELECT GREATEST(%L::%s, %L::%s) AS v) AS s',
-									  pgpull._key_text_expr('s.v', v_type), v_stream.bookmark, v_type,
-									  v_values[1], v_type)
-			   INTO v_after;
-			UPDATE pgpull.stream s SET bookmark = v_after, bookmark_type = v_type, updated_at = pg_catalog.now()
-			 WHERE s.stream_id = v_stream.stream_id AND s.bookmark IS DISTINCT FROM v_after;
-		ELSIF v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0 THEN
-			IF v_stream.resume_position IS NULL THEN
-				v_newer := true;
-			ELSE
-				EXECUTE pg_catalog.format('SELECT %s > %s', pgpull._row_literal(v_values, v_pos.types),
-										  pgpull._row_literal(v_stream.resume_position, v_pos.types))
-				   INTO v_newer;
-			END IF;
-			IF v_newer THEN
-				UPDATE pgpull.stream s SET resume_position = v_values, updated_at = pg_catalog.now()
-				 WHERE s.stream_id = v_stream.stream_id;
-				v_after := pg_catalog.array_to_json(v_values)::text;
-			ELSE
-				v_after := pg_catalog.array_to_json(v_stream.resume_position)::text;
-			END IF;
+		IF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
+		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
+			v_after := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).after;
 		END IF;
 	END IF;
 
@@ -1171,7 +1229,6 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
 	v_run pgpull.runs;
-	v_stream_id bigint;
 BEGIN
 	IF end_run.status IS NULL OR end_run.status NOT IN ('succeeded', 'failed') THEN
 		RAISE EXCEPTION 'unrecognized run status: %', COALESCE(end_run.status, 'NULL')
@@ -1180,21 +1237,7 @@ BEGIN
 				  HINT = 'Use "succeeded" or "failed".';
 	END IF;
 	v_run := pgpull._run(end_run.run_id, false);
-	FOR v_stream_id IN
-		SELECT rs.stream_id FROM pgpull.run_streams rs
-		 WHERE rs.run_id = v_run.run_id AND rs.status = 'running'
-		 ORDER BY rs.stream_id
-	LOOP
-		UPDATE pgpull.run_streams rs
-		   SET status = 'failed', ended_at = pg_catalog.now(), error = 'the run ended before the stream'
-		 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream_id;
-		UPDATE pgpull.stream s
-		   SET status = 'error', last_error = 'the run ended before the stream', updated_at = pg_catalog.now()
-		 WHERE s.stream_id = v_stream_id;
-		PERFORM pgpull._unlock(pgpull._lock_class(), v_stream_id);
-		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
-		VALUES (v_run.run_id, v_stream_id, 'ERROR', 'stream failed: the run ended before the stream');
-	END LOOP;
+	PERFORM pgpull._fail_streams(v_run.run_id, 'the run ended before the stream');
 	UPDATE pgpull.runs r
 	   SET status = end_run.status, ended_at = pg_catalog.now(), error = end_run.error
 	 WHERE r.run_id = v_run.run_id;

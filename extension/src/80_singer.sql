@@ -257,7 +257,6 @@ DECLARE
 	v_type pg_catalog.regtype;
 	v_value text;
 	v_after text;
-	v_newer boolean;
 	v_stale boolean;
 	v_version bigint;
 	v_values text[];
@@ -383,15 +382,9 @@ BEGIN
 			ELSIF v_value IS NULL THEN
 				v_detail := 'no row with a replication key value confirmed yet';
 			ELSE
-				EXECUTE pg_catalog.format('SELECT %s FROM (SELECT GREATEST(%L::%s, %L::%s) AS v) AS s',
-										  pgpull._key_text_expr('s.v', v_type), v_stream.bookmark, v_type,
-										  v_value, v_type)
-				   INTO v_after;
-				IF v_after IS DISTINCT FROM v_stream.bookmark THEN
-					UPDATE pgpull.stream s
-					   SET bookmark = v_after, bookmark_type = v_type, updated_at = pg_catalog.now()
-					 WHERE s.stream_id = v_stream.stream_id;
-					v_moved := true;
+				SELECT a.moved, a.after INTO v_moved, v_after
+				  FROM pgpull._advance_bookmark(v_stream, ARRAY[v_value], ARRAY[v_type::text]) a;
+				IF v_moved THEN
 					bookmark := v_after;
 					v_detail := pg_catalog.format('bookmark moved to %I >= %s', v_stream.replication_key, v_after);
 				ELSE
@@ -423,18 +416,9 @@ BEGIN
 				IF pg_catalog.cardinality(v_values) = 0 THEN
 					v_detail := 'the stream is read in one pass: it resumes from the start';
 				ELSE
-					IF v_stream.resume_position IS NULL THEN
-						v_newer := true;
-					ELSE
-						EXECUTE pg_catalog.format('SELECT %s > %s', pgpull._row_literal(v_values, v_pos.types),
-												  pgpull._row_literal(v_stream.resume_position, v_pos.types))
-						   INTO v_newer;
-					END IF;
+					v_moved := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).moved;
 					v_after := pg_catalog.array_to_json(v_values)::text;
-					IF v_newer THEN
-						UPDATE pgpull.stream s SET resume_position = v_values, updated_at = pg_catalog.now()
-						 WHERE s.stream_id = v_stream.stream_id;
-						v_moved := true;
+					IF v_moved THEN
 						bookmark := v_after;
 						v_detail := pg_catalog.format('table version %s confirmed up to position %s: the next run resumes after it',
 													  v_version, v_after);

@@ -7,4 +7,553 @@
  * pgpull 1.0 to 1.1, written by hand.  Every change to extension/src/ goes
  * here too, in the same commit; tests/t/003_upgrade.pl proves that a 1.0
  * database updated with this script equals a fresh 1.1 install.
+ *
+ * CREATE OR REPLACE FUNCTION keeps a function's comment and privileges:
+ * a replaced function's COMMENT and GRANT/REVOKE follow only when they
+ * change.
  */
+
+/*
+ * The rules "a bookmark never moves backwards, compared in the key's own
+ * type" and "fail the stream, release its lock, log it" each exist once:
+ * two helpers, which record_batch and commit_state, and begin_run and
+ * end_run, now call.  A stream of a run whose puller died now gets its own
+ * "stream failed" line in the extraction log, as end_run gives one.
+ */
+
+/*
+ * _fail_streams: the one way streams of a run fail without their puller
+ * saying so (end_run of a run whose streams were not ended, begin_run of a
+ * run whose puller died): each stream the run is still syncing gets the
+ * error in its row of the run, and in the stream itself while that is
+ * running (a stream reset, or synced by another run, since keeps its
+ * status); its advisory lock is released when this session holds it; and
+ * the extraction log says so.
+ */
+CREATE FUNCTION pgpull._fail_streams(run_id bigint, error text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_stream_id bigint;
+BEGIN
+	FOR v_stream_id IN
+		SELECT rs.stream_id FROM pgpull.run_streams rs
+		 WHERE rs.run_id = _fail_streams.run_id AND rs.status = 'running'
+		 ORDER BY rs.stream_id
+	LOOP
+		UPDATE pgpull.run_streams rs
+		   SET status = 'failed', ended_at = pg_catalog.now(), error = _fail_streams.error
+		 WHERE rs.run_id = _fail_streams.run_id AND rs.stream_id = v_stream_id;
+		UPDATE pgpull.stream s
+		   SET status = 'error', last_error = _fail_streams.error, updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_stream_id AND s.status = 'running';
+		PERFORM pgpull._unlock(pgpull._lock_class(), v_stream_id);
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (_fail_streams.run_id, v_stream_id, 'ERROR', 'stream failed: ' || _fail_streams.error);
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._fail_streams(bigint, text) IS 'internal: fail the streams a run is still syncing, release their locks and log it';
+
+/*
+ * _advance_bookmark: the one place a stream's bookmark or resume position
+ * moves, and never backwards.  vals and types are a position's values and
+ * their columns' types (pgpull._position_columns).  key_based: the
+ * bookmark becomes the greater of it and vals[1], compared in the
+ * replication key's own type (so "2024-10-01" never passes "2024-9-30" as
+ * text would), stored as its ISO text; full_table: the resume position
+ * becomes vals when that row is after the stored one, compared as a row of
+ * the key columns' types.  Returns the bookmark (key_based, ISO text) or
+ * resume position (full_table, JSON array text) after the call, and
+ * whether it moved.  Callers lock the stream row first.
+ */
+CREATE FUNCTION pgpull._advance_bookmark(stream pgpull.stream, vals text[], types text[],
+										 OUT moved boolean, OUT after text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_type pg_catalog.regtype;
+BEGIN
+	IF (_advance_bookmark.stream).method = 'key_based' THEN
+		v_type := _advance_bookmark.types[1]::pg_catalog.regtype;
+		EXECUTE pg_catalog.format('SELECT %s FROM (SELECT GREATEST(%L::%s, %L::%s) AS v) AS s',
+								  pgpull._key_text_expr('s.v', v_type), (_advance_bookmark.stream).bookmark, v_type,
+								  _advance_bookmark.vals[1], v_type)
+		   INTO after;
+		moved := after IS DISTINCT FROM (_advance_bookmark.stream).bookmark;
+		IF moved THEN
+			UPDATE pgpull.stream s SET bookmark = _advance_bookmark.after, bookmark_type = v_type,
+				   updated_at = pg_catalog.now()
+			 WHERE s.stream_id = (_advance_bookmark.stream).stream_id;
+		END IF;
+	ELSE
+		IF (_advance_bookmark.stream).resume_position IS NULL THEN
+			moved := true;
+		ELSE
+			EXECUTE pg_catalog.format('SELECT %s > %s',
+									  pgpull._row_literal(_advance_bookmark.vals, _advance_bookmark.types),
+									  pgpull._row_literal((_advance_bookmark.stream).resume_position,
+														  _advance_bookmark.types))
+			   INTO moved;
+		END IF;
+		IF moved THEN
+			UPDATE pgpull.stream s SET resume_position = _advance_bookmark.vals, updated_at = pg_catalog.now()
+			 WHERE s.stream_id = (_advance_bookmark.stream).stream_id;
+			after := pg_catalog.array_to_json(_advance_bookmark.vals)::text;
+		ELSE
+			after := pg_catalog.array_to_json((_advance_bookmark.stream).resume_position)::text;
+		END IF;
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._advance_bookmark(pgpull.stream, text[], text[]) IS 'internal: move a stream''s bookmark or resume position forward (never backwards, compared in the key''s own type)';
+
+REVOKE EXECUTE ON FUNCTION pgpull._fail_streams(bigint, text),
+	pgpull._advance_bookmark(pgpull.stream, text[], text[])
+	FROM PUBLIC;
+
+/*
+ * begin_run: start a run of an integration.  Marks as abandoned the
+ * integration's earlier runs still "running" whose puller is gone (no other
+ * session holds their run lock, and no session the lock of any of their
+ * running streams), marks
+ * streams whose relation was dropped as in error, and returns one row per
+ * stream (by destination table), or one row of NULLs but run_id when the
+ * integration has none.  The calling session holds the run's advisory lock
+ * until end_run.
+ */
+CREATE OR REPLACE FUNCTION pgpull.begin_run(integration text, puller_version text, target_kind text)
+RETURNS TABLE (run_id bigint, stream_id bigint, relation_name text, destination_table text,
+			   method text, replication_key name, bookmark text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run_id bigint;
+	v_old record;
+	v_stream pgpull.stream;
+	v_missing text;
+	v_label text;
+	v_count integer;
+BEGIN
+	IF begin_run.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A run syncs the streams of one integration.',
+				  HINT = 'Name the integration to sync, such as "default".';
+	END IF;
+	IF begin_run.target_kind IS NULL OR begin_run.target_kind NOT IN ('import_api', 'singer') THEN
+		RAISE EXCEPTION 'unrecognized target kind: %', COALESCE(begin_run.target_kind, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'The run records the kind of destination only.',
+				  HINT = 'Use "import_api" or "singer"; never a URL or a token.';
+	END IF;
+
+	INSERT INTO pgpull.runs AS r (integration, puller_version, target)
+	VALUES (begin_run.integration, begin_run.puller_version, begin_run.target_kind)
+	RETURNING r.run_id INTO v_run_id;
+	PERFORM pg_catalog.pg_try_advisory_lock(pgpull._run_lock_class(), v_run_id::integer);
+
+	/*
+	 * Runs whose puller died: no other session holds their run lock (this
+	 * one starting a new run is done with its old one), and no session holds
+	 * the lock of a stream they sync.
+	 */
+	FOR v_old IN
+		SELECT r.run_id
+		  FROM pgpull.runs r
+		 WHERE r.integration = begin_run.integration
+		   AND r.status = 'running'
+		   AND r.run_id <> v_run_id
+		   AND COALESCE(pgpull._lock_holder(pgpull._run_lock_class(), r.run_id), pg_catalog.pg_backend_pid())
+			   = pg_catalog.pg_backend_pid()
+		   AND NOT EXISTS (SELECT FROM pgpull.run_streams rs
+							WHERE rs.run_id = r.run_id AND rs.status = 'running'
+							  AND pgpull._lock_holder(pgpull._lock_class(), rs.stream_id) IS NOT NULL)
+		 ORDER BY r.run_id
+		   FOR UPDATE OF r SKIP LOCKED
+	LOOP
+		UPDATE pgpull.runs r
+		   SET status = 'abandoned', ended_at = pg_catalog.now(),
+			   error = 'the puller ended without ending the run'
+		 WHERE r.run_id = v_old.run_id;
+		PERFORM pgpull._fail_streams(v_old.run_id, 'the puller ended without ending the stream');
+		PERFORM pgpull._log_line(v_old.run_id, NULL, 'WARNING',
+				pg_catalog.format('run abandoned: its puller ended without ending it (found by run %s)', v_run_id));
+		PERFORM pgpull._unlock(pgpull._run_lock_class(), v_old.run_id);
+	END LOOP;
+
+	/* renamed relations get their new name; dropped ones put the stream in error */
+	FOR v_stream IN
+		SELECT * FROM pgpull.stream s WHERE s.integration = begin_run.integration
+		 ORDER BY s.stream_id FOR UPDATE
+	LOOP
+		v_missing := pgpull._relation_missing(v_stream);
+		IF v_missing IS NOT NULL THEN
+			UPDATE pgpull.stream s SET status = 'error', last_error = v_missing, updated_at = pg_catalog.now()
+			 WHERE s.stream_id = v_stream.stream_id
+			   AND (s.status, s.last_error) IS DISTINCT FROM ('error', v_missing);
+		ELSE
+			v_label := pgpull._stream_relation(v_stream);
+		END IF;
+	END LOOP;
+
+	/* a sample now gives chunks on a lagging standby a valid commit-safe cap */
+	IF EXISTS (SELECT FROM pgpull.stream s
+				WHERE s.integration = begin_run.integration AND s.method = 'key_based') THEN
+		PERFORM pgpull._watermark_sample();
+	END IF;
+
+	SELECT pg_catalog.count(*) INTO v_count FROM pgpull.stream s WHERE s.integration = begin_run.integration;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run_id, NULL, 'INFO',
+			pg_catalog.format('run started: puller %s, target %s, %s stream%s',
+							  COALESCE(begin_run.puller_version, 'unknown'), begin_run.target_kind,
+							  v_count, CASE WHEN v_count = 1 THEN '' ELSE 's' END));
+
+	RETURN QUERY
+	SELECT v_run_id, s.stream_id, s.relation_name, s.destination_table, s.method, s.replication_key,
+		   s.bookmark
+	  FROM pgpull.stream s
+	 WHERE s.integration = begin_run.integration
+	 ORDER BY s.destination_table COLLATE "C";
+	IF NOT FOUND THEN
+		RETURN QUERY SELECT v_run_id, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::name, NULL::text;
+	END IF;
+END
+$fn$;
+
+/*
+ * record_batch: the destination accepted a batch of a stream: count it and
+ * advance the stream's bookmark (key_based) or resume position
+ * (full_table) with _advance_bookmark, never backwards, so calling it again
+ * for the same batch changes nothing but the counts.
+ */
+CREATE OR REPLACE FUNCTION pgpull.record_batch(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
+									last_position text, lossy bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_pos record;
+	v_values text[];
+	v_after text;
+BEGIN
+	v_run := pgpull._run(record_batch.run_id, true);
+	v_stream := pgpull._stream(v_run, record_batch.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF record_batch.rows IS NULL OR record_batch.bytes IS NULL OR record_batch.lossy IS NULL THEN
+		RAISE EXCEPTION 'rows, bytes and lossy must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A batch is counted in rows, bytes and values mapped lossily.',
+				  HINT = 'Pass 0 for none.';
+	END IF;
+	IF record_batch.rows < 0 OR record_batch.bytes < 0 OR record_batch.lossy < 0 THEN
+		RAISE EXCEPTION 'rows, bytes and lossy must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('The batch has rows %s, bytes %s, lossy %s.', record_batch.rows,
+											 record_batch.bytes, record_batch.lossy),
+				  HINT = 'Pass the counts of the batch the destination accepted.';
+	END IF;
+
+	IF record_batch.last_position IS NOT NULL THEN
+		v_pos := pgpull._position_columns(v_stream);
+		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
+										   v_stream.method = 'key_based');
+		IF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
+		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
+			v_after := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).after;
+		END IF;
+	END IF;
+
+	UPDATE pgpull.run_streams rs
+	   SET rows_loaded = rs.rows_loaded + record_batch.rows,
+		   batches = rs.batches + 1,
+		   bytes = rs.bytes + record_batch.bytes,
+		   lossy_values = rs.lossy_values + record_batch.lossy,
+		   last_batch_at = pg_catalog.now(),
+		   bookmark_after = COALESCE(v_after, rs.bookmark_after)
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run.run_id, v_stream.stream_id, 'INFO',
+			pg_catalog.format('batch %s accepted: %s row%s, %s byte%s%s', v_rs.batches + 1,
+							  record_batch.rows, CASE WHEN record_batch.rows = 1 THEN '' ELSE 's' END,
+							  record_batch.bytes, CASE WHEN record_batch.bytes = 1 THEN '' ELSE 's' END,
+							  CASE WHEN record_batch.lossy > 0
+								   THEN pg_catalog.format(', %s value%s mapped lossily', record_batch.lossy,
+														  CASE WHEN record_batch.lossy = 1 THEN '' ELSE 's' END)
+								   ELSE '' END));
+END
+$fn$;
+
+/*
+ * end_run: the outcome of a run, 'succeeded' or 'failed'.  Streams still
+ * running in it fail; their locks and the run's are released.
+ */
+CREATE OR REPLACE FUNCTION pgpull.end_run(run_id bigint, status text, error text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+BEGIN
+	IF end_run.status IS NULL OR end_run.status NOT IN ('succeeded', 'failed') THEN
+		RAISE EXCEPTION 'unrecognized run status: %', COALESCE(end_run.status, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'A run ends as succeeded or failed.',
+				  HINT = 'Use "succeeded" or "failed".';
+	END IF;
+	v_run := pgpull._run(end_run.run_id, false);
+	PERFORM pgpull._fail_streams(v_run.run_id, 'the run ended before the stream');
+	UPDATE pgpull.runs r
+	   SET status = end_run.status, ended_at = pg_catalog.now(), error = end_run.error
+	 WHERE r.run_id = v_run.run_id;
+	PERFORM pgpull._unlock(pgpull._run_lock_class(), v_run.run_id);
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run.run_id, NULL, CASE WHEN end_run.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
+			'run ' || end_run.status || COALESCE(': ' || end_run.error, ''));
+END
+$fn$;
+
+/*
+ * commit_state: a state value a Singer target echoed after storing the
+ * rows sent before it.  For each entry of its bookmarks, in destination
+ * table order, advances the stream's bookmark (key_based) or resume
+ * position (full_table), never backwards (see the top of this file), and
+ * returns a row: the destination table, whether anything moved, the
+ * bookmark after (key_based: the key's ISO text; full_table: the resume
+ * position, NULL when none), and what happened.  Moves are logged in the
+ * extraction log of the run that sent the state.  22023 for a value that
+ * is not a pgpull state, and for an entry whose stream is not that
+ * destination table of the state's integration.
+ */
+CREATE OR REPLACE FUNCTION pgpull.commit_state(state jsonb)
+RETURNS TABLE (stream text, moved boolean, bookmark text, detail text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_header jsonb;
+	v_integration text;
+	v_run_id bigint;
+	v_run pgpull.runs;
+	v_key text;
+	v_entry jsonb;
+	v_stream_id bigint;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_has_rs boolean;
+	v_pos record;
+	v_type pg_catalog.regtype;
+	v_value text;
+	v_after text;
+	v_stale boolean;
+	v_version bigint;
+	v_values text[];
+	v_moved boolean;
+	v_bookmark text;
+	v_detail text;
+BEGIN
+	IF commit_state.state IS NULL THEN
+		RAISE EXCEPTION 'state must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A state is the value of a STATE message a Singer target echoed.',
+				  HINT = 'Pass the state value as the target printed it.';
+	END IF;
+	IF pg_catalog.jsonb_typeof(commit_state.state) <> 'object' THEN
+		PERFORM pgpull._state_error('state is not a JSON object',
+			pg_catalog.format('The value is a JSON %s.', pg_catalog.jsonb_typeof(commit_state.state)));
+	END IF;
+	v_header := commit_state.state -> 'pgpull';
+	IF pg_catalog.jsonb_typeof(v_header) IS DISTINCT FROM 'object'
+	   OR (v_header -> 'version') IS DISTINCT FROM '1'::jsonb THEN
+		PERFORM pgpull._state_error('state was not written by pgpull',
+			'A pgpull state has a "pgpull" object with "version": 1.');
+	END IF;
+	IF pg_catalog.jsonb_typeof(v_header -> 'integration') IS DISTINCT FROM 'string' THEN
+		PERFORM pgpull._state_error('state names no integration',
+			'The "pgpull" object of a state has the integration as a string.');
+	END IF;
+	v_integration := v_header ->> 'integration';
+	IF pg_catalog.jsonb_typeof(commit_state.state -> 'bookmarks') IS DISTINCT FROM 'object' THEN
+		PERFORM pgpull._state_error('state has no bookmarks object',
+			'A pgpull state has a "bookmarks" object, one member per destination table.');
+	END IF;
+	IF pgpull._is_count(v_header -> 'run_id') THEN
+		v_run_id := (v_header ->> 'run_id')::bigint;
+		SELECT * INTO v_run FROM pgpull.runs r WHERE r.run_id = v_run_id;
+		IF FOUND AND (v_run.integration <> v_integration OR v_run.target IS DISTINCT FROM 'singer') THEN
+			PERFORM pgpull._state_error(
+				pg_catalog.format('state of run %s does not match the catalog', v_run_id),
+				pg_catalog.format('Run %s is of integration "%s" with target kind %s; the state says integration "%s".',
+								  v_run_id, v_run.integration, COALESCE(v_run.target, 'unknown'), v_integration));
+		END IF;
+		IF NOT FOUND THEN
+			v_run_id := NULL;	/* the run was deleted: log without it */
+		END IF;
+	ELSIF (v_header -> 'run_id') IS NOT NULL AND (v_header -> 'run_id') <> 'null'::jsonb THEN
+		PERFORM pgpull._state_error('state has an invalid run_id', 'The run_id of a state is a positive integer.');
+	END IF;
+
+	FOR v_key, v_entry IN
+		SELECT e.key, e.value FROM pg_catalog.jsonb_each(commit_state.state -> 'bookmarks') AS e
+		 ORDER BY e.key COLLATE "C"
+	LOOP
+		stream := v_key;
+		moved := false;
+		bookmark := NULL;
+		IF pg_catalog.jsonb_typeof(v_entry) <> 'object' OR NOT pgpull._is_count(v_entry -> 'stream_id') THEN
+			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
+				'A bookmark is a JSON object with the stream_id of its catalog stream.');
+		END IF;
+		v_stream_id := (v_entry ->> 'stream_id')::bigint;
+		SELECT * INTO v_stream FROM pgpull.stream s WHERE s.stream_id = v_stream_id FOR UPDATE;
+		IF NOT FOUND THEN
+			detail := pg_catalog.format('stream %s is no longer tracked', v_stream_id);
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
+		IF v_stream.integration <> v_integration OR v_stream.destination_table <> v_key THEN
+			RAISE EXCEPTION 'bookmark of destination table "%" does not match stream %', v_key, v_stream_id
+				USING ERRCODE = '22023',
+					  DETAIL = pg_catalog.format('Stream %s loads destination table "%s" of integration "%s"; the state names destination table "%s" of integration "%s".',
+												 v_stream_id, v_stream.destination_table, v_stream.integration,
+												 v_key, v_integration),
+					  HINT = 'Confirm a state with the catalog and integration of the run that sent it.';
+		END IF;
+		SELECT * INTO v_rs FROM pgpull.run_streams rs
+		 WHERE rs.run_id = v_run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
+		v_has_rs := FOUND;
+		v_moved := false;
+		v_detail := NULL;
+		v_after := NULL;
+		bookmark := CASE WHEN v_stream.method = 'key_based' THEN v_stream.bookmark
+						 ELSE pg_catalog.array_to_json(v_stream.resume_position)::text END;
+
+		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table')
+		   OR (v_entry ->> 'method' = 'key_based'
+			   AND pg_catalog.jsonb_typeof(v_entry -> 'replication_key_value') NOT IN ('string', 'null'))
+		   OR (v_entry ->> 'method' = 'full_table'
+			   AND (pg_catalog.jsonb_typeof(v_entry -> 'complete') IS DISTINCT FROM 'boolean'
+					OR NOT pgpull._is_count(v_entry -> 'version')
+					OR pg_catalog.jsonb_typeof(v_entry -> 'position') NOT IN ('string', 'null'))) THEN
+			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
+				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark an integer version, complete true or false, and a position string or null.');
+		END IF;
+
+		IF (v_entry ->> 'method') IS DISTINCT FROM v_stream.method
+		   OR (v_entry ->> 'replication_key') IS DISTINCT FROM v_stream.replication_key::text THEN
+			v_detail := 'the stream''s replication method or key changed after the state was written';
+		ELSIF v_stream.status = 'pending' THEN
+			v_detail := 'the stream was reset after the state was written';
+		ELSIF pgpull._relation_missing(v_stream) IS NOT NULL THEN
+			v_detail := pgpull._relation_missing(v_stream);
+		ELSIF v_stream.method = 'key_based' THEN
+			v_value := v_entry ->> 'replication_key_value';
+			v_type := pgpull._column_type(v_stream.relation, v_stream.replication_key);
+			IF v_value IS NOT NULL THEN
+				BEGIN
+					EXECUTE pg_catalog.format('SELECT %L::%s', v_value, v_type);
+				EXCEPTION WHEN data_exception THEN
+					PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
+						pg_catalog.format('Its replication_key_value "%s" does not read as type %s.', v_value, v_type));
+				END;
+			END IF;
+			/* a bookmark below the one the run started from: reset since */
+			IF v_has_rs AND v_rs.bookmark_before IS NOT NULL THEN
+				EXECUTE pg_catalog.format('SELECT %L::%s IS NULL OR %L::%s > %L::%s', v_stream.bookmark, v_type,
+										  v_rs.bookmark_before, v_type, v_stream.bookmark, v_type)
+				   INTO v_stale;
+			ELSE
+				v_stale := false;
+			END IF;
+			IF v_stale THEN
+				v_detail := 'the stream was reset after the state was written';
+			ELSIF v_value IS NULL THEN
+				v_detail := 'no row with a replication key value confirmed yet';
+			ELSE
+				SELECT a.moved, a.after INTO v_moved, v_after
+				  FROM pgpull._advance_bookmark(v_stream, ARRAY[v_value], ARRAY[v_type::text]) a;
+				IF v_moved THEN
+					bookmark := v_after;
+					v_detail := pg_catalog.format('bookmark moved to %I >= %s', v_stream.replication_key, v_after);
+				ELSE
+					v_detail := pg_catalog.format('the bookmark is already at %I >= %s', v_stream.replication_key,
+												  v_stream.bookmark);
+				END IF;
+			END IF;
+		ELSE
+			v_version := (v_entry ->> 'version')::bigint;
+			IF v_stream.table_version IS NULL OR v_version <> v_stream.table_version THEN
+				v_detail := pg_catalog.format('table version %s is not the stream''s current one (%s)', v_version,
+											  COALESCE(v_stream.table_version::text, 'none'));
+			ELSIF v_version = v_stream.completed_version THEN
+				v_detail := pg_catalog.format('table version %s was confirmed complete already', v_version);
+			ELSIF (v_entry -> 'complete') = 'true'::jsonb THEN
+				UPDATE pgpull.stream s
+				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id;
+				v_moved := true;
+				bookmark := NULL;
+				v_detail := pg_catalog.format('table version %s confirmed complete: the next run starts a new version',
+											  v_version);
+			ELSIF (v_entry ->> 'position') IS NULL THEN
+				v_detail := pg_catalog.format('no position of table version %s confirmed yet', v_version);
+			ELSE
+				v_pos := pgpull._position_columns(v_stream);
+				v_values := pgpull._position_parse(v_entry ->> 'position', v_pos.types, v_stream.destination_table,
+												   false);
+				IF pg_catalog.cardinality(v_values) = 0 THEN
+					v_detail := 'the stream is read in one pass: it resumes from the start';
+				ELSE
+					v_moved := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).moved;
+					v_after := pg_catalog.array_to_json(v_values)::text;
+					IF v_moved THEN
+						bookmark := v_after;
+						v_detail := pg_catalog.format('table version %s confirmed up to position %s: the next run resumes after it',
+													  v_version, v_after);
+					ELSE
+						v_detail := pg_catalog.format('position %s of table version %s is not after the confirmed one',
+													  v_after, v_version);
+						v_after := NULL;
+					END IF;
+				END IF;
+			END IF;
+		END IF;
+
+		IF v_has_rs THEN
+			UPDATE pgpull.run_streams rs
+			   SET rows_loaded = CASE WHEN pgpull._is_count(v_entry -> 'rows')
+									  THEN GREATEST(rs.rows_loaded, (v_entry ->> 'rows')::bigint)
+									  ELSE rs.rows_loaded END,
+				   last_batch_at = CASE WHEN v_moved OR (pgpull._is_count(v_entry -> 'rows')
+														 AND (v_entry ->> 'rows')::bigint > rs.rows_loaded)
+										THEN pg_catalog.now() ELSE rs.last_batch_at END,
+				   bookmark_after = COALESCE(v_after, rs.bookmark_after)
+			 WHERE rs.run_id = v_rs.run_id AND rs.stream_id = v_rs.stream_id;
+		END IF;
+		IF v_moved THEN
+			INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+			VALUES (v_run_id, v_stream.stream_id, 'INFO',
+					'the Singer target confirmed ' || COALESCE('run ' || v_run_id || ': ', '') || v_detail);
+		END IF;
+		moved := v_moved;
+		detail := v_detail;
+		RETURN NEXT;
+	END LOOP;
+END
+$fn$;
