@@ -1,9 +1,11 @@
 # tests/t/002_install.pl: the extension installs the way pg_tle would run it.
 #
 # pg_tle is not in Debian, so this checks the nearest thing: the control file
-# needs no superuser, the script holds none of pg_tle's reserved dollar tags
-# and no psql meta-command but the leading \echo guard, and a database owner
-# that is not a superuser installs the extension and drives the API.
+# needs no superuser, every script (the built one and the update scripts
+# too) holds none of pg_tle's reserved dollar tags and no psql meta-command
+# but the leading \echo guard, and a database owner that is not a superuser
+# installs the extension, updates it from the oldest release, and drives the
+# API.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -18,8 +20,15 @@ unlike($control, qr/^module_pathname/m, 'control file names no C module');
 unlike($control, qr/^trusted\s*=\s*true/m,
 	'not trusted: the script runs as the installing role, as under pg_tle');
 
+# every script: the released ones, the one built from extension/src, and
+# the update scripts (the pg_tle recipe installs the last two)
+my ($current) = $control =~ /^default_version\s*=\s*'([^']+)'/m;
 my @scripts = glob("$sharedir/extension/pgpull--*.sql");
-ok(@scripts >= 1, 'install scripts are installed');
+my %installed = map { m{([^/]+)$} ? ($1 => 1) : () } @scripts;
+for my $want ("pgpull--$current.sql", map { m{([^/]+)$} } glob('extension/updates/pgpull--*.sql'))
+{
+	ok($installed{$want}, "$want is installed, and checked below");
+}
 for my $path (@scripts)
 {
 	my $name = $path;
@@ -51,6 +60,19 @@ my ($ret, $out, $err) = $node->psql('appdb', q{
 	CREATE EXTENSION pgpull;
 }, extra_params => [ '-U', 'regress_dbowner' ]);
 is($ret, 0, 'a non-superuser database owner creates the extension') or diag $err;
+
+# and updates it from the oldest release, as pg_tle's install_update_path
+# has the owner do
+my ($oldest) = sort map { m{/pgpull--([0-9][0-9.]*)\.sql$} ? $1 : () } glob('extension/pgpull--*.sql');
+$node->safe_psql('postgres', 'CREATE DATABASE appdb_old OWNER regress_dbowner');
+($ret, $out, $err) = $node->psql('appdb_old', qq{
+	SET search_path = public, pg_temp;
+	CREATE EXTENSION pgpull VERSION '$oldest';
+	ALTER EXTENSION pgpull UPDATE;
+	SELECT pgpull.version();
+}, extra_params => [ '-U', 'regress_dbowner' ]);
+is($ret, 0, "the owner updates the extension from $oldest") or diag $err;
+is($out, $current, "to $current");
 
 is( $node->safe_psql('appdb', q{
 		SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
