@@ -39,11 +39,7 @@ sub pgpull
 	my (%o) = @_;
 	my ($out, $err) = ('', '');
 	my @cmd = ('pgpull', @{ $o{args} });
-	unshift @cmd, 'valgrind', '--quiet', '--leak-check=full',
-	  '--show-leak-kinds=definite,indirect,possible',
-	  '--errors-for-leak-kinds=definite,indirect,possible',
-	  '--error-exitcode=99'
-	  if $o{valgrind};
+	@cmd = PgPullTest::valgrind(@cmd) if $o{valgrind};
 	note('# Running: ' . join(' ', @cmd));
 	IPC::Run::run(\@cmd, '<', $o{stdin} // \undef, '>', $o{stdout} // \$out,
 		'2>', \$err, IPC::Run::timeout(600));
