@@ -4,65 +4,8 @@
 \set SHOW_CONTEXT never
 -- the NOTICE lines the extension raises for the puller carry table versions
 SET client_min_messages = warning;
-
--- what the puller does with a taken stream: chunks, each accepted as one batch
--- (stops after max_batches batches, as a puller that dies would)
-CREATE FUNCTION pg_temp.sync(run bigint, stream bigint, chunk_rows integer, max_batches integer DEFAULT NULL)
-RETURNS TABLE (batch integer, pos text, lossy integer, row_json text)
-LANGUAGE plpgsql AS $$
-DECLARE
-	v_after text;
-	v_n integer;
-	v_batch integer := 0;
-	v_lossy integer;
-	v_bytes bigint;
-	r record;
-BEGIN
-	LOOP
-		v_batch := v_batch + 1;
-		v_n := 0;
-		v_lossy := 0;
-		v_bytes := 0;
-		FOR r IN EXECUTE pgpull.extraction_query(sync.run, sync.stream, v_after, sync.chunk_rows) LOOP
-			v_n := v_n + 1;
-			v_lossy := v_lossy + r.lossy;
-			v_bytes := v_bytes + octet_length(r.row_json);
-			v_after := r.position;
-			batch := v_batch;
-			pos := r.position;
-			lossy := r.lossy;
-			row_json := r.row_json;
-			RETURN NEXT;
-		END LOOP;
-		IF v_n > 0 THEN
-			PERFORM pgpull.record_batch(sync.run, sync.stream, v_n, v_bytes, v_after, v_lossy);
-		END IF;
-		EXIT WHEN sync.chunk_rows IS NULL OR v_n < sync.chunk_rows OR v_batch = sync.max_batches;
-	END LOOP;
-END
-$$;
-
--- run a statement, its error with run and stream IDs masked (they depend on the
--- tests run before this one)
-CREATE FUNCTION pg_temp.masked(statement text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-	v_state text;
-	v_message text;
-	v_detail text;
-	v_hint text;
-BEGIN
-	EXECUTE statement;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-		v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-	v_message := regexp_replace(v_message, '(run|stream) \d+', '\1 N', 'g');
-	IF v_detail <> '' THEN
-		RAISE EXCEPTION '%', v_message USING ERRCODE = v_state, DETAIL = v_detail, HINT = v_hint;
-	END IF;
-	RAISE EXCEPTION '%', v_message USING ERRCODE = v_state, HINT = v_hint;
-END
-$$;
+-- regress_pull.sync drives a run as the puller does, regress_pull.masked
+-- shows an error without IDs (both from setup)
 
 -- whether this session holds the advisory lock of a stream
 CREATE FUNCTION pg_temp.locked(stream bigint) RETURNS boolean
@@ -109,7 +52,7 @@ SELECT taken, json_schema->'properties' ? 'updated_at' AS schema_ok, key_names, 
 SELECT pg_temp.locked(:items) AS locked_after_take;
 -- NULL keys first (first run), then by key and id: the three equal keys span a chunk
 -- boundary; the row from the future waits for its time
-SELECT * FROM pg_temp.sync(:run, :items, 2);
+SELECT * FROM regress_pull.sync(:run, :items, 2);
 SELECT bookmark FROM pgpull.streams WHERE stream_id = :items;
 SELECT pgpull.end_stream(:run, :items, 'succeeded', 7, NULL);
 SELECT pg_temp.locked(:items) AS locked_after_end;
@@ -124,7 +67,7 @@ INSERT INTO regress_items VALUES (9, 'i', '2024-01-03 10:00:00.5+00'), (10, 'j',
 SELECT count(*) AS streams FROM pgpull.begin_run('regress', '1.0', 'import_api');
 SELECT max(run_id) AS run FROM pgpull.runs \gset
 SELECT taken FROM pgpull.take_stream(:run, :items);
-SELECT * FROM pg_temp.sync(:run, :items, 2);
+SELECT * FROM regress_pull.sync(:run, :items, 2);
 -- the bookmark never moves backwards, and a batch recorded twice changes nothing
 SELECT pgpull.record_batch(:run, :items, 1, 10, '["2024-01-01T10:00:00Z","1"]', 0);
 SELECT pgpull.record_batch(:run, :items, 1, 10, '["2024-01-04T00:00:00Z","3"]', 0);
@@ -156,7 +99,7 @@ SELECT taken, key_names, bookmark_properties, chunked, table_version AS version1
   FROM pgpull.take_stream(:run, :full) \gset
 SELECT :'taken' AS taken, :'key_names' AS key_names, :'bookmark_properties' AS bookmark_properties,
 	   :'chunked' AS chunked;
-SELECT * FROM pg_temp.sync(:run, :full, 2, 1);
+SELECT * FROM regress_pull.sync(:run, :full, 2, 1);
 SELECT resuming FROM pgpull.streams WHERE stream_id = :full;
 -- the puller dies: its connection (and so its advisory locks) goes, nothing is ended
 SELECT pg_advisory_unlock_all();
@@ -169,7 +112,7 @@ SELECT taken, table_version = :version1 AS same_version FROM pgpull.take_stream(
 -- an older position never moves the resume position back
 SELECT pgpull.record_batch(:run, :full, 0, 0, '["1","x"]', 0);
 SELECT resume_position FROM pgpull.stream WHERE stream_id = :full;
-SELECT * FROM pg_temp.sync(:run, :full, 2);
+SELECT * FROM regress_pull.sync(:run, :full, 2);
 SELECT pgpull.end_stream(:run, :full, 'succeeded', 3, NULL);
 SELECT resuming, status FROM pgpull.streams WHERE stream_id = :full;
 SELECT pgpull.end_run(:run, 'succeeded', NULL);
@@ -177,7 +120,7 @@ SELECT pgpull.end_run(:run, 'succeeded', NULL);
 SELECT count(*) AS streams FROM pgpull.begin_run('regress_ft', '1.0', 'singer');
 SELECT max(run_id) AS run FROM pgpull.runs \gset
 SELECT taken, table_version > :version1 AS new_version FROM pgpull.take_stream(:run, :full);
-SELECT count(*) AS rows FROM pg_temp.sync(:run, :full, NULL);
+SELECT count(*) AS rows FROM regress_pull.sync(:run, :full, NULL);
 SELECT pgpull.end_stream(:run, :full, 'succeeded', 5, NULL);
 SELECT pgpull.end_run(:run, 'succeeded', NULL);
 SELECT level, regexp_replace(message, '\d{10,}', 'V') AS message FROM pgpull.extraction_log
@@ -207,16 +150,16 @@ SELECT stream_id AS odd FROM pgpull.stream WHERE destination_table = 'Odd "T"' \
 SELECT stream_id AS view FROM pgpull.stream WHERE destination_table = 'v' \gset
 SELECT stream_id AS days FROM pgpull.stream WHERE destination_table = 'days' \gset
 SELECT taken, key_names, bookmark_properties, chunked FROM pgpull.take_stream(:run, :odd);
-SELECT * FROM pg_temp.sync(:run, :odd, 2);
+SELECT * FROM regress_pull.sync(:run, :odd, 2);
 SELECT bookmark FROM pgpull.streams WHERE stream_id = :odd;
 SELECT taken, key_names, bookmark_properties, chunked, table_version IS NOT NULL AS has_version
   FROM pgpull.take_stream(:run, :view);
-SELECT * FROM pg_temp.sync(:run, :view, NULL) ORDER BY row_json COLLATE "C";
+SELECT * FROM regress_pull.sync(:run, :view, NULL) ORDER BY row_json COLLATE "C";
 SELECT pgpull.extraction_query(:run, :view, '[]', 2);
 \echo :LAST_ERROR_SQLSTATE
 -- date keys: positions as dates; infinity waits for its time like any future key
 SELECT taken FROM pgpull.take_stream(:run, :days);
-SELECT * FROM pg_temp.sync(:run, :days, 3);
+SELECT * FROM regress_pull.sync(:run, :days, 3);
 SELECT bookmark FROM pgpull.streams WHERE stream_id = :days;
 SELECT pgpull.end_stream(:run, :days, 'succeeded', 5, NULL);
 SELECT pgpull.end_stream(:run, :odd, 'succeeded', 3, NULL);
@@ -240,7 +183,7 @@ SELECT pgpull.end_stream(:run, :gone, 'failed', 0, 'relation "public.regress_gon
 SELECT status, error FROM pgpull.run_streams WHERE run_id = :run AND stream_id = :gone;
 SELECT status, last_error FROM pgpull.streams WHERE stream_id = :gone;
 SELECT taken FROM pgpull.take_stream(:run, :items);
-SELECT count(*) AS rows FROM pg_temp.sync(:run, :items, 100);
+SELECT count(*) AS rows FROM regress_pull.sync(:run, :items, 100);
 SELECT pgpull.end_stream(:run, :items, 'succeeded', 3, NULL);
 SELECT pgpull.end_run(:run, 'failed', 'a stream failed');
 
@@ -253,17 +196,17 @@ SELECT * FROM pgpull.begin_run('regress', '1.0', 'https://user:secret@example.co
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM pgpull.take_stream(-1, :items);
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_temp.masked(format('SELECT pgpull.take_stream(%s, %s)', :run, :items));
+SELECT regress_pull.masked(format('SELECT pgpull.take_stream(%s, %s)', :run, :items));
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS streams FROM pgpull.begin_run('regress', '1.0', 'import_api');
 SELECT max(run_id) AS run FROM pgpull.runs \gset
 SELECT * FROM pgpull.take_stream(:run, -1);
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_temp.masked(format('SELECT pgpull.take_stream(%s, %s)', :run, :full));
+SELECT regress_pull.masked(format('SELECT pgpull.take_stream(%s, %s)', :run, :full));
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_temp.masked(format('SELECT pgpull.extraction_query(%s, %s, NULL, 10)', :run, :items));
+SELECT regress_pull.masked(format('SELECT pgpull.extraction_query(%s, %s, NULL, 10)', :run, :items));
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_temp.masked(format('SELECT pgpull.record_batch(%s, %s, 1, 1, NULL, 0)', :run, :items));
+SELECT regress_pull.masked(format('SELECT pgpull.record_batch(%s, %s, 1, 1, NULL, 0)', :run, :items));
 \echo :LAST_ERROR_SQLSTATE
 SELECT taken FROM pgpull.take_stream(:run, :items);
 SELECT pgpull.extraction_query(:run, :items, NULL, 0);
@@ -291,7 +234,7 @@ SELECT pgpull.end_run(:run, 'maybe', NULL);
 SELECT pgpull.end_run(:run, 'failed', 'interrupted');
 SELECT pg_temp.locked(:items) AS locked;
 SELECT status, error FROM pgpull.run_streams WHERE run_id = :run;
-SELECT pg_temp.masked(format('SELECT pgpull.record_batch(%s, %s, 1, 1, NULL, 0)', :run, :items));
+SELECT regress_pull.masked(format('SELECT pgpull.record_batch(%s, %s, 1, 1, NULL, 0)', :run, :items));
 \echo :LAST_ERROR_SQLSTATE
 SELECT level, message FROM pgpull.extraction_log WHERE run_id = :run ORDER BY log_id;
 

@@ -4,54 +4,9 @@
 \set SHOW_CONTEXT never
 -- the NOTICE lines the extension raises for the puller carry table versions
 SET client_min_messages = warning;
-
--- what the puller does with a taken stream of a Singer run: chunks, each
--- followed by a STATE whose entry record_emitted returns (kept in
--- pg_temp.states); stops after max_chunks chunks, as a puller that dies would
-CREATE TEMP TABLE states (run bigint, n integer, stream bigint, entry jsonb);
-CREATE FUNCTION pg_temp.keep(run bigint, stream bigint, entry jsonb) RETURNS void
-LANGUAGE sql AS $$
-	INSERT INTO pg_temp.states
-	SELECT keep.run, count(*) + 1, keep.stream, keep.entry FROM pg_temp.states s WHERE s.run = keep.run;
-$$;
-CREATE FUNCTION pg_temp.send(run bigint, stream bigint, chunk_rows integer, max_chunks integer DEFAULT NULL)
-RETURNS TABLE (chunk integer, pos text, row_json text)
-LANGUAGE plpgsql AS $$
-DECLARE
-	v_after text;
-	v_n integer;
-	v_chunk integer := 0;
-	v_lossy integer;
-	v_bytes bigint;
-	r record;
-BEGIN
-	PERFORM pg_temp.keep(send.run, send.stream, pgpull.record_emitted(send.run, send.stream, 0, 0, NULL, 0, false));
-	LOOP
-		v_chunk := v_chunk + 1;
-		v_n := 0;
-		v_lossy := 0;
-		v_bytes := 0;
-		FOR r IN EXECUTE pgpull.extraction_query(send.run, send.stream, v_after, send.chunk_rows) LOOP
-			v_n := v_n + 1;
-			v_lossy := v_lossy + r.lossy;
-			v_bytes := v_bytes + octet_length(r.row_json);
-			v_after := r.position;
-			chunk := v_chunk;
-			pos := r.position;
-			row_json := r.row_json;
-			RETURN NEXT;
-		END LOOP;
-		EXIT WHEN v_chunk = send.max_chunks;
-		IF send.chunk_rows IS NULL OR v_n < send.chunk_rows THEN
-			PERFORM pg_temp.keep(send.run, send.stream,
-								 pgpull.record_emitted(send.run, send.stream, v_n, v_bytes, v_after, v_lossy, true));
-			EXIT;
-		END IF;
-		PERFORM pg_temp.keep(send.run, send.stream,
-							 pgpull.record_emitted(send.run, send.stream, v_n, v_bytes, v_after, v_lossy, false));
-	END LOOP;
-END
-$$;
+-- regress_pull.send drives a Singer run as the puller does, keeping the
+-- entries of its STATE messages in regress_pull.states; regress_pull.masked
+-- shows an error without IDs (all from setup)
 
 -- the state value a target echoes: the header and the entries of the given
 -- states of a run
@@ -62,7 +17,7 @@ LANGUAGE sql AS $$
 														   'run_id', state.run),
 							  'currently_syncing', NULL,
 							  'bookmarks', COALESCE(jsonb_object_agg(s.destination_table, st.entry), '{}'))
-	  FROM pg_temp.states st
+	  FROM regress_pull.states st
 	  JOIN pgpull.stream s ON s.stream_id = st.stream
 	 WHERE st.run = state.run AND st.n = ANY (ns)
 $$;
@@ -81,28 +36,6 @@ LANGUAGE sql AS $$
 	SELECT c.stream, c.moved, c.bookmark,
 		   regexp_replace(regexp_replace(c.detail, '\d{10,}', 'V', 'g'), 'stream \d+', 'stream N')
 	  FROM pgpull.commit_state(commit.state) AS c
-$$;
-
--- run a statement, its error with run and stream IDs masked
-CREATE FUNCTION pg_temp.masked(statement text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-	v_state text;
-	v_message text;
-	v_detail text;
-	v_hint text;
-BEGIN
-	EXECUTE statement;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-		v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-	v_message := regexp_replace(v_message, '(run|stream) \d+', '\1 N', 'g');
-	v_detail := regexp_replace(v_detail, '(Run|Stream|run|stream) \d+', '\1 N', 'g');
-	IF v_detail <> '' THEN
-		RAISE EXCEPTION '%', v_message USING ERRCODE = v_state, DETAIL = v_detail, HINT = v_hint;
-	END IF;
-	RAISE EXCEPTION '%', v_message USING ERRCODE = v_state, HINT = v_hint;
-END
 $$;
 
 -- the functions the puller calls: SECURITY DEFINER with a pinned search_path, not PUBLIC's
@@ -138,14 +71,14 @@ SELECT stream_id AS parts FROM pgpull.stream WHERE destination_table = 'regress_
 SELECT count(*) AS streams FROM pgpull.begin_run('regress singer', '1.0', 'singer');
 SELECT max(run_id) AS run1 FROM pgpull.runs \gset
 SELECT taken, table_version IS NULL AS no_version FROM pgpull.take_stream(:run1, :orders);
-SELECT chunk, pos, row_json FROM pg_temp.send(:run1, :orders, 2);
+SELECT chunk, pos, row_json FROM regress_pull.send(:run1, :orders, 2);
 SELECT taken, table_version AS version1 FROM pgpull.take_stream(:run1, :parts) \gset
-SELECT chunk, pos, row_json FROM pg_temp.send(:run1, :parts, 2);
+SELECT chunk, pos, row_json FROM regress_pull.send(:run1, :parts, 2);
 -- the entries of the STATE messages: the first before any row
-SELECT n, pg_temp.shown(entry) AS entry FROM pg_temp.states WHERE run = :run1 ORDER BY n;
+SELECT n, pg_temp.shown(entry) AS entry FROM regress_pull.states WHERE run = :run1 ORDER BY n;
 SELECT count(*) FILTER (WHERE (entry->>'stream_id')::bigint = stream) AS stream_ids_ok,
 	   count(*) FILTER (WHERE (entry->>'version')::bigint = :version1) AS versions_ok
-  FROM pg_temp.states;
+  FROM regress_pull.states;
 SELECT pgpull.end_singer_stream(:run1, :orders, 'succeeded', 6, NULL);
 SELECT pgpull.end_singer_stream(:run1, :parts, 'succeeded', 5, NULL);
 SELECT pgpull.end_run(:run1, 'succeeded', NULL);
@@ -193,11 +126,11 @@ SELECT count(*) AS streams FROM pgpull.begin_run('regress singer', '1.0', 'singe
 SELECT max(run_id) AS run2 FROM pgpull.runs \gset
 SELECT taken, table_version > :version1 AS new_version FROM pgpull.take_stream(:run2, :parts);
 SELECT table_version AS version2 FROM pgpull.stream WHERE stream_id = :parts \gset
-SELECT chunk, pos FROM pg_temp.send(:run2, :parts, 2, 2);
+SELECT chunk, pos FROM regress_pull.send(:run2, :parts, 2, 2);
 SELECT pgpull.end_singer_stream(:run2, :parts, 'failed', 4, 'the target stopped reading');
 SELECT pgpull.end_run(:run2, 'failed', 'the target stopped reading');
 -- the target stored the first chunk only; a state of version 1 moves nothing now
-SELECT n, pg_temp.shown(entry) AS entry FROM pg_temp.states WHERE run = :run2 ORDER BY n;
+SELECT n, pg_temp.shown(entry) AS entry FROM regress_pull.states WHERE run = :run2 ORDER BY n;
 SELECT * FROM pg_temp.commit(pg_temp.state('regress singer', :run2, 2));
 SELECT * FROM pg_temp.commit(pg_temp.state('regress singer', :run1, 8) #- '{pgpull,run_id}'
 	|| jsonb_build_object('bookmarks', jsonb_build_object('regress_parts', jsonb_build_object(
@@ -207,7 +140,7 @@ SELECT resume_position, table_version = :version2 AS version2 FROM pgpull.stream
 SELECT count(*) AS streams FROM pgpull.begin_run('regress singer', '1.0', 'singer');
 SELECT max(run_id) AS run3 FROM pgpull.runs \gset
 SELECT taken, table_version = :version2 AS same_version FROM pgpull.take_stream(:run3, :parts);
-SELECT chunk, pos FROM pg_temp.send(:run3, :parts, 2);
+SELECT chunk, pos FROM regress_pull.send(:run3, :parts, 2);
 SELECT pgpull.end_singer_stream(:run3, :parts, 'succeeded', 3, NULL);
 SELECT pgpull.end_run(:run3, 'succeeded', NULL);
 SELECT resume_position FROM pgpull.stream WHERE stream_id = :parts;
@@ -234,13 +167,13 @@ SELECT * FROM pgpull.commit_state('{"pgpull": {"version": 1, "integration": "reg
 \echo :LAST_ERROR_SQLSTATE
 -- an empty state is fine: nothing to move
 SELECT * FROM pgpull.commit_state('{"pgpull": {"version": 1, "integration": "regress singer"}, "bookmarks": {}}');
-SELECT pg_temp.masked(format('SELECT * FROM pgpull.commit_state(%L)',
+SELECT regress_pull.masked(format('SELECT * FROM pgpull.commit_state(%L)',
 	jsonb_set(pg_temp.state('regress singer', :run1, 5), '{pgpull}', '{"version": 1, "integration": "other"}')));
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_temp.masked(format('SELECT * FROM pgpull.commit_state(%L)',
+SELECT regress_pull.masked(format('SELECT * FROM pgpull.commit_state(%L)',
 	pg_temp.state('other', :run1, 5)));
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_temp.masked(format('SELECT * FROM pgpull.commit_state(%L)',
+SELECT regress_pull.masked(format('SELECT * FROM pgpull.commit_state(%L)',
 	jsonb_set(pg_temp.state('regress singer', :run1, 5), '{bookmarks}',
 			  jsonb_build_object('renamed', pg_temp.state('regress singer', :run1, 5) #> '{bookmarks,regress_orders}'))));
 \echo :LAST_ERROR_SQLSTATE
@@ -270,14 +203,14 @@ SELECT * FROM pg_temp.commit(:'parts_state');
 --
 SELECT count(*) AS streams FROM pgpull.begin_run('regress singer', '1.0', 'import_api');
 SELECT max(run_id) AS run4 FROM pgpull.runs \gset
-SELECT pg_temp.masked(format('SELECT pgpull.record_emitted(%s, %s, 0, 0, NULL, 0, false)', :run4, :orders));
+SELECT regress_pull.masked(format('SELECT pgpull.record_emitted(%s, %s, 0, 0, NULL, 0, false)', :run4, :orders));
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_temp.masked(format('SELECT pgpull.end_singer_stream(%s, %s, %L, 0, NULL)', :run4, :orders, 'failed'));
+SELECT regress_pull.masked(format('SELECT pgpull.end_singer_stream(%s, %s, %L, 0, NULL)', :run4, :orders, 'failed'));
 \echo :LAST_ERROR_SQLSTATE
 SELECT pgpull.end_run(:run4, 'succeeded', NULL);
 SELECT count(*) AS streams FROM pgpull.begin_run('regress singer', '1.0', 'singer');
 SELECT max(run_id) AS run5 FROM pgpull.runs \gset
-SELECT pg_temp.masked(format('SELECT pgpull.record_emitted(%s, %s, 0, 0, NULL, 0, false)', :run5, :orders));
+SELECT regress_pull.masked(format('SELECT pgpull.record_emitted(%s, %s, 0, 0, NULL, 0, false)', :run5, :orders));
 \echo :LAST_ERROR_SQLSTATE
 SELECT taken FROM pgpull.take_stream(:run5, :orders);
 SELECT pgpull.record_emitted(:run5, :orders, -1, 0, NULL, 0, false);

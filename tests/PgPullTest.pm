@@ -93,12 +93,25 @@ sub sync_command
 	push @cmd, '--cacert' => $rcv->cacert
 	  if $rcv->cacert && !$o{no_cacert};
 	push @cmd, @{ $o{args} } if $o{args};
-	unshift @cmd, 'valgrind', '--quiet', '--leak-check=full',
-	  '--show-leak-kinds=definite,indirect,possible',
-	  '--errors-for-leak-kinds=definite,indirect,possible',
-	  '--error-exitcode=99'
-	  if $o{valgrind};
+	@cmd = valgrind(@cmd) if $o{valgrind};
 	return \@cmd;
+}
+
+=item valgrind(COMMAND...)
+
+COMMAND (a list) to run under valgrind: quiet unless it finds something;
+a memory error or a leak (definite, indirect or possible) makes it exit 99
+and print lines starting "==PID==".  make deps installs valgrind: when it is
+missing, running this command dies, and so does the test.
+
+=cut
+
+sub valgrind
+{
+	return ('valgrind', '--quiet', '--leak-check=full',
+		'--show-leak-kinds=definite,indirect,possible',
+		'--errors-for-leak-kinds=definite,indirect,possible',
+		'--error-exitcode=99', @_);
 }
 
 =item sync(NODE, RECEIVER, token => TOKEN, args => [...], valgrind => 0|1)

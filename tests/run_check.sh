@@ -13,13 +13,15 @@
 # (PGPULL_TEST_USER, default Debian's "postgres") and runs there as that
 # account.  Then: a throwaway cluster on a unix socket for pg_regress, the
 # TAP tests (each starts and stops its own clusters and services), and one
-# last line "N passed, N failed" summing every suite.
+# last line "N passed, N failed, N skipped" summing every suite (counted by
+# tests/counts.sh: a skipped or TODO assertion is not a pass).
 set -u
 
 SRC=$1
 REGRESS_TESTS=$2
 
 . "$(dirname "$0")/runner.sh"
+. "$(dirname "$0")/counts.sh"
 reexec_unprivileged pgpull-check "$SRC" tests/run_check.sh "$REGRESS_TESTS"
 
 work=${PGPULL_WORK:-$(mktemp -d /tmp/pgpull-check.XXXXXX)}
@@ -31,15 +33,24 @@ unset PGHOST PGPORT PGDATABASE PGUSER PGSERVICE PGOPTIONS
 
 passed=0
 failed=0
+skipped=0
 start=$(date +%s)
+
+# add PASSED FAILED SKIPPED to the totals
+add_counts()
+{
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+	skipped=$((skipped + $3))
+}
 
 # pg_regress against a throwaway cluster listening on a socket in $work only.
 data="$work/regress_data"
 initdb -D "$data" -A trust --no-locale -E UTF8 --no-sync >"$work/initdb.log" 2>&1 ||
-	{ cat "$work/initdb.log"; echo "0 passed, 1 failed"; exit 1; }
+	{ cat "$work/initdb.log"; counts_line 0 1 0; exit 1; }
 pg_ctl -D "$data" -l "$work/regress_server.log" -w -s \
 	-o "-c listen_addresses='' -k $work -p 5432 -c fsync=off" start ||
-	{ cat "$work/regress_server.log"; echo "0 passed, 1 failed"; exit 1; }
+	{ cat "$work/regress_server.log"; counts_line 0 1 0; exit 1; }
 trap 'pg_ctl -D "$data" -m fast -w -s stop' EXIT
 
 echo "== pg_regress"
@@ -47,24 +58,21 @@ echo "== pg_regress"
 "$PG_REGRESS" --inputdir="$SRC" --outputdir="$work/regress" --bindir="$bindir" \
 	--host="$work" --port=5432 --dbname=contrib_regression $REGRESS_TESTS \
 	>"$work/regress.out" 2>&1
+rc=$?
 cat "$work/regress.out"
-n_ok=$(grep -c '\.\.\. ok' "$work/regress.out")
-n_bad=$(grep -c '\.\.\. FAILED\|\.\.\. failed' "$work/regress.out")
 if [ -s "$work/regress/regression.diffs" ]; then
 	cat "$work/regress/regression.diffs"
 fi
-n_want=$(echo $REGRESS_TESTS | wc -w)
-if [ $((n_ok + n_bad)) -lt "$n_want" ]; then
-	n_bad=$((n_want - n_ok))
-fi
-echo "pg_regress: $n_ok passed, $n_bad failed"
-passed=$((passed + n_ok))
-failed=$((failed + n_bad))
+# shellcheck disable=SC2086
+read -r r_ok r_bad r_skip < <(regress_counts "$work/regress.out" $rc "$(echo $REGRESS_TESTS | wc -w)")
+echo "pg_regress: $(counts_line "$r_ok" "$r_bad" "$r_skip")"
+add_counts "$r_ok" "$r_bad" "$r_skip"
 pg_ctl -D "$data" -m fast -w -s stop
 trap - EXIT
 
 # TAP: each file alone, its TAP output counted assertion by assertion; a
-# file that dies or plans wrongly counts one failure more.
+# file that dies or plans wrongly counts one failure more.  The skipped
+# assertions are shown.
 echo "== TAP"
 cd "$SRC" || exit 1
 # PGPULL_TAP narrows the TAP files (a glob under tests/t; "none" skips them).
@@ -75,22 +83,17 @@ for t in tests/t/${PGPULL_TAP:-*}.pl; do
 	TESTDIR="$work/tap/$name" timeout 900 perl -I "$pgxsdir/src/test/perl" -I "$SRC/tests" \
 		"$t" >"$work/tap/$name.out" 2>&1
 	rc=$?
-	t_ok=$(grep -c '^ok ' "$work/tap/$name.out")
-	t_bad=$(grep -c '^not ok ' "$work/tap/$name.out")
-	if [ $rc -ne 0 ] && [ "$t_bad" -eq 0 ]; then
-		t_bad=1
-	fi
+	read -r t_ok t_bad t_skip < <(tap_counts "$work/tap/$name.out" $rc)
 	if [ "$t_bad" -ne 0 ]; then
 		cat "$work/tap/$name.out"
 		for f in "$work/tap/$name"/tmp_check/log/*; do
 			[ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
 		done
 	fi
-	echo "$t: $t_ok passed, $t_bad failed"
-	passed=$((passed + t_ok))
-	failed=$((failed + t_bad))
+	echo "$t: $(counts_line "$t_ok" "$t_bad" "$t_skip")"
+	add_counts "$t_ok" "$t_bad" "$t_skip"
 done
 
 echo "make check took $(($(date +%s) - start)) s"
-echo "$passed passed, $failed failed"
+counts_line "$passed" "$failed" "$skipped"
 [ "$failed" -eq 0 ]

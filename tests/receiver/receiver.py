@@ -2,12 +2,12 @@
 """tests/receiver/receiver.py: the reference Import API receiver of pgpull's tests.
 
 An HTTP(S) server that implements the Stitch Import API v2 batch contract as
-SPECS.md section 1 documents it (bearer tokens, size and record limits, JSON
-Schema typing, key rules, sequences, status codes and error bodies) and loads
-every accepted batch into a real PostgreSQL database: one schema per
-integration (named like pgpull.destination_schema_name does), one table per
-table_name, upsert on key_names where the highest sequence wins, append
-otherwise.  A test then compares source and destination in SQL.
+the Stitch Import API reference documents it (bearer tokens, size and record
+limits, JSON Schema typing, key rules, sequences, status codes and error
+bodies) and loads every accepted batch into a real PostgreSQL database: one
+schema per integration (named like pgpull.destination_schema_name does), one
+table per table_name, upsert on key_names where the highest sequence wins,
+append otherwise.  A test then compares source and destination in SQL.
 
 Faults are injected on request through an unauthenticated control API
 (/__control/...), served on the same listener and, with --control-listen, on

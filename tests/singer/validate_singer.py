@@ -4,8 +4,8 @@
 Usage: validate_singer.py FILE|-
 
 Reads one JSON object per line (FILE, or standard input for "-") and checks
-it against the Singer specification (SPECS.md section 3) and pgpull's own
-contract for `pgpull sync --target -`:
+it against the Singer specification (SPEC.md of singer-io/getting-started)
+and pgpull's own contract for `pgpull sync --target -`:
 
 - every line is a JSON object (no NaN/Infinity, no duplicate member names)
   with a known upper-case `type`: SCHEMA, RECORD, STATE, ACTIVATE_VERSION,
