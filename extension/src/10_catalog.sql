@@ -114,6 +114,22 @@ SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log_log_id_seq', '');
 
 /*
+ * The identity of the database the extension was created in: one row, a
+ * random UUID.  A streaming standby replays it, so a replica has the
+ * identity of its primary; it is not registered for pg_dump, so a restored
+ * copy gets a new one from CREATE EXTENSION.  The puller compares it on its
+ * source and state connections (pgpull.database_id()), which must be the
+ * same database or a replica of it.
+ */
+CREATE TABLE pgpull.database_identity (
+	database_id		uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid() PRIMARY KEY,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	one_row			boolean NOT NULL DEFAULT true UNIQUE CHECK (one_row)
+);
+COMMENT ON TABLE pgpull.database_identity IS 'the identity of this database (one row): the same on its replicas, new in a restored copy';
+INSERT INTO pgpull.database_identity DEFAULT VALUES;
+
+/*
  * Samples of the open transactions of the database, taken on the state
  * connection, from which the run protocol caps date and time bookmarks
  * (75_watermark.sql).

@@ -5,6 +5,7 @@
  * them (README.md, "The run protocol", is the contract):
  *
  *	 version()											the extension's version
+ *	 database_id()										the database's identity
  *	 begin_run(integration, puller_version, target_kind)	a run and its streams
  *	 take_stream(run_id, stream_id)						lock a stream, or skip it
  *	 extraction_query(run_id, stream_id, after_position, chunk_rows)
@@ -521,6 +522,23 @@ AS $fn$
 	SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'pgpull';
 $fn$;
 COMMENT ON FUNCTION pgpull.version() IS 'the version of the pgpull extension installed in this database';
+
+/*
+ * database_id: the identity of this database, the same on its streaming
+ * replicas and new in a copy restored from a dump.  The puller refuses a
+ * source and a state connection whose identities differ: the commit-safe
+ * watermark samples the state database's transactions, which says nothing
+ * of another database's.
+ */
+CREATE FUNCTION pgpull.database_id()
+RETURNS uuid
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT i.database_id FROM pgpull.database_identity i;
+$fn$;
+COMMENT ON FUNCTION pgpull.database_id() IS 'the identity of this database: the same on its replicas, new in a restored copy';
 
 /*
  * log: append a line to the extraction log of a run (stream_id NULL for a

@@ -29,6 +29,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 	SELECT ARRAY[
 		'pgpull.version()',
+		'pgpull.database_id()',
 		'pgpull.check_standby()',
 		'pgpull.begin_run(text,text,text)',
 		'pgpull.take_stream(bigint,bigint)',
@@ -47,7 +48,7 @@ COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant
 /* the schema, the catalog and its views */
 REVOKE ALL ON SCHEMA pgpull FROM PUBLIC;
 REVOKE ALL ON pgpull.stream, pgpull.stream_range, pgpull.runs, pgpull.run_streams, pgpull.extraction_log,
-	pgpull.watermark_sample
+	pgpull.watermark_sample, pgpull.database_identity
 	FROM PUBLIC;
 REVOKE ALL ON pgpull.streams, pgpull.loading_report FROM PUBLIC;
 
@@ -102,6 +103,7 @@ REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
 	pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid),
 	pgpull._end_stream(bigint, bigint, text, bigint, text, boolean),
 	pgpull.version(),
+	pgpull.database_id(),
 	pgpull.log(bigint, bigint, text, text),
 	pgpull.begin_run(text, text, text),
 	pgpull.take_stream(bigint, bigint),

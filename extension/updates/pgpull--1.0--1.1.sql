@@ -557,3 +557,82 @@ BEGIN
 	END LOOP;
 END
 $fn$;
+
+/*
+ * The database's identity, which the puller compares on its source and
+ * state connections, and the function that reads it.  Roles that can run
+ * the puller today (EXECUTE on begin_run) may call it too, so that the
+ * update breaks no working setup; grant_script grants it from now on.
+ */
+/*
+ * The identity of the database the extension was created in: one row, a
+ * random UUID.  A streaming standby replays it, so a replica has the
+ * identity of its primary; it is not registered for pg_dump, so a restored
+ * copy gets a new one from CREATE EXTENSION.  The puller compares it on its
+ * source and state connections (pgpull.database_id()), which must be the
+ * same database or a replica of it.
+ */
+CREATE TABLE pgpull.database_identity (
+	database_id		uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid() PRIMARY KEY,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	one_row			boolean NOT NULL DEFAULT true UNIQUE CHECK (one_row)
+);
+COMMENT ON TABLE pgpull.database_identity IS 'the identity of this database (one row): the same on its replicas, new in a restored copy';
+INSERT INTO pgpull.database_identity DEFAULT VALUES;
+
+/*
+ * database_id: the identity of this database, the same on its streaming
+ * replicas and new in a copy restored from a dump.  The puller refuses a
+ * source and a state connection whose identities differ: the commit-safe
+ * watermark samples the state database's transactions, which says nothing
+ * of another database's.
+ */
+CREATE FUNCTION pgpull.database_id()
+RETURNS uuid
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT i.database_id FROM pgpull.database_identity i;
+$fn$;
+COMMENT ON FUNCTION pgpull.database_id() IS 'the identity of this database: the same on its replicas, new in a restored copy';
+
+REVOKE ALL ON pgpull.database_identity FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull.database_id() FROM PUBLIC;
+
+DO $update$
+DECLARE
+	v_role name;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
+		 ORDER BY r.rolname
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.database_id() TO %I', v_role);
+	END LOOP;
+END
+$update$;
+
+CREATE OR REPLACE FUNCTION pgpull._puller_functions()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT ARRAY[
+		'pgpull.version()',
+		'pgpull.database_id()',
+		'pgpull.check_standby()',
+		'pgpull.begin_run(text,text,text)',
+		'pgpull.take_stream(bigint,bigint)',
+		'pgpull.extraction_query(bigint,bigint,text,integer)',
+		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
+		'pgpull.log(bigint,bigint,text,text)',
+		'pgpull.end_stream(bigint,bigint,text,bigint,text)',
+		'pgpull.end_run(bigint,text,text)',
+		'pgpull.record_emitted(bigint,bigint,bigint,bigint,text,bigint,boolean)',
+		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
+		'pgpull.commit_state(jsonb)'
+	]::text[];
+$fn$;

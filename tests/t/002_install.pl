@@ -132,6 +132,11 @@ $node->safe_psql('postgres', 'CREATE DATABASE appdb2 OWNER regress_dbowner');
 $node->command_ok([ 'pg_restore', '-d', $node->connstr('appdb2'), $dump ], 'pg_restore');
 is($node->safe_psql('appdb2', q{SELECT string_agg(destination_table, ',') FROM pgpull.streams}),
 	'items', 'the restored catalog keeps its streams');
+my $id = $node->safe_psql('appdb', 'SELECT pgpull.database_id()');
+like($id, qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+	'the database has an identity (a random UUID)');
+isnt($node->safe_psql('appdb2', 'SELECT pgpull.database_id()'), $id,
+	'and a copy restored from a dump is another database');
 
 # and the owner can drop it again, leaving nothing behind
 owner_sql('DROP EXTENSION pgpull');

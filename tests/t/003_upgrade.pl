@@ -112,6 +112,9 @@ INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 10) i;
 SELECT pgpull.track('items', 'key_based', 'updated_at');
 SELECT pgpull.track('things', 'full_table');
 });
+# a replication role made by the old grant_script
+$node->safe_psql('postgres', $_) for split /\n/,
+  $node->safe_psql('postgres', q{SELECT s FROM pgpull.grant_script('regress_repl', '{public}') s});
 my %sid = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
 	q{SELECT destination_table, stream_id FROM pgpull.stream});
 
@@ -166,6 +169,11 @@ like($before, qr/^things\|\|\{4\}\|error\|/m, "under $old: the interrupted full-
 $node->safe_psql('postgres', 'ALTER EXTENSION pgpull UPDATE');
 is($node->safe_psql('postgres', $catalog_sql), $before,
 	'the update keeps bookmarks, resume positions, runs and the extraction log');
+
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(f, ', ') FROM unnest(pgpull._puller_functions()) f
+		 WHERE NOT has_function_privilege('regress_repl', f, 'EXECUTE')}),
+	'', 'the replication role of the old grant_script may call every function of the new puller');
 
 # the current puller goes on from there
 $node->safe_psql('postgres', q{
