@@ -296,8 +296,36 @@ $fn$;
 COMMENT ON FUNCTION pgpull._stream(pgpull.runs, bigint) IS 'internal: a stream of a run''s integration, locked, or an error';
 
 /*
+ * _require_lock: an error (55000) unless this session holds advisory lock
+ * (class, id) of pgpull: only the session that took a stream (take_stream)
+ * or began a run (begin_run) reports it, so a role granted the run
+ * protocol cannot move the bookmarks of another puller's streams.  what
+ * names the object in the message.
+ */
+CREATE FUNCTION pgpull._require_lock(class integer, id bigint, what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_holder integer := pgpull._lock_holder(_require_lock.class, _require_lock.id);
+BEGIN
+	IF v_holder IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
+		RAISE EXCEPTION '% is not held by this session', _require_lock.what
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN v_holder IS NULL
+								THEN 'No session holds it: the session that took it has ended or released it.'
+								ELSE pg_catalog.format('The session with PID %s holds it.', v_holder) END,
+				  HINT = 'Report a run and its streams from the session that began the run and took the streams.';
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._require_lock(integer, bigint, text) IS 'internal: an error unless this session holds a pgpull advisory lock';
+
+/*
  * _running_stream: the run's row of a stream it has taken and not yet
- * ended, locked; an error (55000) when the run is not syncing it.
+ * ended, locked; an error (55000) when the run is not syncing it, or when
+ * this session does not hold the stream's lock.
  */
 CREATE FUNCTION pgpull._running_stream(run pgpull.runs, stream pgpull.stream)
 RETURNS pgpull.run_streams
@@ -318,6 +346,9 @@ BEGIN
 								ELSE 'The run has not taken it.' END,
 				  HINT = 'Take the stream with pgpull.take_stream first.';
 	END IF;
+	PERFORM pgpull._require_lock(pgpull._lock_class(), (_running_stream.stream).stream_id,
+								 pg_catalog.format('stream %s of run %s', (_running_stream.stream).stream_id,
+												   (_running_stream.run).run_id));
 	RETURN v_rs;
 END
 $fn$;
@@ -1134,9 +1165,11 @@ COMMENT ON FUNCTION pgpull.record_batch(bigint, bigint, bigint, bigint, text, bi
  * (end_stream, and end_singer_stream of 80_singer.sql).  A full_table
  * stream that succeeded starts from scratch (a new table version) next
  * time, unless its rows went to a Singer target (singer): then only the
- * target's confirmation (commit_state) moves anything.  Releases the
- * stream's advisory lock.  Also records a stream the run could not take
- * (take_stream raised an error).
+ * target's confirmation (commit_state) moves anything.  Only the session
+ * holding the stream's lock ends a stream the run took, and releases the
+ * lock.  Also records, as failed, a stream the run could not take
+ * (take_stream raised an error), leaving alone a stream another run is
+ * syncing.
  */
 CREATE FUNCTION pgpull._end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text,
 								   singer boolean)
@@ -1148,6 +1181,7 @@ DECLARE
 	v_run pgpull.runs;
 	v_stream pgpull.stream;
 	v_rs pgpull.run_streams;
+	v_taken boolean;
 BEGIN
 	IF _end_stream.status IS NULL OR _end_stream.status NOT IN ('succeeded', 'failed') THEN
 		RAISE EXCEPTION 'unrecognized stream status: %', COALESCE(_end_stream.status, 'NULL')
@@ -1171,6 +1205,17 @@ BEGIN
 				  DETAIL = 'Another puller was syncing it when the run tried to take it.',
 				  HINT = 'End only the streams pgpull.take_stream returned as taken.';
 	END IF;
+	v_taken := FOUND AND v_rs.status = 'running';
+	IF v_taken THEN
+		PERFORM pgpull._require_lock(pgpull._lock_class(), v_stream.stream_id,
+									 pg_catalog.format('stream %s of run %s', v_stream.stream_id, v_run.run_id));
+	ELSIF _end_stream.status = 'succeeded' THEN
+		RAISE EXCEPTION 'stream % is not being synced by run %', v_stream.stream_id, v_run.run_id
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
+								ELSE 'The run has not taken it.' END,
+				  HINT = 'A stream succeeds only in the run that took it; end a stream the run could not take as failed.';
+	END IF;
 
 	INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, ended_at, rows_extracted, error,
 										  bookmark_before, bookmark_after)
@@ -1189,7 +1234,8 @@ BEGIN
 									   AND NOT _end_stream.singer
 								  THEN NULL ELSE s.resume_position END,
 		   updated_at = pg_catalog.now()
-	 WHERE s.stream_id = v_stream.stream_id;
+	 WHERE s.stream_id = v_stream.stream_id
+	   AND (v_taken OR s.status <> 'running');
 	PERFORM pgpull._unlock(pgpull._lock_class(), v_stream.stream_id);
 
 	SELECT * INTO v_rs FROM pgpull.run_streams rs
@@ -1255,6 +1301,7 @@ BEGIN
 				  HINT = 'Use "succeeded" or "failed".';
 	END IF;
 	v_run := pgpull._run(end_run.run_id, false);
+	PERFORM pgpull._require_lock(pgpull._run_lock_class(), v_run.run_id, pg_catalog.format('run %s', v_run.run_id));
 	PERFORM pgpull._fail_streams(v_run.run_id, 'the run ended before the stream');
 	UPDATE pgpull.runs r
 	   SET status = end_run.status, ended_at = pg_catalog.now(), error = end_run.error

@@ -297,37 +297,6 @@ END
 $fn$;
 
 /*
- * end_run: the outcome of a run, 'succeeded' or 'failed'.  Streams still
- * running in it fail; their locks and the run's are released.
- */
-CREATE OR REPLACE FUNCTION pgpull.end_run(run_id bigint, status text, error text)
-RETURNS void
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-	v_run pgpull.runs;
-BEGIN
-	IF end_run.status IS NULL OR end_run.status NOT IN ('succeeded', 'failed') THEN
-		RAISE EXCEPTION 'unrecognized run status: %', COALESCE(end_run.status, 'NULL')
-			USING ERRCODE = '22023',
-				  DETAIL = 'A run ends as succeeded or failed.',
-				  HINT = 'Use "succeeded" or "failed".';
-	END IF;
-	v_run := pgpull._run(end_run.run_id, false);
-	PERFORM pgpull._fail_streams(v_run.run_id, 'the run ended before the stream');
-	UPDATE pgpull.runs r
-	   SET status = end_run.status, ended_at = pg_catalog.now(), error = end_run.error
-	 WHERE r.run_id = v_run.run_id;
-	PERFORM pgpull._unlock(pgpull._run_lock_class(), v_run.run_id);
-	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
-	VALUES (v_run.run_id, NULL, CASE WHEN end_run.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
-			'run ' || end_run.status || COALESCE(': ' || end_run.error, ''));
-END
-$fn$;
-
-/*
  * commit_state: a state value a Singer target echoed after storing the
  * rows sent before it.  For each entry of its bookmarks, in destination
  * table order, advances the stream's bookmark (key_based) or resume
@@ -559,11 +528,214 @@ END
 $fn$;
 
 /*
+ * Only the session that took a stream reports it, and only the session
+ * that began a run ends it: record_batch, record_emitted, extraction_query
+ * (through _running_stream), end_stream, end_singer_stream (through
+ * _end_stream) and end_run check the advisory lock.
+ */
+
+/*
+ * _require_lock: an error (55000) unless this session holds advisory lock
+ * (class, id) of pgpull: only the session that took a stream (take_stream)
+ * or began a run (begin_run) reports it, so a role granted the run
+ * protocol cannot move the bookmarks of another puller's streams.  what
+ * names the object in the message.
+ */
+CREATE FUNCTION pgpull._require_lock(class integer, id bigint, what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_holder integer := pgpull._lock_holder(_require_lock.class, _require_lock.id);
+BEGIN
+	IF v_holder IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
+		RAISE EXCEPTION '% is not held by this session', _require_lock.what
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN v_holder IS NULL
+								THEN 'No session holds it: the session that took it has ended or released it.'
+								ELSE pg_catalog.format('The session with PID %s holds it.', v_holder) END,
+				  HINT = 'Report a run and its streams from the session that began the run and took the streams.';
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._require_lock(integer, bigint, text) IS 'internal: an error unless this session holds a pgpull advisory lock';
+
+REVOKE EXECUTE ON FUNCTION pgpull._require_lock(integer, bigint, text) FROM PUBLIC;
+
+/*
+ * _running_stream: the run's row of a stream it has taken and not yet
+ * ended, locked; an error (55000) when the run is not syncing it, or when
+ * this session does not hold the stream's lock.
+ */
+CREATE OR REPLACE FUNCTION pgpull._running_stream(run pgpull.runs, stream pgpull.stream)
+RETURNS pgpull.run_streams
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_rs pgpull.run_streams;
+BEGIN
+	SELECT * INTO v_rs FROM pgpull.run_streams rs
+	 WHERE rs.run_id = (_running_stream.run).run_id
+	   AND rs.stream_id = (_running_stream.stream).stream_id FOR UPDATE;
+	IF NOT FOUND OR v_rs.status <> 'running' THEN
+		RAISE EXCEPTION 'stream % is not being synced by run %',
+			(_running_stream.stream).stream_id, (_running_stream.run).run_id
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
+								ELSE 'The run has not taken it.' END,
+				  HINT = 'Take the stream with pgpull.take_stream first.';
+	END IF;
+	PERFORM pgpull._require_lock(pgpull._lock_class(), (_running_stream.stream).stream_id,
+								 pg_catalog.format('stream %s of run %s', (_running_stream.stream).stream_id,
+												   (_running_stream.run).run_id));
+	RETURN v_rs;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._running_stream(pgpull.runs, pgpull.stream) IS 'internal: the run''s row of a stream it is syncing, locked, or an error';
+
+/*
+ * _end_stream: the outcome of a stream in a run, 'succeeded' or 'failed'
+ * (end_stream, and end_singer_stream of 80_singer.sql).  A full_table
+ * stream that succeeded starts from scratch (a new table version) next
+ * time, unless its rows went to a Singer target (singer): then only the
+ * target's confirmation (commit_state) moves anything.  Only the session
+ * holding the stream's lock ends a stream the run took, and releases the
+ * lock.  Also records, as failed, a stream the run could not take
+ * (take_stream raised an error), leaving alone a stream another run is
+ * syncing.
+ */
+CREATE OR REPLACE FUNCTION pgpull._end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text,
+								   singer boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_taken boolean;
+BEGIN
+	IF _end_stream.status IS NULL OR _end_stream.status NOT IN ('succeeded', 'failed') THEN
+		RAISE EXCEPTION 'unrecognized stream status: %', COALESCE(_end_stream.status, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'A stream ends as succeeded or failed.',
+				  HINT = 'Use "succeeded" or "failed".';
+	END IF;
+	IF _end_stream.rows_extracted < 0 THEN
+		RAISE EXCEPTION 'rows_extracted must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('rows_extracted is %s.', _end_stream.rows_extracted),
+				  HINT = 'Pass the number of rows the extraction queries gave.';
+	END IF;
+	v_run := pgpull._run(_end_stream.run_id, false);
+	v_stream := pgpull._stream(v_run, _end_stream.stream_id);
+	SELECT * INTO v_rs FROM pgpull.run_streams rs
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
+	IF FOUND AND v_rs.status = 'skipped' THEN
+		RAISE EXCEPTION 'stream % was skipped by run %', v_stream.stream_id, v_run.run_id
+			USING ERRCODE = '55000',
+				  DETAIL = 'Another puller was syncing it when the run tried to take it.',
+				  HINT = 'End only the streams pgpull.take_stream returned as taken.';
+	END IF;
+	v_taken := FOUND AND v_rs.status = 'running';
+	IF v_taken THEN
+		PERFORM pgpull._require_lock(pgpull._lock_class(), v_stream.stream_id,
+									 pg_catalog.format('stream %s of run %s', v_stream.stream_id, v_run.run_id));
+	ELSIF _end_stream.status = 'succeeded' THEN
+		RAISE EXCEPTION 'stream % is not being synced by run %', v_stream.stream_id, v_run.run_id
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN FOUND THEN pg_catalog.format('Its status in the run is %s.', v_rs.status)
+								ELSE 'The run has not taken it.' END,
+				  HINT = 'A stream succeeds only in the run that took it; end a stream the run could not take as failed.';
+	END IF;
+
+	INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, ended_at, rows_extracted, error,
+										  bookmark_before, bookmark_after)
+	VALUES (v_run.run_id, v_stream.stream_id, _end_stream.status, pg_catalog.now(),
+			COALESCE(_end_stream.rows_extracted, 0), _end_stream.error, v_stream.bookmark, v_stream.bookmark)
+	ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
+	   SET status = _end_stream.status,
+		   ended_at = pg_catalog.now(),
+		   rows_extracted = COALESCE(_end_stream.rows_extracted, rs.rows_extracted),
+		   error = _end_stream.error;
+	UPDATE pgpull.stream s
+	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
+		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL
+							 ELSE COALESCE(_end_stream.error, 'the stream failed') END,
+		   resume_position = CASE WHEN _end_stream.status = 'succeeded' AND s.method = 'full_table'
+									   AND NOT _end_stream.singer
+								  THEN NULL ELSE s.resume_position END,
+		   updated_at = pg_catalog.now()
+	 WHERE s.stream_id = v_stream.stream_id
+	   AND (v_taken OR s.status <> 'running');
+	PERFORM pgpull._unlock(pgpull._lock_class(), v_stream.stream_id);
+
+	SELECT * INTO v_rs FROM pgpull.run_streams rs
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run.run_id, v_stream.stream_id,
+			CASE WHEN _end_stream.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
+			CASE WHEN _end_stream.singer THEN
+				pg_catalog.format('stream %s: %s row%s extracted, sent to the Singer target in %s batch%s%s', _end_stream.status,
+								  v_rs.rows_extracted, CASE WHEN v_rs.rows_extracted = 1 THEN '' ELSE 's' END,
+								  v_rs.batches, CASE WHEN v_rs.batches = 1 THEN '' ELSE 'es' END,
+								  CASE WHEN _end_stream.error IS NOT NULL THEN ': ' || _end_stream.error
+									   ELSE '; bookmarks move when the target confirms them' END)
+			ELSE
+				pg_catalog.format('stream %s: %s row%s extracted, %s loaded in %s batch%s%s', _end_stream.status,
+								  v_rs.rows_extracted, CASE WHEN v_rs.rows_extracted = 1 THEN '' ELSE 's' END,
+								  v_rs.rows_loaded, v_rs.batches, CASE WHEN v_rs.batches = 1 THEN '' ELSE 'es' END,
+								  CASE WHEN _end_stream.error IS NOT NULL THEN ': ' || _end_stream.error
+									   WHEN v_stream.method = 'key_based' AND v_rs.bookmark_after IS NOT NULL
+									   THEN pg_catalog.format('; bookmark %s: %s', v_stream.replication_key,
+															  v_rs.bookmark_after)
+									   ELSE '' END) END);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._end_stream(bigint, bigint, text, bigint, text, boolean) IS 'internal: record the outcome of a stream in a run and release its lock';
+
+/*
+ * end_run: the outcome of a run, 'succeeded' or 'failed'.  Streams still
+ * running in it fail; their locks and the run's are released.
+ */
+CREATE OR REPLACE FUNCTION pgpull.end_run(run_id bigint, status text, error text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+BEGIN
+	IF end_run.status IS NULL OR end_run.status NOT IN ('succeeded', 'failed') THEN
+		RAISE EXCEPTION 'unrecognized run status: %', COALESCE(end_run.status, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'A run ends as succeeded or failed.',
+				  HINT = 'Use "succeeded" or "failed".';
+	END IF;
+	v_run := pgpull._run(end_run.run_id, false);
+	PERFORM pgpull._require_lock(pgpull._run_lock_class(), v_run.run_id, pg_catalog.format('run %s', v_run.run_id));
+	PERFORM pgpull._fail_streams(v_run.run_id, 'the run ended before the stream');
+	UPDATE pgpull.runs r
+	   SET status = end_run.status, ended_at = pg_catalog.now(), error = end_run.error
+	 WHERE r.run_id = v_run.run_id;
+	PERFORM pgpull._unlock(pgpull._run_lock_class(), v_run.run_id);
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (v_run.run_id, NULL, CASE WHEN end_run.status = 'succeeded' THEN 'INFO' ELSE 'ERROR' END,
+			'run ' || end_run.status || COALESCE(': ' || end_run.error, ''));
+END
+$fn$;
+
+/*
  * The database's identity, which the puller compares on its source and
  * state connections, and the function that reads it.  Roles that can run
  * the puller today (EXECUTE on begin_run) may call it too, so that the
  * update breaks no working setup; grant_script grants it from now on.
  */
+
 /*
  * The identity of the database the extension was created in: one row, a
  * random UUID.  A streaming standby replays it, so a replica has the
@@ -579,6 +751,7 @@ CREATE TABLE pgpull.database_identity (
 );
 COMMENT ON TABLE pgpull.database_identity IS 'the identity of this database (one row): the same on its replicas, new in a restored copy';
 INSERT INTO pgpull.database_identity DEFAULT VALUES;
+
 
 /*
  * database_id: the identity of this database, the same on its streaming
@@ -615,6 +788,12 @@ BEGIN
 END
 $update$;
 
+/*
+ * _puller_functions: the functions the replication role may execute, as
+ * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
+ * revokes it.  The one list: a function the puller calls goes here (the
+ * run protocol, the Singer state and the standby check).
+ */
 CREATE OR REPLACE FUNCTION pgpull._puller_functions()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -1,0 +1,99 @@
+# tests/t/060_trust.pl: only the session that took a stream reports it.
+#
+# A role granted the run protocol by grant_script, in a session of its own,
+# tries to move the bookmark of a stream another puller's session has
+# taken: record_batch, end_stream and end_run of that puller's run, and of
+# its own run for a stream it did not take.  Each is refused with SQLSTATE
+# 55000 and a message naming the stream or run, and the bookmark does not
+# move; the session that took the stream goes on as before.
+use strict;
+use warnings FATAL => 'all';
+use IPC::Run;
+use PgPullTest;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PgPullTest::source_node('trust');
+$node->safe_psql('postgres', q{
+CREATE TABLE items (id integer PRIMARY KEY, updated_at timestamptz NOT NULL);
+INSERT INTO items SELECT i, timestamptz '2024-01-01 00:00:00+00' + i * interval '1 day' FROM generate_series(1, 10) i;
+SELECT pgpull.track('items', 'key_based', 'updated_at');
+});
+for my $role (qw(regress_puller regress_attacker))
+{
+	$node->safe_psql('postgres', $_) for split /\n/,
+	  $node->safe_psql('postgres', "SELECT s FROM pgpull.grant_script('$role', '{public}') s");
+}
+my $sid = $node->safe_psql('postgres', 'SELECT stream_id FROM pgpull.stream');
+
+# the puller's session: begins a run, takes the stream, reads a chunk, and
+# stays connected
+my ($in, $out, $err) = ('', '', '');
+my $h = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres') . ' user=regress_puller' ],
+	'<', \$in, '>', \$out, '2>', \$err, IPC::Run::timeout(120));
+sub puller
+{
+	my ($sql, $marker) = @_;
+	$in .= "$sql\nSELECT '$marker';\n";
+	$h->pump until $out =~ /\Q$marker\E\n/ || $err =~ /ERROR/;
+	return $out;
+}
+puller(q{SELECT run_id FROM pgpull.begin_run('default', '1.1', 'import_api') LIMIT 1 \gset
+SELECT taken FROM pgpull.take_stream(:run_id, } . $sid . q{);
+SELECT pgpull.record_batch(:run_id, } . $sid . q{, 3, 30, '["2024-01-04T00:00:00Z","3"]', 0);}, 'taken');
+unlike($err, qr/ERROR/, 'the puller begins a run, takes the stream and records a batch');
+my $run = $node->safe_psql('postgres', q{SELECT max(run_id) FROM pgpull.runs});
+my $bookmark = sub { $node->safe_psql('postgres', 'SELECT bookmark FROM pgpull.stream') };
+is($bookmark->(), '2024-01-04T00:00:00Z', 'its batch moved the bookmark');
+
+# the other role, in its own session
+my $attacker = $node->connstr('postgres') . ' user=regress_attacker';
+sub attack
+{
+	my ($sql) = @_;
+	my ($ret, $stdout, $stderr) = $node->psql('postgres', $sql,
+		connstr => $attacker, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	return $stderr;
+}
+my $far = q{'["9999-12-31T00:00:00Z","0"]'};
+like(attack("SELECT pgpull.record_batch($run, $sid, 0, 0, $far, 0)"),
+	qr/55000: stream $sid of run $run is not held by this session/,
+	'record_batch on the puller\'s run from another session: refused, naming the stream and run');
+like(attack("SELECT pgpull.end_stream($run, $sid, 'succeeded', 0, NULL)"),
+	qr/55000: stream $sid of run $run is not held by this session/,
+	'end_stream of the puller\'s stream from another session: refused');
+like(attack("SELECT pgpull.end_run($run, 'succeeded', NULL)"),
+	qr/55000: run $run is not held by this session/,
+	'end_run of the puller\'s run from another session: refused');
+
+# its own run, and the stream it did not take
+my $own = $node->safe_psql('postgres',
+	q{SELECT run_id FROM pgpull.begin_run('default', '1.1', 'import_api') LIMIT 1},
+	connstr => $attacker);
+like(attack("SELECT pgpull.record_batch($own, $sid, 0, 0, $far, 0)"),
+	qr/55000: stream $sid is not being synced by run $own/,
+	'record_batch on its own run for a stream it did not take: refused');
+like(attack("SELECT pgpull.end_stream($own, $sid, 'succeeded', 0, NULL)"),
+	qr/55000: stream $sid is not being synced by run $own/,
+	'end_stream succeeded for a stream it did not take: refused');
+like(attack(qq{SELECT taken FROM pgpull.take_stream($own, $sid)}), qr/^$/,
+	'take_stream of a stream another session holds is no error');
+is($node->safe_psql('postgres', qq{SELECT status FROM pgpull.run_streams WHERE run_id = $own}),
+	'skipped', 'it is skipped');
+is($bookmark->(), '2024-01-04T00:00:00Z', 'the bookmark did not move');
+is($node->safe_psql('postgres', 'SELECT status FROM pgpull.stream'), 'running',
+	'the stream is still the puller\'s');
+
+# the puller goes on
+puller(qq{SELECT pgpull.record_batch(:run_id, $sid, 7, 70, '["2024-01-11T00:00:00Z","10"]', 0);
+SELECT pgpull.end_stream(:run_id, $sid, 'succeeded', 10, NULL);
+SELECT pgpull.end_run(:run_id, 'succeeded', NULL);}, 'ended');
+unlike($err, qr/ERROR/, 'the puller records its next batch and ends the stream and the run');
+is($bookmark->(), '2024-01-11T00:00:00Z', 'its bookmark moved');
+$in .= "\\q\n";
+$h->finish;
+
+$node->stop;
+done_testing();
