@@ -43,6 +43,7 @@
 
 #include "conn.h"
 #include "http.h"
+#include "log.h"
 
 #define RESPONSE_KEEP		65536	/* bytes of a response body kept */
 #define MESSAGE_SHOWN		500		/* characters of it shown in errors */

@@ -13,7 +13,7 @@
 #include <curl/curl.h>
 
 #include "batch.h"
-#include "log.h"
+#include "error.h"
 #include "options.h"
 
 /* called for each run of messages the destination accepted (2xx) */

@@ -31,7 +31,7 @@
 
 #include <libpq-fe.h>
 
-#include "log.h"
+#include "error.h"
 #include "options.h"
 
 /* long-only options */

@@ -42,6 +42,7 @@
 #endif
 
 #include "conn.h"
+#include "log.h"
 #include "target.h"
 
 #define ECHO_READ		65536	/* bytes read from the target at once */

@@ -13,7 +13,7 @@
 
 #include <sys/types.h>
 
-#include "log.h"
+#include "error.h"
 
 /* messages buffered beyond this are written at once */
 #define TARGET_BUFFER		(256 * 1024)
