@@ -13,7 +13,10 @@
 
 #include "common.h"
 
-/* limits of the Import API (SPECS.md 1.3) and our defaults */
+/*
+ * limits of the Import API (Stitch Import API reference, batch endpoint
+ * limits) and our defaults
+ */
 #define BATCH_ROWS_MAX			20000
 #define BATCH_ROWS_DEFAULT		20000
 #define BATCH_BYTES_MAX			20000000
