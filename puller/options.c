@@ -496,11 +496,11 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 
 /*
  * options_load_token: read the destination token from --token-file (first
- * line, line ending stripped) or else PGPULL_TOKEN.  Returns 0, or
- * EXIT_USAGE after printing the error.  The token itself is never printed.
+ * line, line ending stripped) or else PGPULL_TOKEN.  Returns 0, or -1 with
+ * err set (PPERR_CONFIG).  The token itself is never printed.
  */
 int
-options_load_token(PullerOptions *o)
+options_load_token(PullerOptions *o, PPError *err)
 {
 	const char *env = getenv("PGPULL_TOKEN");
 	Buf			b;
@@ -515,8 +515,8 @@ options_load_token(PullerOptions *o)
 
 		if (f == NULL)
 		{
-			pp_log_error("could not open token file \"%s\": %s", o->token_file, strerror(errno));
-			return EXIT_USAGE;
+			pp_error_set(err, PPERR_CONFIG, "could not open token file \"%s\": %s", o->token_file, strerror(errno));
+			return -1;
 		}
 		if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		{
@@ -531,37 +531,37 @@ options_load_token(PullerOptions *o)
 		}
 		if (ferror(f))
 		{
-			pp_log_error("could not read token file \"%s\": %s", o->token_file, strerror(errno));
+			pp_error_set(err, PPERR_CONFIG, "could not read token file \"%s\": %s", o->token_file, strerror(errno));
 			fclose(f);
 			buf_free(&b);
-			return EXIT_USAGE;
+			return -1;
 		}
 		fclose(f);
 		if (b.len > 0 && b.data[b.len - 1] == '\r')
 			b.data[--b.len] = '\0';
 		if (b.len == 0)
 		{
-			pp_log_error("token file \"%s\" is empty", o->token_file);
+			pp_error_set(err, PPERR_CONFIG, "token file \"%s\" is empty", o->token_file);
 			buf_free(&b);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
 	else if (env != NULL && env[0] != '\0')
 		buf_append_str(&b, env);
 	else
 	{
-		pp_log_error("no destination token");
-		pp_log_hint("Set PGPULL_TOKEN, or name a file holding the token with --token-file.");
-		return EXIT_USAGE;
+		pp_error_set(err, PPERR_CONFIG, "no destination token");
+		pp_error_hint(err, "Set PGPULL_TOKEN, or name a file holding the token with --token-file.");
+		return -1;
 	}
 	for (p = b.data; *p; p++)
 	{
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
 		{
-			pp_log_error("the destination token contains control characters");
+			pp_error_set(err, PPERR_CONFIG, "the destination token contains control characters");
 			explicit_bzero(b.data, b.len);
 			buf_free(&b);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
 	o->token = b.data;

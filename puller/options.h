@@ -11,7 +11,7 @@
 #ifndef PGPULL_OPTIONS_H
 #define PGPULL_OPTIONS_H
 
-#include "common.h"
+#include "error.h"
 
 /*
  * limits of the Import API (Stitch Import API reference, batch endpoint
@@ -62,7 +62,7 @@ typedef struct PullerOptions
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
 extern int	options_parse_commit(int argc, char **argv, PullerOptions *o);
-extern int	options_load_token(PullerOptions *o);
+extern int	options_load_token(PullerOptions *o, PPError *err);
 extern void options_free(PullerOptions *o);
 extern const char *options_target_kind_name(const PullerOptions *o);
 

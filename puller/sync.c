@@ -737,8 +737,8 @@ sync_run(PullerOptions *o)
 
 	if (!ctx.singer)
 	{
-		if ((status = options_load_token(o)) != 0)
-			goto done;
+		if (options_load_token(o, &err) != 0)
+			goto fail;
 		http_ready = true;		/* http_cleanup undoes a partial http_init */
 		if (http_init(&ctx.http, o, &err) != 0)
 			goto fail;
