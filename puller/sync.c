@@ -206,7 +206,7 @@ singer_checkpoint(SyncContext *ctx, const char *position, bool complete,
 						   complete ? NULL : s->destination_table, err) != 0)
 		return -1;
 	ctx->state_last = true;
-	return target_flush(&ctx->target, true, err);
+	return target_flush(&ctx->target, err);
 }
 
 /*
@@ -225,7 +225,9 @@ singer_row(SyncContext *ctx, const CopyRow *row, const Buf *pos, bool pos_null,
 	ctx->pend_lossy += row->lossy;
 	if (ctx->pend_rows >= ctx->o->batch_rows || ctx->pend_bytes >= ctx->o->batch_bytes)
 		return singer_checkpoint(ctx, pos_null ? NULL : pos->data, false, err);
-	return target_flush(&ctx->target, false, err);
+	if (target_buffer_full(&ctx->target))
+		return target_flush(&ctx->target, err);
+	return 0;
 }
 
 /*
