@@ -103,16 +103,6 @@ static int	singer_row(SyncContext *ctx, const CopyRow *row, const Buf *pos,
 static void on_echo(void *arg, const char *line, size_t len);
 static int	singer_finish(SyncContext *ctx, char **run_error);
 static int	exit_status_for(const PPError *err);
-static const char *plural(int64_t n, const char *one, const char *many);
-
-/*
- * plural: the word for n things.
- */
-static const char *
-plural(int64_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
-}
 
 /*
  * on_accepted: the destination accepted messages from..to of the batch:
@@ -134,13 +124,13 @@ on_accepted(void *arg, int from, int to, size_t bytes, PPError *err)
 	ctx->rows_loaded += rows;
 	if (lossy > 0)
 		runlog_print("INFO", "batch %" PRId64 " accepted: %" PRId64 " %s, %zu %s, %" PRId64 " %s mapped lossily",
-					 ctx->batches, rows, plural(rows, "row", "rows"),
-					 bytes, plural(bytes, "byte", "bytes"),
-					 lossy, plural(lossy, "value", "values"));
+					 ctx->batches, rows, pp_plural(rows, "row", "rows"),
+					 bytes, pp_plural(bytes, "byte", "bytes"),
+					 lossy, pp_plural(lossy, "value", "values"));
 	else
 		runlog_print("INFO", "batch %" PRId64 " accepted: %" PRId64 " %s, %zu %s",
-					 ctx->batches, rows, plural(rows, "row", "rows"),
-					 bytes, plural(bytes, "byte", "bytes"));
+					 ctx->batches, rows, pp_plural(rows, "row", "rows"),
+					 bytes, pp_plural(bytes, "byte", "bytes"));
 	return 0;
 }
 
@@ -189,13 +179,13 @@ singer_checkpoint(SyncContext *ctx, const char *position, bool complete,
 		ctx->rows_loaded += ctx->pend_rows;
 		if (ctx->pend_lossy > 0)
 			runlog_print("INFO", "batch %" PRId64 " sent to the Singer target: %" PRId64 " %s, %" PRId64 " %s, %" PRId64 " %s mapped lossily",
-						 ctx->batches, ctx->pend_rows, plural(ctx->pend_rows, "row", "rows"),
-						 ctx->pend_bytes, plural(ctx->pend_bytes, "byte", "bytes"),
-						 ctx->pend_lossy, plural(ctx->pend_lossy, "value", "values"));
+						 ctx->batches, ctx->pend_rows, pp_plural(ctx->pend_rows, "row", "rows"),
+						 ctx->pend_bytes, pp_plural(ctx->pend_bytes, "byte", "bytes"),
+						 ctx->pend_lossy, pp_plural(ctx->pend_lossy, "value", "values"));
 		else
 			runlog_print("INFO", "batch %" PRId64 " sent to the Singer target: %" PRId64 " %s, %" PRId64 " %s",
-						 ctx->batches, ctx->pend_rows, plural(ctx->pend_rows, "row", "rows"),
-						 ctx->pend_bytes, plural(ctx->pend_bytes, "byte", "bytes"));
+						 ctx->batches, ctx->pend_rows, pp_plural(ctx->pend_rows, "row", "rows"),
+						 ctx->pend_bytes, pp_plural(ctx->pend_bytes, "byte", "bytes"));
 	}
 	ctx->pend_rows = 0;
 	ctx->pend_bytes = 0;
@@ -327,8 +317,8 @@ singer_finish(SyncContext *ctx, char **run_error)
 	}
 	else if (ctx->o->target_command && ctx->echoes > 0)
 		runlog_print("INFO", "the Singer target echoed %" PRId64 " %s: %" PRId64 " %s moved",
-					 ctx->echoes, plural(ctx->echoes, "state", "states"),
-					 ctx->confirmed, plural(ctx->confirmed, "bookmark", "bookmarks"));
+					 ctx->echoes, pp_plural(ctx->echoes, "state", "states"),
+					 ctx->confirmed, pp_plural(ctx->confirmed, "bookmark", "bookmarks"));
 	pp_error_clear(&err);
 	return rc;
 }
@@ -615,12 +605,12 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	}
 	if (ctx->singer)
 		runlog_print("INFO", "stream sent: %" PRId64 " %s extracted and sent to the Singer target in %" PRId64 " %s",
-					 rows_extracted, plural(rows_extracted, "row", "rows"),
-					 ctx->batches, plural(ctx->batches, "batch", "batches"));
+					 rows_extracted, pp_plural(rows_extracted, "row", "rows"),
+					 ctx->batches, pp_plural(ctx->batches, "batch", "batches"));
 	else
 		runlog_print("INFO", "stream synced: %" PRId64 " %s extracted, %" PRId64 " loaded, %" PRId64 " %s",
-					 rows_extracted, plural(rows_extracted, "row", "rows"), ctx->rows_loaded,
-					 ctx->batches, plural(ctx->batches, "batch", "batches"));
+					 rows_extracted, pp_plural(rows_extracted, "row", "rows"), ctx->rows_loaded,
+					 ctx->batches, pp_plural(ctx->batches, "batch", "batches"));
 	outcome = STREAM_SUCCEEDED;
 	goto done;
 
@@ -771,7 +761,7 @@ sync_run(PullerOptions *o)
 		runlog("WARNING", "integration \"%s\" tracks no streams", o->integration);
 	else
 		runlog_print("INFO", "run %" PRId64 " started: integration \"%s\", %d %s",
-					 ctx.run_id, o->integration, nstreams, plural(nstreams, "stream", "streams"));
+					 ctx.run_id, o->integration, nstreams, pp_plural(nstreams, "stream", "streams"));
 
 	if (ctx.singer)
 	{
