@@ -18,6 +18,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,27 @@ runlog_print(const char *level, const char *fmt,...)
 	va_end(ap);
 	runlog_emit(level, msg, false);
 	free(msg);
+}
+
+/*
+ * runlog_batch: the line of a stream's n-th batch, saying what became of
+ * it ("accepted", "sent to the Singer target"): its rows, its bytes and
+ * the values in it mapped lossily.  The extension logs batches itself, so
+ * the line is only printed.
+ */
+void
+runlog_batch(int64_t n, const char *what, int64_t rows, int64_t bytes,
+			 int64_t lossy)
+{
+	if (lossy > 0)
+		runlog_print("INFO", "batch %" PRId64 " %s: %" PRId64 " %s, %" PRId64 " %s, %" PRId64 " %s mapped lossily",
+					 n, what, rows, pp_plural(rows, "row", "rows"),
+					 bytes, pp_plural(bytes, "byte", "bytes"),
+					 lossy, pp_plural(lossy, "value", "values"));
+	else
+		runlog_print("INFO", "batch %" PRId64 " %s: %" PRId64 " %s, %" PRId64 " %s",
+					 n, what, rows, pp_plural(rows, "row", "rows"),
+					 bytes, pp_plural(bytes, "byte", "bytes"));
 }
 
 /*
