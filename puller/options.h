@@ -11,7 +11,7 @@
 #ifndef PGPULL_OPTIONS_H
 #define PGPULL_OPTIONS_H
 
-#include "error.h"
+#include "common.h"
 
 /*
  * limits of the Import API (Stitch Import API reference, batch endpoint
@@ -48,7 +48,6 @@ typedef struct PullerOptions
 	bool		target_tls;		/* https:// */
 	char	   *cacert;
 	char	   *token_file;
-	char	   *token;			/* from PGPULL_TOKEN or token_file */
 	int			batch_rows;
 	long		batch_bytes;
 	int			chunk_rows;
@@ -62,7 +61,6 @@ typedef struct PullerOptions
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
 extern int	options_parse_commit(int argc, char **argv, PullerOptions *o);
-extern int	options_load_token(PullerOptions *o, PPError *err);
 extern void options_free(PullerOptions *o);
 extern const char *options_target_kind_name(const PullerOptions *o);
 

@@ -81,7 +81,7 @@ struct Sink
 };
 
 /* Import API batches over HTTP; NULL with err set when it cannot be set up */
-extern Sink *import_sink_create(PullerOptions *o, PPError *err);
+extern Sink *import_sink_create(const PullerOptions *o, PPError *err);
 
 /* Singer messages to standard output or a --target-command */
 extern Sink *singer_sink_create(const PullerOptions *o);

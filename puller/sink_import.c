@@ -11,15 +11,22 @@
  * (pgpull.record_batch), which moves the bookmark; a batch may span
  * chunks.  A stream's outcome goes to pgpull.end_stream.
  *
+ * The token comes from the PGPULL_TOKEN environment variable or from the
+ * first line of --token-file, never from the command line, and is never
+ * printed; once it is in the client's header (http.c), this copy is wiped.
+ *
  * Memory stays bounded by one batch body plus one row.
  *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "batch.h"
 #include "http.h"
@@ -49,6 +56,7 @@ static int	import_end_stream(Sink *sink, const StreamInfo *s,
 							  int64_t rows_extracted, const char *error,
 							  PPError *err);
 static void import_free(Sink *sink);
+static char *load_token(const PullerOptions *o, PPError *err);
 static void hold_row(ImportSink *is, const CopyRow *row);
 static int	on_accepted(void *arg, int from, int to, size_t bytes, PPError *err);
 
@@ -63,28 +71,107 @@ static const SinkMethods import_methods = {
 };
 
 /*
- * import_sink_create: load the destination token and set up the HTTP
+ * import_sink_create: read the destination token and set up the HTTP
  * client for the target of o.  Returns the sink, or NULL with err set
  * (PPERR_CONFIG).
  */
 Sink *
-import_sink_create(PullerOptions *o, PPError *err)
+import_sink_create(const PullerOptions *o, PPError *err)
 {
 	ImportSink *is;
+	char	   *token = load_token(o, err);
+	int			rc;
 
-	if (options_load_token(o, err) != 0)
+	if (token == NULL)
 		return NULL;
 	is = pp_malloc(sizeof(ImportSink));
 	memset(is, 0, sizeof(ImportSink));
 	is->sink.methods = &import_methods;
 	batch_init(&is->batch, o->batch_rows, (size_t) o->batch_bytes);
 	buf_init(&is->held_data);
-	if (http_init(&is->http, o, err) != 0)
+	rc = http_init(&is->http, o, token, err);
+	explicit_bzero(token, strlen(token));
+	free(token);
+	if (rc != 0)
 	{
 		import_free(&is->sink);	/* http_cleanup undoes a partial http_init */
 		return NULL;
 	}
 	return &is->sink;
+}
+
+/*
+ * load_token: the destination token, from the first line of --token-file
+ * (line ending stripped) or else PGPULL_TOKEN.  Returns it (the caller
+ * wipes and frees it), or NULL with err set (PPERR_CONFIG).  The token
+ * itself is never printed.
+ */
+static char *
+load_token(const PullerOptions *o, PPError *err)
+{
+	const char *env = getenv("PGPULL_TOKEN");
+	Buf			b;
+	const char *p;
+
+	buf_init(&b);
+	if (o->token_file)
+	{
+		FILE	   *f = fopen(o->token_file, "r");
+		struct stat st;
+		int			ch;
+
+		if (f == NULL)
+		{
+			pp_error_set(err, PPERR_CONFIG, "could not open token file \"%s\": %s", o->token_file, strerror(errno));
+			return NULL;
+		}
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		{
+			pp_log_warning("token file \"%s\" is readable by other users", o->token_file);
+			pp_log_hint("Restrict it with chmod 600.");
+		}
+		while ((ch = fgetc(f)) != EOF && ch != '\n')
+		{
+			char		cc = (char) ch;
+
+			buf_append(&b, &cc, 1);
+		}
+		if (ferror(f))
+		{
+			pp_error_set(err, PPERR_CONFIG, "could not read token file \"%s\": %s", o->token_file, strerror(errno));
+			fclose(f);
+			buf_free(&b);
+			return NULL;
+		}
+		fclose(f);
+		if (b.len > 0 && b.data[b.len - 1] == '\r')
+			b.data[--b.len] = '\0';
+		if (b.len == 0)
+		{
+			pp_error_set(err, PPERR_CONFIG, "token file \"%s\" is empty", o->token_file);
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	else if (env != NULL && env[0] != '\0')
+		buf_append_str(&b, env);
+	else
+	{
+		pp_error_set(err, PPERR_CONFIG, "no destination token");
+		pp_error_hint(err, "Set PGPULL_TOKEN, or name a file holding the token with --token-file.");
+		return NULL;
+	}
+	for (p = b.data; *p; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+		{
+			pp_error_set(err, PPERR_CONFIG, "the destination token contains control characters");
+			explicit_bzero(b.data, b.len);
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	return b.data;
 }
 
 /*
