@@ -49,7 +49,7 @@ typedef struct SinkRun
 {
 	PGconn	   *state;			/* the catalog, where deliveries are recorded */
 	int64_t		run_id;
-	bool		state_lost;		/* a call found state broken: make no more */
+	bool		state_lost;		/* the state connection broke: no more calls */
 } SinkRun;
 
 typedef struct Sink Sink;
