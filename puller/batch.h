@@ -10,7 +10,7 @@
 #ifndef PGPULL_BATCH_H
 #define PGPULL_BATCH_H
 
-#include "log.h"
+#include "error.h"
 
 /* a piece of a request body */
 typedef struct BodySegment

@@ -33,6 +33,7 @@
 
 #include "commit.h"
 #include "conn.h"
+#include "log.h"
 #include "state.h"
 
 /* a state to apply */

@@ -12,7 +12,7 @@
 
 #include <libpq-fe.h>
 
-#include "log.h"
+#include "error.h"
 #include "options.h"
 
 /* what a line a Singer target printed holds */

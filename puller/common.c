@@ -113,6 +113,15 @@ pp_psprintf(const char *fmt,...)
 }
 
 /*
+ * pp_plural: the word for n things.
+ */
+const char *
+pp_plural(int64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/*
  * buf_init: an empty buffer (allocates nothing until the first append).
  */
 void

@@ -40,6 +40,7 @@ extern char *pp_strdup(const char *s);
 extern char *pp_strndup(const char *s, size_t n);
 extern char *pp_psprintf(const char *fmt,...) PP_PRINTF(1, 2);
 extern char *pp_vpsprintf(const char *fmt, va_list ap) PP_PRINTF(1, 0);
+extern const char *pp_plural(int64_t n, const char *one, const char *many);
 
 extern void buf_init(Buf *b);
 extern void buf_free(Buf *b);

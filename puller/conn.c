@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "log.h"
 
 #define SOURCE_OPTIONS \
 	"-c search_path= -c default_transaction_read_only=on -c TimeZone=UTC " \

@@ -14,7 +14,7 @@
 
 #include <libpq-fe.h>
 
-#include "log.h"
+#include "error.h"
 
 /* which connection: settings and cancel slots differ */
 typedef enum ConnRole

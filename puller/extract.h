@@ -12,7 +12,7 @@
 
 #include <libpq-fe.h>
 
-#include "log.h"
+#include "error.h"
 
 /* one row: (position text, lossy integer, row_json text) */
 typedef struct CopyRow

@@ -43,6 +43,7 @@
 
 #include "conn.h"
 #include "http.h"
+#include "log.h"
 
 #define RESPONSE_KEEP		65536	/* bytes of a response body kept */
 #define MESSAGE_SHOWN		500		/* characters of it shown in errors */
@@ -73,11 +74,12 @@ static int	send_range(HttpClient *h, const Batch *b, int from, int to,
 					   BatchAcceptedFn accepted, void *arg, PPError *err);
 
 /*
- * http_init: set up the client for the target of o (o->token loaded).
- * Returns 0, or -1 with err set (PPERR_CONFIG).
+ * http_init: set up the client for the target of o, with the destination
+ * token.  Returns 0, or -1 with err set (PPERR_CONFIG).
  */
 int
-http_init(HttpClient *h, const PullerOptions *o, PPError *err)
+http_init(HttpClient *h, const PullerOptions *o, const char *token,
+		  PPError *err)
 {
 	CURLcode	rc;
 	char	   *auth;
@@ -104,7 +106,7 @@ http_init(HttpClient *h, const PullerOptions *o, PPError *err)
 	}
 	h->url = pp_psprintf("%s/v2/import/batch", o->target);
 
-	auth = pp_psprintf("Authorization: Bearer %s", o->token);
+	auth = pp_psprintf("Authorization: Bearer %s", token);
 	l = curl_slist_append(NULL, auth);
 	explicit_bzero(auth, strlen(auth));
 	free(auth);

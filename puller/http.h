@@ -13,7 +13,7 @@
 #include <curl/curl.h>
 
 #include "batch.h"
-#include "log.h"
+#include "error.h"
 #include "options.h"
 
 /* called for each run of messages the destination accepted (2xx) */
@@ -37,7 +37,8 @@ typedef struct HttpClient
 	size_t		seg_pos;
 } HttpClient;
 
-extern int	http_init(HttpClient *h, const PullerOptions *o, PPError *err);
+extern int	http_init(HttpClient *h, const PullerOptions *o, const char *token,
+					  PPError *err);
 extern int	http_send_batch(HttpClient *h, const Batch *b, BatchAcceptedFn accepted,
 							void *arg, PPError *err);
 extern void http_cleanup(HttpClient *h);

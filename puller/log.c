@@ -1,18 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * puller/log.c
- *		pgpull: error values, frontend messages and the run log.
+ *		pgpull: the run log.
  *
- * Two shapes of output go to stderr.  Errors that end the program before
- * or outside a run use the frontend shape of PostgreSQL's own programs:
- * "pgpull: error: ...", then "pgpull: detail: ..." and "pgpull: hint: ...".
- * While a run is open, what the run does is logged one line at a time as
- * "YYYY-MM-DD HH:MM:SS.mmmZ LEVEL stream message" (stream is the
+ * While a run is open, what the run does is logged on stderr one line at
+ * a time as "YYYY-MM-DD HH:MM:SS.mmmZ LEVEL stream message" (stream is the
  * destination table, or "-" for the run itself).  What only the puller
  * knows (retries, split batches, warnings) also goes to the extraction log
  * through pgpull.log() on the state connection (runlog); what the run
  * protocol functions log themselves (batches accepted, streams and runs
  * ended, errors given to end_stream) is only printed (runlog_print).
+ * Errors before or outside a run take the frontend shape (error.c).
  *
  * Nothing here ever sees the destination token.
  *
@@ -20,7 +18,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +27,6 @@
 #include "log.h"
 #include "state.h"
 
-static void vlog_line(const char *prefix, const char *fmt, va_list ap) PP_PRINTF(2, 0);
 static void print_clean(const char *s);
 static void runlog_emit(const char *level, const char *message, bool to_db);
 static void print_line(const char *stream, const char *level, const char *message);
@@ -44,237 +41,6 @@ static char *log_stream_name = NULL;
 static int64_t log_stream_id = 0;
 
 static bool log_verbose = false;
-
-/*
- * pp_error_init: an empty error.
- */
-void
-pp_error_init(PPError *e)
-{
-	memset(e, 0, sizeof(*e));
-}
-
-/*
- * pp_error_clear: free the error's strings and make it empty again.
- */
-void
-pp_error_clear(PPError *e)
-{
-	free(e->message);
-	free(e->detail);
-	free(e->hint);
-	pp_error_init(e);
-}
-
-/*
- * pp_error_set: replace the error with a new primary message of a kind;
- * detail and hint are cleared.
- */
-void
-pp_error_set(PPError *e, PPErrorKind kind, const char *fmt,...)
-{
-	va_list		ap;
-
-	pp_error_clear(e);
-	e->kind = kind;
-	va_start(ap, fmt);
-	e->message = pp_vpsprintf(fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pp_error_detail: set the detail (a complete sentence).
- */
-void
-pp_error_detail(PPError *e, const char *fmt,...)
-{
-	va_list		ap;
-
-	free(e->detail);
-	va_start(ap, fmt);
-	e->detail = pp_vpsprintf(fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pp_error_hint: set the hint (a complete sentence).
- */
-void
-pp_error_hint(PPError *e, const char *fmt,...)
-{
-	va_list		ap;
-
-	free(e->hint);
-	va_start(ap, fmt);
-	e->hint = pp_vpsprintf(fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pp_error_from_pg: fill the error from a failed result (primary, detail,
- * hint and SQLSTATE fields), or from the connection's message when there is
- * no result.  context, when not NULL, prefixes the primary message
- * ("context: message").  A broken connection makes the kind PPERR_CONNECT
- * whatever the caller asked for.
- */
-void
-pp_error_from_pg(PPError *e, PPErrorKind kind, PGconn *conn,
-				 const PGresult *res, const char *context)
-{
-	const char *primary = NULL;
-	const char *field;
-	char	   *trimmed = NULL;
-
-	pp_error_clear(e);
-	if (res != NULL)
-		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	if (primary == NULL)
-	{
-		size_t		n;
-
-		trimmed = pp_strdup(conn ? PQerrorMessage(conn) : "");
-		n = strlen(trimmed);
-		while (n > 0 && (trimmed[n - 1] == '\n' || trimmed[n - 1] == ' '))
-			trimmed[--n] = '\0';
-		if (n == 0)
-		{
-			free(trimmed);
-			trimmed = pp_strdup("unexpected result from the server");
-		}
-		primary = trimmed;
-	}
-	if (context)
-		e->message = pp_psprintf("%s: %s", context, primary);
-	else
-		e->message = pp_strdup(primary);
-	free(trimmed);
-	if (res != NULL)
-	{
-		field = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		if (field)
-			e->detail = pp_strdup(field);
-		field = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-		if (field)
-			e->hint = pp_strdup(field);
-		field = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		if (field)
-			snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", field);
-	}
-	e->kind = kind;
-	if (conn && PQstatus(conn) == CONNECTION_BAD)
-		e->kind = PPERR_CONNECT;
-}
-
-/*
- * pp_error_text: the error as one string for the catalog: the message,
- * then "Detail: ..." and "Hint: ..." when present.  The caller frees it.
- */
-char *
-pp_error_text(const PPError *e)
-{
-	Buf			b;
-
-	buf_init(&b);
-	buf_append_str(&b, e->message ? e->message : "unknown error");
-	if (e->detail)
-		buf_appendf(&b, "  Detail: %s", e->detail);
-	if (e->hint)
-		buf_appendf(&b, "  Hint: %s", e->hint);
-	return b.data;
-}
-
-/*
- * pp_error_report: print the error in the frontend shape.
- */
-void
-pp_error_report(const PPError *e)
-{
-	pp_log_error("%s", e->message ? e->message : "unknown error");
-	if (e->detail)
-		pp_log_detail("%s", e->detail);
-	if (e->hint)
-		pp_log_hint("%s", e->hint);
-}
-
-/*
- * vlog_line: print "pgpull: PREFIX: message" on stderr.
- */
-static void
-vlog_line(const char *prefix, const char *fmt, va_list ap)
-{
-	char	   *msg = pp_vpsprintf(fmt, ap);
-
-	fprintf(stderr, "pgpull: %s: %s\n", prefix, msg);
-	fflush(stderr);
-	free(msg);
-}
-
-/*
- * pp_log_error: "pgpull: error: ..." on stderr.
- */
-void
-pp_log_error(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog_line("error", fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pp_log_warning: "pgpull: warning: ..." on stderr.
- */
-void
-pp_log_warning(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog_line("warning", fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pp_log_detail: "pgpull: detail: ..." on stderr.
- */
-void
-pp_log_detail(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog_line("detail", fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pp_log_hint: "pgpull: hint: ..." on stderr.
- */
-void
-pp_log_hint(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog_line("hint", fmt, ap);
-	va_end(ap);
-}
-
-/*
- * pp_usage_error: a usage error, followed by the line pointing at --help.
- * The caller exits with EXIT_USAGE.
- */
-void
-pp_usage_error(const char *fmt,...)
-{
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vlog_line("error", fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "Try \"pgpull --help\" for more information.\n");
-}
 
 /*
  * runlog_set_verbose: whether DEBUG lines are printed on stderr (they go to
@@ -417,6 +183,27 @@ runlog_print(const char *level, const char *fmt,...)
 }
 
 /*
+ * runlog_batch: the line of a stream's n-th batch, saying what became of
+ * it ("accepted", "sent to the Singer target"): its rows, its bytes and
+ * the values in it mapped lossily.  The extension logs batches itself, so
+ * the line is only printed.
+ */
+void
+runlog_batch(int64_t n, const char *what, int64_t rows, int64_t bytes,
+			 int64_t lossy)
+{
+	if (lossy > 0)
+		runlog_print("INFO", "batch %" PRId64 " %s: %" PRId64 " %s, %" PRId64 " %s, %" PRId64 " %s mapped lossily",
+					 n, what, rows, pp_plural(rows, "row", "rows"),
+					 bytes, pp_plural(bytes, "byte", "bytes"),
+					 lossy, pp_plural(lossy, "value", "values"));
+	else
+		runlog_print("INFO", "batch %" PRId64 " %s: %" PRId64 " %s, %" PRId64 " %s",
+					 n, what, rows, pp_plural(rows, "row", "rows"),
+					 bytes, pp_plural(bytes, "byte", "bytes"));
+}
+
+/*
  * runlog_print_stream: a run log line on stderr only, about the named
  * stream rather than the current one (what the extension logged when a
  * Singer target confirmed a state).
@@ -469,18 +256,4 @@ runlog_notice_receiver(void *arg, const PGresult *res)
 						  strcmp(severity, "LOG") == 0))
 		level = "DEBUG";
 	runlog_emit(level, primary, false);
-}
-
-/*
- * pp_bad_option: report the option getopt_long just refused ('?' with
- * opterr off) as a usage error.  The caller has optind and optopt from
- * that call.
- */
-void
-pp_bad_option(char **argv)
-{
-	if (optopt != 0)
-		pp_usage_error("invalid option \"-%c\"", optopt);
-	else
-		pp_usage_error("unrecognized option \"%s\"", argv[optind - 1]);
 }

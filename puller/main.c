@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "commit.h"
-#include "log.h"
+#include "error.h"
 #include "options.h"
 #include "sync.h"
 

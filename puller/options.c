@@ -7,14 +7,14 @@
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
  * range is a usage error, never clamped), the shape of the target URL,
- * connection strings, combinations of options (naming both), and the
- * destination token.  Usage errors end with the line pointing at --help;
- * the caller exits with status 2.
+ * connection strings and combinations of options (naming both).  Usage
+ * errors end with the line pointing at --help; the caller exits with
+ * status 2.
  *
- * The token comes from the PGPULL_TOKEN environment variable or from the
- * first line of --token-file, never from the command line, and is never
- * printed.  A Singer target (--target - or --target-command) needs no
- * token, and the options of an Import API destination are refused with it.
+ * The destination token is never an option: --token-file only names the
+ * file the Import API sink reads it from.  A Singer target (--target - or
+ * --target-command) needs no token, and the options of an Import API
+ * destination are refused with it.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -22,16 +22,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
-#include "log.h"
+#include "error.h"
 #include "options.h"
 
 /* long-only options */
@@ -495,80 +493,6 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 }
 
 /*
- * options_load_token: read the destination token from --token-file (first
- * line, line ending stripped) or else PGPULL_TOKEN.  Returns 0, or
- * EXIT_USAGE after printing the error.  The token itself is never printed.
- */
-int
-options_load_token(PullerOptions *o)
-{
-	const char *env = getenv("PGPULL_TOKEN");
-	Buf			b;
-	const char *p;
-
-	buf_init(&b);
-	if (o->token_file)
-	{
-		FILE	   *f = fopen(o->token_file, "r");
-		struct stat st;
-		int			ch;
-
-		if (f == NULL)
-		{
-			pp_log_error("could not open token file \"%s\": %s", o->token_file, strerror(errno));
-			return EXIT_USAGE;
-		}
-		if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		{
-			pp_log_warning("token file \"%s\" is readable by other users", o->token_file);
-			pp_log_hint("Restrict it with chmod 600.");
-		}
-		while ((ch = fgetc(f)) != EOF && ch != '\n')
-		{
-			char		cc = (char) ch;
-
-			buf_append(&b, &cc, 1);
-		}
-		if (ferror(f))
-		{
-			pp_log_error("could not read token file \"%s\": %s", o->token_file, strerror(errno));
-			fclose(f);
-			buf_free(&b);
-			return EXIT_USAGE;
-		}
-		fclose(f);
-		if (b.len > 0 && b.data[b.len - 1] == '\r')
-			b.data[--b.len] = '\0';
-		if (b.len == 0)
-		{
-			pp_log_error("token file \"%s\" is empty", o->token_file);
-			buf_free(&b);
-			return EXIT_USAGE;
-		}
-	}
-	else if (env != NULL && env[0] != '\0')
-		buf_append_str(&b, env);
-	else
-	{
-		pp_log_error("no destination token");
-		pp_log_hint("Set PGPULL_TOKEN, or name a file holding the token with --token-file.");
-		return EXIT_USAGE;
-	}
-	for (p = b.data; *p; p++)
-	{
-		if ((unsigned char) *p < 0x20 || *p == 0x7f)
-		{
-			pp_log_error("the destination token contains control characters");
-			explicit_bzero(b.data, b.len);
-			buf_free(&b);
-			return EXIT_USAGE;
-		}
-	}
-	o->token = b.data;
-	return 0;
-}
-
-/*
  * options_target_kind_name: the target kind recorded in the catalog
  * ('import_api' or 'singer'), never the URL.
  */
@@ -579,7 +503,7 @@ options_target_kind_name(const PullerOptions *o)
 }
 
 /*
- * options_free: release the options' strings, wiping the token first.
+ * options_free: release the options' strings.
  */
 void
 options_free(PullerOptions *o)
@@ -592,10 +516,5 @@ options_free(PullerOptions *o)
 	free(o->cacert);
 	free(o->token_file);
 	free(o->state_file);
-	if (o->token)
-	{
-		explicit_bzero(o->token, strlen(o->token));
-		free(o->token);
-	}
 	memset(o, 0, sizeof(*o));
 }

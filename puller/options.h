@@ -13,7 +13,10 @@
 
 #include "common.h"
 
-/* limits of the Import API (SPECS.md 1.3) and our defaults */
+/*
+ * limits of the Import API (Stitch Import API reference, batch endpoint
+ * limits) and our defaults
+ */
 #define BATCH_ROWS_MAX			20000
 #define BATCH_ROWS_DEFAULT		20000
 #define BATCH_BYTES_MAX			20000000
@@ -45,7 +48,6 @@ typedef struct PullerOptions
 	bool		target_tls;		/* https:// */
 	char	   *cacert;
 	char	   *token_file;
-	char	   *token;			/* from PGPULL_TOKEN or token_file */
 	int			batch_rows;
 	long		batch_bytes;
 	int			chunk_rows;
@@ -59,7 +61,6 @@ typedef struct PullerOptions
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
 extern int	options_parse_commit(int argc, char **argv, PullerOptions *o);
-extern int	options_load_token(PullerOptions *o);
 extern void options_free(PullerOptions *o);
 extern const char *options_target_kind_name(const PullerOptions *o);
 

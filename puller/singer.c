@@ -3,7 +3,8 @@
  * puller/singer.c
  *		pgpull: Singer messages and the STATE value.
  *
- * One JSON object per line (SPECS.md 3.1):
+ * One JSON object per line (the Singer specification, SPEC.md of
+ * singer-io/getting-started):
  *
  *	 {"type":"SCHEMA","stream":S,"schema":{...},"key_properties":[...],
  *	  "bookmark_properties":[...]}

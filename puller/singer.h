@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "log.h"
+#include "error.h"
 
 /* the stream whose messages are being written */
 typedef struct SingerStream

@@ -12,7 +12,7 @@
 
 #include <libpq-fe.h>
 
-#include "log.h"
+#include "error.h"
 
 /* one stream of a run, from pgpull.begin_run */
 typedef struct StreamInfo

@@ -10,8 +10,9 @@
  * standard output (the states it echoes after storing rows); its standard
  * error is ours.  Every other descriptor is closed in the child.
  *
- * Messages are gathered in a buffer and written when it holds more than
- * TARGET_BUFFER bytes, and whenever the caller flushes (after each STATE).
+ * Messages are gathered in a buffer and written when the caller flushes:
+ * after each STATE, and whenever the buffer holds more than TARGET_BUFFER
+ * bytes (target_buffer_full).
  * Writing to a child polls both pipes: a target that prints states while
  * it reads never blocks on a full pipe, and each complete line it prints
  * goes to the echo callback as it arrives.  A target that stops reading
@@ -42,6 +43,7 @@
 #endif
 
 #include "conn.h"
+#include "log.h"
 #include "target.h"
 
 #define ECHO_READ		65536	/* bytes read from the target at once */
@@ -306,21 +308,28 @@ write_some(Target *t, PPError *err)
 }
 
 /*
- * target_flush: write the buffered messages: all of them, or (all false)
- * only when more than TARGET_BUFFER bytes wait.  Lines the target prints
+ * target_buffer_full: whether more than TARGET_BUFFER bytes of messages
+ * wait to be written.
+ */
+bool
+target_buffer_full(const Target *t)
+{
+	return t->out.len - t->out_pos > TARGET_BUFFER;
+}
+
+/*
+ * target_flush: write the buffered messages.  Lines the target prints
  * meanwhile go to the echo callback.  Returns 0, or -1 with err set: the
  * target stopped reading (t->broken), or SIGINT/SIGTERM.
  */
 int
-target_flush(Target *t, bool all, PPError *err)
+target_flush(Target *t, PPError *err)
 {
 	if (t->broken || t->fd < 0)
 	{
 		pp_error_set(err, PPERR_STREAM, "the Singer target stopped reading its input");
 		return -1;
 	}
-	if (!all && t->out.len - t->out_pos <= TARGET_BUFFER)
-		return 0;
 	while (t->out_pos < t->out.len)
 	{
 		if (pp_interrupted)
@@ -410,7 +419,7 @@ target_finish(Target *t, PPError *err)
 
 	pp_error_init(&werr);
 	if (!t->broken && t->fd >= 0 && t->out_pos < t->out.len &&
-		target_flush(t, true, &werr) != 0)
+		target_flush(t, &werr) != 0)
 		rc = -1;
 	if (t->pid == 0)
 	{

@@ -13,9 +13,9 @@
 
 #include <sys/types.h>
 
-#include "log.h"
+#include "error.h"
 
-/* messages buffered beyond this are written at once */
+/* messages buffered beyond this are to be written at once */
 #define TARGET_BUFFER		(256 * 1024)
 
 /* called with each line a target prints on its standard output */
@@ -41,7 +41,8 @@ typedef struct Target
 extern void target_init_stdout(Target *t);
 extern int	target_start(Target *t, const char *command, TargetEchoFn on_echo,
 						 void *arg, PPError *err);
-extern int	target_flush(Target *t, bool all, PPError *err);
+extern bool target_buffer_full(const Target *t);
+extern int	target_flush(Target *t, PPError *err);
 extern void target_poll_echo(Target *t);
 extern int	target_finish(Target *t, PPError *err);
 extern void target_kill(Target *t);
