@@ -5,7 +5,8 @@
  *
  * The flow follows the run protocol (README.md, "The run protocol"):
  * connect to the source and the state database, check the extension's
- * version, begin a run, then for each stream: take it (skip it when
+ * version and that both reach one database (source.c), begin a run, warn
+ * about a standby source's settings, then for each stream: take it (skip it when
  * another puller holds it), read it in chunks (each chunk one COPY in its
  * own read-only repeatable-read transaction on the source) and hand its
  * rows to the sink, then end it.  The sink (sink.h) takes the rows to the
@@ -26,6 +27,7 @@
 #include "extract.h"
 #include "log.h"
 #include "sink.h"
+#include "source.h"
 #include "state.h"
 #include "sync.h"
 
@@ -242,9 +244,11 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 			 * cannot, terminates the session: read on after the last row
 			 * read, on a new connection if need be (a stream read in one
 			 * pass starts over, which sends some rows twice, as
-			 * at-least-once allows).
+			 * at-least-once allows).  Not when the database was dropped on
+			 * the primary (57P04): no retry brings it back.
 			 */
-			bool		lost = PQstatus(ctx->source) != CONNECTION_OK;
+			bool		lost = PQstatus(ctx->source) != CONNECTION_OK &&
+				strcmp(err.sqlstate, "57P04") != 0;
 
 			if (nrows > 0)
 				conflicts = 0;	/* counted in a row: this one made progress */
@@ -386,6 +390,8 @@ sync_run(PullerOptions *o)
 	if (state_version(ctx.run.state, "state", &err) != 0 ||
 		state_version(ctx.source, "source", &err) != 0)
 		goto fail;
+	if (o->state && source_same_database(ctx.source, ctx.run.state, &err) != 0)
+		goto fail;
 
 	if (state_begin_run(ctx.run.state, o->integration, PGPULL_VERSION,
 						options_target_kind_name(o), &ctx.run.run_id,
@@ -398,6 +404,11 @@ sync_run(PullerOptions *o)
 		goto fail;
 	}
 	runlog_open(ctx.run.state, ctx.run.run_id);
+	if (source_check_standby(ctx.source, &err) != 0)
+	{
+		runlog("WARNING", "%s", err.message);
+		pp_error_clear(&err);
+	}
 	if (nstreams == 0)
 		runlog("WARNING", "integration \"%s\" tracks no streams", o->integration);
 	else
