@@ -153,7 +153,7 @@ SELECT * FROM pgpull.grant_script(E'regress_nl\nDROP TABLE t', '{}');
 -- set default privileges for roles it is not a member of: comment rows
 CREATE ROLE regress_admin CREATEROLE;
 GRANT USAGE ON SCHEMA pgpull TO regress_admin;
-GRANT EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text),
+GRANT EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]),
 	pgpull.revoke_script(name, name[]) TO regress_admin;
 GRANT regress_app TO regress_admin;
 SET ROLE regress_admin;
@@ -202,6 +202,27 @@ GRANT USAGE ON SCHEMA "we""ird sch" TO "regress_x""; DROP TABLE t; --";
 GRANT SELECT ("Some Col") ON "we""ird sch"."Mixed Case" TO "regress_x""; DROP TABLE t; --";
 SELECT * FROM pgpull.revoke_script('regress_x"; DROP TABLE t; --', '{"we\"ird sch"}') \gexec
 SELECT has_column_privilege('regress_x"; DROP TABLE t; --', '"we""ird sch"."Mixed Case"', 'Some Col', 'SELECT') AS column_select;
+
+-- integrations: granted by name, to roles that exist; NULLs are errors
+SELECT s FROM pgpull.grant_script('regress_pw', '{}', integrations => '{sales,"Odd ''name"}') s
+ WHERE s LIKE '%grant_integration%';
+SELECT * FROM pgpull.grant_script('regress_pw', '{}', integrations => NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM pgpull.grant_script('regress_pw', '{}', integrations => '{sales,NULL}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.grant_integration('sales', 'regress_pw') AS granted,
+	   pgpull.grant_integration('sales', 'regress_pw') AS granted_again;
+SELECT pgpull.grant_integration('sales', 'regress_no_such_role');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.grant_integration(NULL, 'regress_pw');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.revoke_integration('sales', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT object_name, ok, fix FROM pgpull.check_privileges('regress_pw', '{}') WHERE object_type = 'integration';
+SELECT pgpull.revoke_integration('sales', 'regress_pw') AS revoked,
+	   pgpull.revoke_integration('sales', 'regress_pw') AS revoked_again;
+SELECT object_name, ok, fix FROM pgpull.check_privileges('regress_pw', '{}') WHERE object_type = 'integration';
+SELECT pgpull.revoke_integration('default', 'regress_pw');
 
 -- cleanup
 SET client_min_messages = warning;

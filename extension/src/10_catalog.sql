@@ -104,6 +104,18 @@ CREATE TABLE pgpull.extraction_log (
 );
 COMMENT ON TABLE pgpull.extraction_log IS 'timestamped lines of what each run did, stream by stream';
 
+/*
+ * The roles that may run an integration (35_integrations.sql), by name, so
+ * that grants survive a dump restored where the roles have other OIDs.
+ */
+CREATE TABLE pgpull.integration_grant (
+	integration		text NOT NULL,
+	role_name		name NOT NULL,
+	granted_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (integration, role_name)
+);
+COMMENT ON TABLE pgpull.integration_grant IS 'the roles that may run each integration (pgpull.grant_integration)';
+
 SELECT pg_catalog.pg_extension_config_dump('pgpull.stream', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_stream_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_range', '');
@@ -112,6 +124,7 @@ SELECT pg_catalog.pg_extension_config_dump('pgpull.runs_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.run_streams', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.integration_grant', '');
 
 /*
  * The identity of the database the extension was created in: one row, a

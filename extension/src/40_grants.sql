@@ -357,6 +357,8 @@ COMMENT ON FUNCTION pgpull._public_creates(pg_catalog.oid) IS 'internal: whether
  *     role, a given password becomes ALTER ROLE ... PASSWORD '<verifier>';
  *   GRANT CONNECT on the current database;
  *   GRANT USAGE ON SCHEMA pgpull and EXECUTE on the puller's functions;
+ *   SELECT pgpull.grant_integration(...) for each integration given (by
+ *     default "default"): the role may run those integrations only;
  *   for each schema, in the order given: GRANT USAGE, GRANT SELECT ON ALL
  *     TABLES IN SCHEMA, and ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s
  *     GRANT SELECT ON TABLES for every role r that can create tables there
@@ -369,7 +371,8 @@ COMMENT ON FUNCTION pgpull._public_creates(pg_catalog.oid) IS 'internal: whether
  * statements are logged, pass NULL and use psql's \password, which hashes
  * on the client.
  */
-CREATE FUNCTION pgpull.grant_script(role name, schemas name[], password text DEFAULT NULL)
+CREATE FUNCTION pgpull.grant_script(role name, schemas name[], password text DEFAULT NULL,
+									integrations text[] DEFAULT '{default}')
 RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -380,6 +383,7 @@ DECLARE
 	v_schema record;
 	v_creator name;
 	v_function text;
+	v_integration text;
 	v_statement text;
 BEGIN
 	IF grant_script.role IS NULL THEN
@@ -391,6 +395,11 @@ BEGIN
 		RAISE EXCEPTION 'schemas must not be null'
 			USING ERRCODE = '22004',
 				  HINT = 'Pass an empty array to grant only CONNECT and the pgpull functions.';
+	END IF;
+	IF grant_script.integrations IS NULL OR pg_catalog.array_position(grant_script.integrations, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'integrations must not be null or hold nulls'
+			USING ERRCODE = '22004',
+				  HINT = 'Name the integrations the role may run, such as ''{default}'', or pass ''{}'' for none.';
 	END IF;
 	/* check every schema before the first row goes out */
 	PERFORM pgpull._schema_list(grant_script.schemas);
@@ -415,6 +424,9 @@ BEGIN
 	FOREACH v_function IN ARRAY pgpull._puller_functions() LOOP
 		RETURN NEXT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I',
 									  v_function::pg_catalog.regprocedure, grant_script.role);
+	END LOOP;
+	FOREACH v_integration IN ARRAY grant_script.integrations LOOP
+		RETURN NEXT pg_catalog.format('SELECT pgpull.grant_integration(%L, %L)', v_integration, grant_script.role);
 	END LOOP;
 
 	FOR v_schema IN SELECT * FROM pgpull._schema_list(grant_script.schemas) LOOP
@@ -441,7 +453,7 @@ BEGIN
 	END LOOP;
 END
 $fn$;
-COMMENT ON FUNCTION pgpull.grant_script(name, name[], text) IS 'statements (one per row, for \gexec) that create a replication role if needed and grant it CONNECT, schema USAGE, SELECT and default privileges per creating role';
+COMMENT ON FUNCTION pgpull.grant_script(name, name[], text, text[]) IS 'statements (one per row, for \gexec) that create a replication role if needed and grant it CONNECT, schema USAGE, SELECT, default privileges per creating role and the integrations it may run';
 
 /*
  * revoke_script: the statements that take back what grant_script gave, for

@@ -127,7 +127,9 @@ COMMENT ON FUNCTION pgpull._tracked_relations() IS 'internal: tracked relations 
  * whether the privilege is held (required) or the hazard absent (hazard);
  * detail explains, and fix is a ready, quoted statement when ok is false.
  *
- * Required: CONNECT on the database; USAGE on schema pgpull and on each
+ * Required: CONNECT on the database; EXECUTE on the functions the puller
+ * calls; for each integration with streams or grants, that the role may
+ * run it (pgpull.grant_integration); USAGE on schema pgpull and on each
  * schema; SELECT on every table, partitioned table (and partition), view,
  * materialized view and foreign table there; SELECT on each column tracked
  * streams there replicate (pgpull._stream_columns); and per schema and per
@@ -174,6 +176,7 @@ DECLARE
 	v_tracked pg_catalog.oid[];
 	v_member boolean;
 	v_function text;
+	v_integration text;
 BEGIN
 	v_role := pgpull._role_oid(check_privileges.role);
 	SELECT COALESCE(pg_catalog.array_agg(t.relation), '{}') INTO v_tracked FROM pgpull._tracked_relations() t;
@@ -233,6 +236,19 @@ BEGIN
 		detail := CASE WHEN ok THEN 'the puller can call it'
 					   ELSE 'the puller cannot call it: its runs fail' END;
 		fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_rolname) END;
+		RETURN NEXT;
+	END LOOP;
+
+	/* the integrations it may run */
+	object_type := 'integration';
+	privilege := 'RUN';
+	FOR v_integration IN SELECT i FROM pgpull._integrations() i LOOP
+		object_name := v_integration;
+		ok := pgpull._may_run(v_role, v_integration);
+		detail := CASE WHEN ok THEN 'the role may run the integration'
+					   ELSE 'the role may not run the integration: pgpull.grant_integration grants it' END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('SELECT pgpull.grant_integration(%L, %L)',
+														v_integration, v_rolname) END;
 		RETURN NEXT;
 	END LOOP;
 

@@ -217,8 +217,9 @@ $fn$;
 COMMENT ON FUNCTION pgpull._key_text_expr(text, pg_catalog.oid) IS 'internal: SQL giving the ISO text of a position or bookmark value';
 
 /*
- * _run: the run row, locked; P0002 when there is none, 55000 when it must
- * be running and is not.
+ * _run: the run row, locked; P0002 when there is none, 42501 when the
+ * session's role may not run its integration, 55000 when it must be
+ * running and is not.
  */
 CREATE FUNCTION pgpull._run(run_id bigint, running boolean)
 RETURNS pgpull.runs
@@ -241,6 +242,7 @@ BEGIN
 				  DETAIL = 'No row of pgpull.runs has this run_id.',
 				  HINT = 'Pass the run_id pgpull.begin_run returned.';
 	END IF;
+	PERFORM pgpull._require_integration(v_run.integration);
 	IF _run.running AND v_run.status NOT IN ('running', 'abandoned') THEN
 		RAISE EXCEPTION 'run % is not running', _run.run_id
 			USING ERRCODE = '55000',
@@ -604,6 +606,7 @@ BEGIN
 				  DETAIL = 'Every log line belongs to a run.',
 				  HINT = 'Pass the run_id pgpull.begin_run returned.';
 	END IF;
+	PERFORM pgpull._require_integration(v_run.integration);
 	IF log.stream_id IS NOT NULL
 	   AND NOT EXISTS (SELECT FROM pgpull.stream s
 					    WHERE s.stream_id = log.stream_id AND s.integration = v_run.integration) THEN
@@ -650,6 +653,7 @@ BEGIN
 				  DETAIL = 'A run syncs the streams of one integration.',
 				  HINT = 'Name the integration to sync, such as "default".';
 	END IF;
+	PERFORM pgpull._require_integration(begin_run.integration);
 	IF begin_run.target_kind IS NULL OR begin_run.target_kind NOT IN ('import_api', 'singer') THEN
 		RAISE EXCEPTION 'unrecognized target kind: %', COALESCE(begin_run.target_kind, 'NULL')
 			USING ERRCODE = '22023',

@@ -285,6 +285,7 @@ BEGIN
 			'The "pgpull" object of a state has the integration as a string.');
 	END IF;
 	v_integration := v_header ->> 'integration';
+	PERFORM pgpull._require_integration(v_integration);
 	IF pg_catalog.jsonb_typeof(commit_state.state -> 'bookmarks') IS DISTINCT FROM 'object' THEN
 		PERFORM pgpull._state_error('state has no bookmarks object',
 			'A pgpull state has a "bookmarks" object, one member per destination table.');

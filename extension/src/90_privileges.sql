@@ -72,10 +72,17 @@ REVOKE EXECUTE ON FUNCTION pgpull._relation_label(pg_catalog.oid),
  * entry point is enough; _tracked_relations, SECURITY DEFINER, shows
  * tracked relation OIDs and column names to whoever may use the schema.
  */
-REVOKE EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text),
+REVOKE EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]),
 	pgpull.revoke_script(name, name[]),
 	pgpull.check_privileges(name, name[])
 	FROM PUBLIC;
+
+/* who may run an integration: the DBA's, and the run protocol's checks */
+REVOKE EXECUTE ON FUNCTION pgpull.grant_integration(text, name),
+	pgpull.revoke_integration(text, name),
+	pgpull._require_integration(text)
+	FROM PUBLIC;
+REVOKE ALL ON pgpull.integration_grant FROM PUBLIC;
 
 /* the standby check: the replication role's (grant_script) */
 REVOKE EXECUTE ON FUNCTION pgpull.check_standby() FROM PUBLIC;

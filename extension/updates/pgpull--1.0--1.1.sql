@@ -147,6 +147,7 @@ BEGIN
 				  DETAIL = 'A run syncs the streams of one integration.',
 				  HINT = 'Name the integration to sync, such as "default".';
 	END IF;
+	PERFORM pgpull._require_integration(begin_run.integration);
 	IF begin_run.target_kind IS NULL OR begin_run.target_kind NOT IN ('import_api', 'singer') THEN
 		RAISE EXCEPTION 'unrecognized target kind: %', COALESCE(begin_run.target_kind, 'NULL')
 			USING ERRCODE = '22023',
@@ -358,6 +359,7 @@ BEGIN
 			'The "pgpull" object of a state has the integration as a string.');
 	END IF;
 	v_integration := v_header ->> 'integration';
+	PERFORM pgpull._require_integration(v_integration);
 	IF pg_catalog.jsonb_typeof(commit_state.state -> 'bookmarks') IS DISTINCT FROM 'object' THEN
 		PERFORM pgpull._state_error('state has no bookmarks object',
 			'A pgpull state has a "bookmarks" object, one member per destination table.');
@@ -814,4 +816,682 @@ AS $fn$
 		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
 		'pgpull.commit_state(jsonb)'
 	]::text[];
+$fn$;
+
+/*
+ * Integrations belong to roles: only the roles an integration is granted
+ * to (and their members, and the extension owner) may run it, report its
+ * runs or confirm its Singer states.  Every run-protocol function checks
+ * it (begin_run, log and commit_state directly, the others through _run);
+ * grant_script takes the integrations to grant; check_privileges reports
+ * them.  So that no working setup breaks, every integration that has
+ * streams or runs is granted to every role that can run the puller today
+ * (EXECUTE on begin_run).
+ */
+
+/*
+ * The roles that may run an integration (35_integrations.sql), by name, so
+ * that grants survive a dump restored where the roles have other OIDs.
+ */
+CREATE TABLE pgpull.integration_grant (
+	integration		text NOT NULL,
+	role_name		name NOT NULL,
+	granted_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (integration, role_name)
+);
+COMMENT ON TABLE pgpull.integration_grant IS 'the roles that may run each integration (pgpull.grant_integration)';
+
+SELECT pg_catalog.pg_extension_config_dump('pgpull.integration_grant', '');
+REVOKE ALL ON pgpull.integration_grant FROM PUBLIC;
+
+/*
+ * grant_integration: let a role run an integration; true when it was not
+ * granted before.  The integration need not have streams yet.
+ */
+CREATE FUNCTION pgpull.grant_integration(integration text, role name)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF grant_integration.integration IS NULL OR grant_integration.role IS NULL THEN
+		RAISE EXCEPTION 'integration and role must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A grant lets one role run one integration.',
+				  HINT = 'Name the integration, such as "default", and the role the puller logs in as.';
+	END IF;
+	PERFORM pgpull._role_oid(grant_integration.role);
+	INSERT INTO pgpull.integration_grant (integration, role_name)
+	VALUES (grant_integration.integration, grant_integration.role)
+	ON CONFLICT DO NOTHING;
+	RETURN FOUND;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.grant_integration(text, name) IS 'let a role run an integration; true when it was not granted before';
+
+/*
+ * revoke_integration: take the grant back; true when there was one.  The
+ * role may still run the integration through a role it is a member of.
+ */
+CREATE FUNCTION pgpull.revoke_integration(integration text, role name)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF revoke_integration.integration IS NULL OR revoke_integration.role IS NULL THEN
+		RAISE EXCEPTION 'integration and role must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A grant lets one role run one integration.',
+				  HINT = 'Name the integration and the role, as pgpull.grant_integration was given them.';
+	END IF;
+	DELETE FROM pgpull.integration_grant g
+	 WHERE g.integration = revoke_integration.integration AND g.role_name = revoke_integration.role;
+	RETURN FOUND;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.revoke_integration(text, name) IS 'stop a role running an integration; true when it had a grant';
+
+/*
+ * _may_run: whether a role may run an integration: it is a member of the
+ * extension owner, or of a role the integration is granted to.  SECURITY
+ * DEFINER, so that check_privileges run by an administrator it is granted
+ * to can read the grants.
+ */
+CREATE FUNCTION pgpull._may_run(role pg_catalog.oid, integration text)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pg_catalog.pg_has_role(_may_run.role,
+								  (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'pgpull'),
+								  'MEMBER')
+		OR EXISTS (SELECT FROM pgpull.integration_grant g
+					 JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+					WHERE g.integration = _may_run.integration
+					  AND pg_catalog.pg_has_role(_may_run.role, r.oid, 'MEMBER'));
+$fn$;
+COMMENT ON FUNCTION pgpull._may_run(pg_catalog.oid, text) IS 'internal: whether a role may run an integration';
+
+/*
+ * _integrations: the integrations that have streams or grants, for the
+ * audit.  SECURITY DEFINER for the same reason as _may_run.
+ */
+CREATE FUNCTION pgpull._integrations()
+RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT s.integration FROM pgpull.stream s
+	UNION
+	SELECT g.integration FROM pgpull.integration_grant g
+	ORDER BY 1;
+$fn$;
+COMMENT ON FUNCTION pgpull._integrations() IS 'internal: the integrations that have streams or grants';
+
+/*
+ * _require_integration: an error (42501) unless the session's role may run
+ * the integration.
+ */
+CREATE FUNCTION pgpull._require_integration(integration text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF NOT pgpull._may_run((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
+						   _require_integration.integration) THEN
+		RAISE EXCEPTION 'role "%" may not run integration "%"', SESSION_USER, _require_integration.integration
+			USING ERRCODE = '42501',
+				  DETAIL = 'An integration is run only by the roles it is granted to, their members and the extension owner.',
+				  HINT = pg_catalog.format('As the extension owner: SELECT pgpull.grant_integration(%L, %L);',
+										   _require_integration.integration, SESSION_USER);
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._require_integration(text) IS 'internal: an error unless the session''s role may run an integration';
+
+REVOKE EXECUTE ON FUNCTION pgpull.grant_integration(text, name),
+	pgpull.revoke_integration(text, name),
+	pgpull._require_integration(text)
+	FROM PUBLIC;
+
+INSERT INTO pgpull.integration_grant (integration, role_name)
+SELECT i.integration, r.rolname
+  FROM (SELECT s.integration FROM pgpull.stream s UNION SELECT u.integration FROM pgpull.runs u) AS i,
+	   pg_catalog.pg_roles r
+ WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
+ON CONFLICT DO NOTHING;
+
+/*
+ * grant_script: the statements that give a replication role what pgpull
+ * needs on some schemas, one per row, for psql's \gexec:
+ *
+ *   CREATE ROLE ... LOGIN when the role does not exist (with a password,
+ *     only as a SCRAM-SHA-256 verifier computed here; without one, a
+ *     comment row says to set it with psql's \password); for an existing
+ *     role, a given password becomes ALTER ROLE ... PASSWORD '<verifier>';
+ *   GRANT CONNECT on the current database;
+ *   GRANT USAGE ON SCHEMA pgpull and EXECUTE on the puller's functions;
+ *   SELECT pgpull.grant_integration(...) for each integration given (by
+ *     default "default"): the role may run those integrations only;
+ *   for each schema, in the order given: GRANT USAGE, GRANT SELECT ON ALL
+ *     TABLES IN SCHEMA, and ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s
+ *     GRANT SELECT ON TABLES for every role r that can create tables there
+ *     (pgpull._table_creators), or a comment row where the current role is
+ *     not a member of r and so cannot set them; a comment row also flags
+ *     CREATE granted to PUBLIC, which default privileges cannot cover.
+ *
+ * The password never appears in the rows, but it is an argument of this
+ * very call, which log_statement = all (or an error in it) logs: where
+ * statements are logged, pass NULL and use psql's \password, which hashes
+ * on the client.
+ */
+CREATE FUNCTION pgpull.grant_script(role name, schemas name[], password text DEFAULT NULL,
+									integrations text[] DEFAULT '{default}')
+RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+DECLARE
+	v_exists boolean;
+	v_schema record;
+	v_creator name;
+	v_function text;
+	v_integration text;
+	v_statement text;
+BEGIN
+	IF grant_script.role IS NULL THEN
+		RAISE EXCEPTION 'role must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Name the replication role; it is created when it does not exist.';
+	END IF;
+	IF grant_script.schemas IS NULL THEN
+		RAISE EXCEPTION 'schemas must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Pass an empty array to grant only CONNECT and the pgpull functions.';
+	END IF;
+	IF grant_script.integrations IS NULL OR pg_catalog.array_position(grant_script.integrations, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'integrations must not be null or hold nulls'
+			USING ERRCODE = '22004',
+				  HINT = 'Name the integrations the role may run, such as ''{default}'', or pass ''{}'' for none.';
+	END IF;
+	/* check every schema before the first row goes out */
+	PERFORM pgpull._schema_list(grant_script.schemas);
+	v_exists := EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role);
+
+	IF NOT v_exists AND grant_script.password IS NULL THEN
+		RETURN NEXT pg_catalog.format('CREATE ROLE %I LOGIN', grant_script.role);
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'no password given: set one with psql''s \password %s (it sends only a SCRAM verifier)',
+			pg_catalog.quote_ident(grant_script.role)));
+	ELSIF NOT v_exists THEN
+		RETURN NEXT pg_catalog.format('CREATE ROLE %I LOGIN PASSWORD %L', grant_script.role,
+									  pgpull._scram_sha256(grant_script.password));
+	ELSIF grant_script.password IS NOT NULL THEN
+		RETURN NEXT pg_catalog.format('ALTER ROLE %I PASSWORD %L', grant_script.role,
+									  pgpull._scram_sha256(grant_script.password));
+	END IF;
+
+	RETURN NEXT pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I',
+								  pg_catalog.current_database(), grant_script.role);
+	RETURN NEXT pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', 'pgpull', grant_script.role);
+	FOREACH v_function IN ARRAY pgpull._puller_functions() LOOP
+		RETURN NEXT pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I',
+									  v_function::pg_catalog.regprocedure, grant_script.role);
+	END LOOP;
+	FOREACH v_integration IN ARRAY grant_script.integrations LOOP
+		RETURN NEXT pg_catalog.format('SELECT pgpull.grant_integration(%L, %L)', v_integration, grant_script.role);
+	END LOOP;
+
+	FOR v_schema IN SELECT * FROM pgpull._schema_list(grant_script.schemas) LOOP
+		RETURN NEXT pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', v_schema.schema_name, grant_script.role);
+		RETURN NEXT pg_catalog.format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I',
+									  v_schema.schema_name, grant_script.role);
+		FOR v_creator IN SELECT * FROM pgpull._table_creators(grant_script.role, v_schema.schema_oid) LOOP
+			v_statement := pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT SELECT ON TABLES TO %I',
+											 v_creator, v_schema.schema_name, grant_script.role);
+			IF pg_catalog.pg_has_role(CURRENT_USER, v_creator, 'MEMBER') THEN
+				RETURN NEXT v_statement;
+			ELSE
+				RETURN NEXT pgpull._comment(pg_catalog.format(
+					'cannot set default privileges for role %s in schema %s: the current role %s is not a member of it; run as %s or a member of it: %s',
+					pgpull._quoted(v_creator), pgpull._quoted(v_schema.schema_name),
+					pgpull._quoted(CURRENT_USER), pgpull._quoted(v_creator), v_statement));
+			END IF;
+		END LOOP;
+		IF pgpull._public_creates(v_schema.schema_oid) THEN
+			RETURN NEXT pgpull._comment(pg_catalog.format(
+				'schema %s grants CREATE to PUBLIC: default privileges cannot cover the tables every role may create there; consider: REVOKE CREATE ON SCHEMA %I FROM PUBLIC',
+				pgpull._quoted(v_schema.schema_name), v_schema.schema_name));
+		END IF;
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.grant_script(name, name[], text, text[]) IS 'statements (one per row, for \gexec) that create a replication role if needed and grant it CONNECT, schema USAGE, SELECT, default privileges per creating role and the integrations it may run';
+
+REVOKE EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]) FROM PUBLIC;
+
+/* who could call the old grant_script can call the new one */
+DO $update$
+DECLARE
+	v_role name;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.grant_script(name,name[],text)', 'EXECUTE')
+		 ORDER BY r.rolname
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]) TO %I',
+								  v_role);
+	END LOOP;
+END
+$update$;
+DROP FUNCTION pgpull.grant_script(name, name[], text);
+
+/*
+ * _run: the run row, locked; P0002 when there is none, 42501 when the
+ * session's role may not run its integration, 55000 when it must be
+ * running and is not.
+ */
+CREATE OR REPLACE FUNCTION pgpull._run(run_id bigint, running boolean)
+RETURNS pgpull.runs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+BEGIN
+	IF _run.run_id IS NULL THEN
+		RAISE EXCEPTION 'run_id must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'Every call of a run names it by the run_id that began it.',
+				  HINT = 'Pass the run_id pgpull.begin_run returned.';
+	END IF;
+	SELECT * INTO v_run FROM pgpull.runs r WHERE r.run_id = _run.run_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % does not exist', _run.run_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'No row of pgpull.runs has this run_id.',
+				  HINT = 'Pass the run_id pgpull.begin_run returned.';
+	END IF;
+	PERFORM pgpull._require_integration(v_run.integration);
+	IF _run.running AND v_run.status NOT IN ('running', 'abandoned') THEN
+		RAISE EXCEPTION 'run % is not running', _run.run_id
+			USING ERRCODE = '55000',
+				  DETAIL = pg_catalog.format('The run ended with status %s.', v_run.status),
+				  HINT = 'Begin a new run with pgpull.begin_run.';
+	END IF;
+	IF v_run.status = 'abandoned' AND _run.running THEN
+		/* marked abandoned by another puller while this one was between streams */
+		UPDATE pgpull.runs r SET status = 'running', ended_at = NULL, error = NULL
+		 WHERE r.run_id = v_run.run_id;
+		v_run.status := 'running';
+	END IF;
+	RETURN v_run;
+END
+$fn$;
+
+/*
+ * log: append a line to the extraction log of a run (stream_id NULL for a
+ * run-level line).  Levels DEBUG, INFO, WARNING, ERROR, CRITICAL.
+ */
+CREATE OR REPLACE FUNCTION pgpull.log(run_id bigint, stream_id bigint, level text, message text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_level text := pg_catalog.upper(log.level);
+BEGIN
+	IF v_level IS NULL OR v_level NOT IN ('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL') THEN
+		RAISE EXCEPTION 'unrecognized log level: %', COALESCE(log.level, 'NULL')
+			USING ERRCODE = '22023',
+				  DETAIL = 'The extraction log has the levels of Stitch''s extraction logs.',
+				  HINT = 'Use DEBUG, INFO, WARNING, ERROR or CRITICAL.';
+	END IF;
+	IF log.message IS NULL THEN
+		RAISE EXCEPTION 'message must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A log line needs a text.',
+				  HINT = 'Pass an empty string for an empty line.';
+	END IF;
+	SELECT * INTO v_run FROM pgpull.runs r WHERE r.run_id = log.run_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'run % does not exist', COALESCE(log.run_id::text, 'NULL')
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'Every log line belongs to a run.',
+				  HINT = 'Pass the run_id pgpull.begin_run returned.';
+	END IF;
+	PERFORM pgpull._require_integration(v_run.integration);
+	IF log.stream_id IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM pgpull.stream s
+					    WHERE s.stream_id = log.stream_id AND s.integration = v_run.integration) THEN
+		RAISE EXCEPTION 'stream % does not exist in the integration of run %', log.stream_id, log.run_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = pg_catalog.format('Integration "%s" has no stream with this stream_id.', v_run.integration),
+				  HINT = 'Pass a stream_id pgpull.begin_run returned for this run, or NULL for a run-level line.';
+	END IF;
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (log.run_id, log.stream_id, v_level, log.message);
+END
+$fn$;
+
+/*
+ * check_privileges: the audit of a replication role, one row per required
+ * privilege (kind 'required') and per hazard (kind 'hazard'); ok says
+ * whether the privilege is held (required) or the hazard absent (hazard);
+ * detail explains, and fix is a ready, quoted statement when ok is false.
+ *
+ * Required: CONNECT on the database; EXECUTE on the functions the puller
+ * calls; for each integration with streams or grants, that the role may
+ * run it (pgpull.grant_integration); USAGE on schema pgpull and on each
+ * schema; SELECT on every table, partitioned table (and partition), view,
+ * materialized view and foreign table there; SELECT on each column tracked
+ * streams there replicate (pgpull._stream_columns); and per schema and per
+ * creating role (pgpull._table_creators), a default privilege that gives
+ * the role SELECT on that role's new tables: a pg_default_acl entry of the
+ * creator, for the schema or database-wide, granting SELECT on tables to
+ * the role, to PUBLIC or to a role it inherits (or the role is a
+ * superuser, or inherits the creator itself).
+ *
+ * Hazards: the role is a superuser; it holds INSERT, UPDATE, DELETE or
+ * TRUNCATE on a checked relation; CREATE on the database, on schema pgpull
+ * or a checked schema; CREATE granted to PUBLIC on a checked schema (the
+ * tables any role creates there cannot be covered by default privileges);
+ * row-level security that filters its reads of a table or partitioned
+ * table (enabled, and the role neither owner without FORCE, superuser nor
+ * BYPASSRLS).  The RLS fix is ALTER ROLE ... BYPASSRLS (which needs a
+ * superuser); its detail names the policies that apply.  BYPASSRLS and
+ * TEMP are not hazards.
+ *
+ * schemas NULL means the schemas of all tracked streams.
+ */
+CREATE OR REPLACE FUNCTION pgpull.check_privileges(role name, schemas name[] DEFAULT NULL)
+RETURNS TABLE (object_type text, object_name text, privilege text, ok boolean,
+			   detail text, fix text, kind text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_role pg_catalog.oid;
+	v_rolname name := check_privileges.role;
+	v_super boolean;
+	v_bypass boolean;
+	v_schemas name[] := check_privileges.schemas;
+	v_db record;
+	v_schema record;
+	v_nsp record;
+	v_rel record;
+	v_creator name;
+	v_priv text;
+	v_via record;
+	v_col name;
+	v_policies text;
+	v_has_streams boolean;
+	v_tracked pg_catalog.oid[];
+	v_member boolean;
+	v_function text;
+	v_integration text;
+BEGIN
+	v_role := pgpull._role_oid(check_privileges.role);
+	SELECT COALESCE(pg_catalog.array_agg(t.relation), '{}') INTO v_tracked FROM pgpull._tracked_relations() t;
+	SELECT r.rolsuper, r.rolbypassrls INTO v_super, v_bypass FROM pg_catalog.pg_roles r WHERE r.oid = v_role;
+	IF v_schemas IS NULL THEN
+		SELECT COALESCE(pg_catalog.array_agg(n.nspname ORDER BY n.nspname COLLATE "C"), '{}') INTO v_schemas
+		  FROM pg_catalog.pg_namespace n
+		 WHERE n.oid IN (SELECT c.relnamespace
+						   FROM pgpull._tracked_relations() t
+						   JOIN pg_catalog.pg_class c ON c.oid = t.relation);
+	END IF;
+	PERFORM pgpull._schema_list(v_schemas);
+
+	SELECT d.oid, d.datname, COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba)) AS acl INTO v_db
+	  FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database();
+
+	/* the database */
+	kind := 'required';
+	object_type := 'database';
+	object_name := pg_catalog.quote_ident(v_db.datname);
+	privilege := 'CONNECT';
+	ok := pg_catalog.has_database_privilege(v_role, v_db.oid, 'CONNECT');
+	SELECT * INTO v_via FROM pgpull._privilege_via(v_role, v_db.acl, 'CONNECT');
+	detail := CASE WHEN ok THEN pgpull._via_detail(v_via.via, v_via.via_role)
+				   ELSE 'the role cannot connect to the database' END;
+	fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I', v_db.datname, v_rolname) END;
+	RETURN NEXT;
+
+	kind := 'hazard';
+	privilege := 'CREATE';
+	SELECT * INTO v_via FROM pgpull._privilege_via(v_role, v_db.acl, 'CREATE');
+	ok := NOT pg_catalog.has_database_privilege(v_role, v_db.oid, 'CREATE');
+	detail := CASE WHEN ok THEN 'the role cannot create schemas in the database'
+				   ELSE 'the role can create schemas in the database: ' || pgpull._via_detail(v_via.via, v_via.via_role) END;
+	fix := CASE WHEN NOT ok THEN pgpull._revoke_fix(v_rolname, v_via.via, v_via.via_member, 'CREATE',
+													pg_catalog.format('DATABASE %I', v_db.datname)) END;
+	RETURN NEXT;
+
+	/* the role */
+	kind := 'hazard';
+	object_type := 'role';
+	object_name := pg_catalog.quote_ident(v_rolname);
+	privilege := 'SUPERUSER';
+	ok := NOT v_super;
+	detail := CASE WHEN ok THEN 'the role is not a superuser'
+				   ELSE 'the role is a superuser: it can read and write everything' END;
+	fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER ROLE %I NOSUPERUSER', v_rolname) END;
+	RETURN NEXT;
+
+	/* the functions the puller calls */
+	kind := 'required';
+	object_type := 'function';
+	privilege := 'EXECUTE';
+	FOREACH v_function IN ARRAY pgpull._puller_functions() LOOP
+		object_name := v_function;
+		ok := pg_catalog.has_function_privilege(v_role, v_function::pg_catalog.regprocedure, 'EXECUTE');
+		detail := CASE WHEN ok THEN 'the puller can call it'
+					   ELSE 'the puller cannot call it: its runs fail' END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_rolname) END;
+		RETURN NEXT;
+	END LOOP;
+
+	/* the integrations it may run */
+	object_type := 'integration';
+	privilege := 'RUN';
+	FOR v_integration IN SELECT i FROM pgpull._integrations() i LOOP
+		object_name := v_integration;
+		ok := pgpull._may_run(v_role, v_integration);
+		detail := CASE WHEN ok THEN 'the role may run the integration'
+					   ELSE 'the role may not run the integration: pgpull.grant_integration grants it' END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('SELECT pgpull.grant_integration(%L, %L)',
+														v_integration, v_rolname) END;
+		RETURN NEXT;
+	END LOOP;
+
+	/* schema pgpull, then each schema */
+	FOR v_schema IN
+		SELECT x.schema_oid, x.schema_name, x.checked
+		  FROM (SELECT 0::bigint AS ord, n.oid AS schema_oid, n.nspname AS schema_name, false AS checked
+				  FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pgpull'
+				UNION ALL
+				SELECT l.ord, l.schema_oid, l.schema_name, true
+				  FROM pgpull._schema_list(v_schemas) WITH ORDINALITY AS l(schema_oid, schema_name, ord)
+				 WHERE l.schema_name <> 'pgpull') x
+		 ORDER BY x.ord
+	LOOP
+		SELECT n.oid, COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) AS acl INTO v_nsp
+		  FROM pg_catalog.pg_namespace n WHERE n.oid = v_schema.schema_oid;
+		object_type := 'schema';
+		object_name := pg_catalog.quote_ident(v_schema.schema_name);
+
+		kind := 'required';
+		privilege := 'USAGE';
+		ok := pg_catalog.has_schema_privilege(v_role, v_schema.schema_oid, 'USAGE');
+		SELECT * INTO v_via FROM pgpull._privilege_via(v_role, v_nsp.acl, 'USAGE');
+		detail := CASE WHEN ok THEN pgpull._via_detail(v_via.via, v_via.via_role)
+					   ELSE 'the role cannot look up objects in the schema' END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', v_schema.schema_name, v_rolname) END;
+		RETURN NEXT;
+
+		kind := 'hazard';
+		privilege := 'CREATE';
+		ok := NOT pg_catalog.has_schema_privilege(v_role, v_schema.schema_oid, 'CREATE');
+		SELECT * INTO v_via FROM pgpull._privilege_via(v_role, v_nsp.acl, 'CREATE');
+		detail := CASE WHEN ok THEN 'the role cannot create objects in the schema'
+					   ELSE 'the role can create objects in the schema: ' || pgpull._via_detail(v_via.via, v_via.via_role) END;
+		fix := CASE WHEN NOT ok THEN pgpull._revoke_fix(v_rolname, v_via.via, v_via.via_member, 'CREATE',
+														pg_catalog.format('SCHEMA %I', v_schema.schema_name)) END;
+		RETURN NEXT;
+
+		CONTINUE WHEN NOT v_schema.checked;
+
+		privilege := 'CREATE TO PUBLIC';
+		ok := NOT pgpull._public_creates(v_schema.schema_oid);
+		detail := CASE WHEN ok THEN 'PUBLIC cannot create objects in the schema'
+					   ELSE 'every role can create tables in the schema, and default privileges cannot cover tables of every role' END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC', v_schema.schema_name) END;
+		RETURN NEXT;
+
+		/* default privileges, per creating role */
+		kind := 'required';
+		object_type := 'default privilege';
+		FOR v_creator IN SELECT * FROM pgpull._table_creators(v_rolname, v_schema.schema_oid) LOOP
+			privilege := pg_catalog.format('DEFAULT SELECT FOR ROLE %I', v_creator);
+			SELECT pg_catalog.string_agg(CASE WHEN d.defaclnamespace = 0 THEN 'a database-wide' ELSE 'a schema' END
+										 || ' default privilege', ' and ' ORDER BY d.defaclnamespace)
+			  INTO detail
+			  FROM pg_catalog.pg_default_acl d
+			  JOIN pg_catalog.pg_roles c ON c.oid = d.defaclrole
+			 WHERE c.rolname = v_creator
+			   AND d.defaclnamespace IN (v_schema.schema_oid, 0)
+			   AND d.defaclobjtype = 'r'
+			   AND EXISTS (SELECT FROM pg_catalog.aclexplode(d.defaclacl) a
+							WHERE a.privilege_type = 'SELECT'
+							  AND (a.grantee = 0 OR a.grantee = v_role
+								   OR pg_catalog.pg_has_role(v_role, a.grantee, 'USAGE')));
+			IF v_super THEN
+				ok := true;
+				detail := 'the role is a superuser';
+			ELSIF pg_catalog.pg_has_role(v_role, v_creator, 'USAGE') THEN
+				ok := true;
+				detail := pg_catalog.format('the role inherits the privileges of role %s', pgpull._quoted(v_creator));
+			ELSIF detail IS NOT NULL THEN
+				ok := true;
+				detail := pg_catalog.format('tables role %s creates here are readable: %s',
+											pgpull._quoted(v_creator), detail);
+			ELSE
+				ok := false;
+				v_member := pg_catalog.pg_has_role(CURRENT_USER, v_creator, 'MEMBER');
+				detail := pg_catalog.format('tables role %s creates in the schema will not be readable', pgpull._quoted(v_creator))
+					|| CASE WHEN v_member THEN ''
+							ELSE pg_catalog.format('; the current role %s is not a member of role %s and cannot set its default privileges: run the fix as %s or a member of it',
+												   pgpull._quoted(CURRENT_USER), pgpull._quoted(v_creator), pgpull._quoted(v_creator)) END;
+			END IF;
+			fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT SELECT ON TABLES TO %I',
+														   v_creator, v_schema.schema_name, v_rolname) END;
+			RETURN NEXT;
+		END LOOP;
+
+		/* relations */
+		FOR v_rel IN
+			SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.relforcerowsecurity,
+				   COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner)) AS acl
+			  FROM pg_catalog.pg_class c
+			 WHERE c.relnamespace = v_schema.schema_oid
+			   AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+			 ORDER BY c.relname COLLATE "C"
+		LOOP
+			object_type := CASE v_rel.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
+							   WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+							   ELSE 'foreign table' END;
+			object_name := pg_catalog.format('%I.%I', v_schema.schema_name, v_rel.relname);
+
+			kind := 'required';
+			privilege := 'SELECT';
+			ok := pg_catalog.has_table_privilege(v_role, v_rel.oid, 'SELECT');
+			SELECT * INTO v_via FROM pgpull._privilege_via(v_role, v_rel.acl, 'SELECT');
+			detail := CASE WHEN ok THEN pgpull._via_detail(v_via.via, v_via.via_role)
+						   ELSE 'the role cannot read the ' || object_type END;
+			fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT SELECT ON %I.%I TO %I',
+														   v_schema.schema_name, v_rel.relname, v_rolname) END;
+			RETURN NEXT;
+
+			/* the columns tracked streams select */
+			v_has_streams := v_rel.oid = ANY (v_tracked);
+			IF v_has_streams THEN
+				object_type := 'column';
+				FOR v_col IN
+					SELECT a.attname
+					  FROM pg_catalog.pg_attribute a
+					 WHERE a.attrelid = v_rel.oid
+					   AND a.attnum > 0 AND NOT a.attisdropped
+					   AND a.attname IN (SELECT pg_catalog.unnest(t.columns)
+										   FROM pgpull._tracked_relations() t WHERE t.relation = v_rel.oid)
+					 ORDER BY a.attnum
+				LOOP
+					object_name := pg_catalog.format('%I.%I.%I', v_schema.schema_name, v_rel.relname, v_col);
+					ok := pg_catalog.has_column_privilege(v_role, v_rel.oid, v_col, 'SELECT');
+					detail := CASE WHEN ok THEN 'a tracked stream replicates the column, and the role can read it'
+								   ELSE 'a tracked stream replicates the column, and the role cannot read it' END;
+					fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT SELECT (%I) ON %I.%I TO %I',
+																   v_col, v_schema.schema_name, v_rel.relname, v_rolname) END;
+					RETURN NEXT;
+				END LOOP;
+				object_type := CASE v_rel.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
+								   WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+								   ELSE 'foreign table' END;
+				object_name := pg_catalog.format('%I.%I', v_schema.schema_name, v_rel.relname);
+			END IF;
+
+			/* write privileges */
+			kind := 'hazard';
+			FOREACH v_priv IN ARRAY ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] LOOP
+				privilege := v_priv;
+				ok := NOT pg_catalog.has_table_privilege(v_role, v_rel.oid, v_priv);
+				SELECT * INTO v_via FROM pgpull._privilege_via(v_role, v_rel.acl, v_priv);
+				detail := CASE WHEN ok THEN 'the role cannot ' || pg_catalog.lower(v_priv)
+							   ELSE 'a replication role needs no write privilege: ' || pgpull._via_detail(v_via.via, v_via.via_role) END;
+				fix := CASE WHEN NOT ok THEN pgpull._revoke_fix(v_rolname, v_via.via, v_via.via_member, v_priv,
+																pg_catalog.format('%I.%I', v_schema.schema_name, v_rel.relname)) END;
+				RETURN NEXT;
+			END LOOP;
+
+			/* row-level security */
+			IF v_rel.relkind IN ('r', 'p') THEN
+				object_type := 'policy';
+				privilege := 'ROW LEVEL SECURITY';
+				IF NOT v_rel.relrowsecurity THEN
+					ok := true;
+					detail := 'row-level security is not enabled';
+				ELSIF v_super OR v_bypass THEN
+					ok := true;
+					detail := 'row-level security is enabled; the role bypasses it as '
+						|| CASE WHEN v_super THEN 'superuser' ELSE 'BYPASSRLS' END;
+				ELSIF NOT v_rel.relforcerowsecurity AND pg_catalog.pg_has_role(v_role, v_rel.relowner, 'USAGE') THEN
+					ok := true;
+					detail := 'row-level security is enabled; the role bypasses it as owner';
+				ELSE
+					ok := false;
+					SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p.polname), ', ' ORDER BY p.polname COLLATE "C")
+					  INTO v_policies
+					  FROM pg_catalog.pg_policy p
+					 WHERE p.polrelid = v_rel.oid
+					   AND p.polcmd IN ('r', '*')
+					   AND EXISTS (SELECT FROM pg_catalog.unnest(p.polroles) g
+									WHERE g = 0 OR pg_catalog.pg_has_role(v_role, g, 'USAGE'));
+					detail := CASE WHEN v_policies IS NULL
+								   THEN 'row-level security is enabled and no policy lets the role read: it reads no rows'
+								   ELSE 'row-level security filters the rows the role reads through policies ' || v_policies END;
+				END IF;
+				fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER ROLE %I BYPASSRLS', v_rolname) END;
+				RETURN NEXT;
+			END IF;
+		END LOOP;
+	END LOOP;
+END
 $fn$;

@@ -174,6 +174,8 @@ is( $node->safe_psql('postgres', q{
 		SELECT string_agg(f, ', ') FROM unnest(pgpull._puller_functions()) f
 		 WHERE NOT has_function_privilege('regress_repl', f, 'EXECUTE')}),
 	'', 'the replication role of the old grant_script may call every function of the new puller');
+is( $node->safe_psql('postgres', q{SELECT string_agg(integration || ':' || role_name, ',') FROM pgpull.integration_grant}),
+	'default:regress_repl', 'and may run the integrations it could run before');
 
 # the current puller goes on from there
 $node->safe_psql('postgres', q{

@@ -1,4 +1,10 @@
-# tests/t/060_trust.pl: only the session that took a stream reports it.
+# tests/t/060_trust.pl: only the roles an integration is granted to run it,
+# and only the session that took a stream reports it.
+#
+# A role may begin, report, log and confirm the runs of the integrations
+# granted to it (pgpull.grant_integration; grant_script grants "default");
+# another integration's calls are refused with SQLSTATE 42501, naming the
+# integration and the role.
 #
 # A role granted the run protocol by grant_script, in a session of its own,
 # tries to move the bookmark of a stream another puller's session has
@@ -45,7 +51,7 @@ SELECT taken FROM pgpull.take_stream(:run_id, } . $sid . q{);
 SELECT pgpull.record_batch(:run_id, } . $sid . q{, 3, 30, '["2024-01-04T00:00:00Z","3"]', 0);}, 'taken');
 unlike($err, qr/ERROR/, 'the puller begins a run, takes the stream and records a batch');
 my $run = $node->safe_psql('postgres', q{SELECT max(run_id) FROM pgpull.runs});
-my $bookmark = sub { $node->safe_psql('postgres', 'SELECT bookmark FROM pgpull.stream') };
+my $bookmark = sub { $node->safe_psql('postgres', "SELECT bookmark FROM pgpull.stream WHERE stream_id = $sid") };
 is($bookmark->(), '2024-01-04T00:00:00Z', 'its batch moved the bookmark');
 
 # the other role, in its own session
@@ -83,8 +89,39 @@ like(attack(qq{SELECT taken FROM pgpull.take_stream($own, $sid)}), qr/^$/,
 is($node->safe_psql('postgres', qq{SELECT status FROM pgpull.run_streams WHERE run_id = $own}),
 	'skipped', 'it is skipped');
 is($bookmark->(), '2024-01-04T00:00:00Z', 'the bookmark did not move');
-is($node->safe_psql('postgres', 'SELECT status FROM pgpull.stream'), 'running',
+is($node->safe_psql('postgres', "SELECT status FROM pgpull.stream WHERE stream_id = $sid"), 'running',
 	'the stream is still the puller\'s');
+
+# -- integrations belong to roles
+$node->safe_psql('postgres', q{
+CREATE TABLE secrets (id integer PRIMARY KEY);
+SELECT pgpull.track('secrets', 'full_table', integration => 'secret');
+SELECT pgpull.grant_integration('secret', 'regress_puller');
+});
+my $sid2 = $node->safe_psql('postgres', q{SELECT stream_id FROM pgpull.stream WHERE integration = 'secret'});
+like(attack(q{SELECT * FROM pgpull.begin_run('secret', '1.1', 'import_api')}),
+	qr/42501: role "regress_attacker" may not run integration "secret".*HINT:  As the extension owner: SELECT pgpull.grant_integration\('secret', 'regress_attacker'\);/s,
+	'begin_run of an integration not granted: refused, naming it and the role, with the fix');
+my $secret_run = $node->safe_psql('postgres',
+	q{SELECT run_id FROM pgpull.begin_run('secret', '1.1', 'singer') LIMIT 1});
+like(attack("SELECT * FROM pgpull.take_stream($secret_run, $sid2)"),
+	qr/42501: role "regress_attacker" may not run integration "secret"/,
+	'take_stream of its run: refused');
+like(attack("SELECT pgpull.log($secret_run, NULL, 'INFO', 'hello')"),
+	qr/42501: role "regress_attacker" may not run integration "secret"/,
+	'log to its run: refused');
+like(attack(q{SELECT * FROM pgpull.commit_state('{"pgpull": {"version": 1, "integration": "secret"}, "bookmarks": {}}')}),
+	qr/42501: role "regress_attacker" may not run integration "secret"/,
+	'commit_state of its state: refused');
+is( $node->safe_psql('postgres', q{
+		SELECT ok || ' ' || coalesce(fix, '') FROM pgpull.check_privileges('regress_attacker', '{}')
+		 WHERE object_type = 'integration' AND object_name = 'secret'}),
+	q{false SELECT pgpull.grant_integration('secret', 'regress_attacker')},
+	'check_privileges reports it, with the fix');
+is( $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pgpull.begin_run('secret', '1.1', 'import_api')},
+		connstr => $node->connstr('postgres') . ' user=regress_puller'),
+	'1', 'the role it is granted to runs it');
 
 # the puller goes on
 puller(qq{SELECT pgpull.record_batch(:run_id, $sid, 7, 70, '["2024-01-11T00:00:00Z","10"]', 0);
