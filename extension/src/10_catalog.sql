@@ -143,6 +143,20 @@ COMMENT ON TABLE pgpull.database_identity IS 'the identity of this database (one
 INSERT INTO pgpull.database_identity DEFAULT VALUES;
 
 /*
+ * The secret of each integration, for the MAC of the bookmarks in its
+ * Singer states (80_singer.sql): made on first use, read only by the
+ * extension's functions.  Not registered for pg_dump: a restored database
+ * makes new secrets, and states written before are rejected, so their rows
+ * are sent again (at-least-once).
+ */
+CREATE TABLE pgpull.integration_secret (
+	integration		text PRIMARY KEY,
+	secret			bytea NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgpull.integration_secret IS 'internal: the key of the MACs in each integration''s Singer states (never readable by the puller''s role)';
+
+/*
  * Samples of the open transactions of the database, taken on the state
  * connection, from which the run protocol caps date and time bookmarks
  * (75_watermark.sql).

@@ -42,6 +42,14 @@
  *	 version				full_table: the table version of the run
  *	 complete				the stream was sent to its end
  *	 rows					rows sent in this run so far
+ *	 mac					HMAC-SHA-256 of the run and the rest of the
+ *							entry, keyed by the integration's secret
+ *							(_entry_mac), which the puller's role cannot read
+ *
+ * Only entries whose MAC verifies, of a run of the state's integration,
+ * move anything: commit_state returns the others as rows whose detail
+ * starts with "rejected" (a hand-written or edited state, a state without
+ * a run, a run deleted since), and logs them.
  *
  * Confirmed, a key_based entry moves the bookmark to its
  * replication_key_value (greatest, in the key's type).  A full_table entry
@@ -77,6 +85,39 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._singer_run(bigint, boolean) IS 'internal: a run of a Singer target, locked, or an error';
+
+/*
+ * _entry_mac: the MAC of a bookmark entry of a Singer state: HMAC-SHA-256,
+ * keyed by the integration's secret (made on first use), of the run's ID
+ * and the entry's canonical jsonb text without its "mac" member, in hex.
+ * Targets re-serialise the states they echo (whitespace, key order), which
+ * the jsonb text does not see; a changed value, another run's entry or an
+ * entry written by hand does not verify.
+ */
+CREATE FUNCTION pgpull._entry_mac(integration text, run_id bigint, entry jsonb)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_secret bytea;
+BEGIN
+	SELECT s.secret INTO v_secret FROM pgpull.integration_secret s WHERE s.integration = _entry_mac.integration;
+	IF NOT FOUND THEN
+		v_secret := pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.gen_random_uuid()::text
+															|| pg_catalog.gen_random_uuid()::text
+															|| pg_catalog.gen_random_uuid()::text, 'UTF8'));
+		INSERT INTO pgpull.integration_secret AS s (integration, secret)
+		VALUES (_entry_mac.integration, v_secret)
+		ON CONFLICT ON CONSTRAINT integration_secret_pkey DO UPDATE SET secret = s.secret
+		RETURNING s.secret INTO v_secret;
+	END IF;
+	RETURN pg_catalog.encode(pgpull._hmac_sha256(v_secret,
+						pg_catalog.convert_to(_entry_mac.run_id::text || ' ' || (_entry_mac.entry - 'mac')::text, 'UTF8')),
+						'hex');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._entry_mac(text, bigint, jsonb) IS 'internal: the MAC of a bookmark entry of a Singer state';
 
 /*
  * _is_count: whether a JSON value is a non-negative integer that fits a
@@ -116,6 +157,7 @@ DECLARE
 	v_values text[];
 	v_type pg_catalog.regtype;
 	v_key_value text;
+	v_entry jsonb;
 BEGIN
 	v_run := pgpull._singer_run(record_emitted.run_id, true);
 	v_stream := pgpull._stream(v_run, record_emitted.stream_id);
@@ -170,7 +212,7 @@ BEGIN
 									   ELSE '' END));
 	END IF;
 
-	RETURN pg_catalog.jsonb_build_object(
+	v_entry := pg_catalog.jsonb_build_object(
 		'stream_id', v_stream.stream_id,
 		'relation', v_stream.relation_name,
 		'method', v_stream.method,
@@ -180,6 +222,7 @@ BEGIN
 		'version', CASE WHEN v_stream.method = 'full_table' THEN v_stream.table_version END,
 		'complete', record_emitted.complete,
 		'rows', v_rs.rows_extracted);
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean) IS 'count rows sent to a Singer target (no bookmark moves) and return the stream''s entry for the next STATE message';
@@ -244,6 +287,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
 	v_header jsonb;
+	v_reject text;
 	v_integration text;
 	v_run_id bigint;
 	v_run pgpull.runs;
@@ -300,10 +344,13 @@ BEGIN
 								  v_run_id, v_run.integration, COALESCE(v_run.target, 'unknown'), v_integration));
 		END IF;
 		IF NOT FOUND THEN
-			v_run_id := NULL;	/* the run was deleted: log without it */
+			v_reject := pg_catalog.format('rejected: run %s no longer exists', v_run_id);
+			v_run_id := NULL;
 		END IF;
 	ELSIF (v_header -> 'run_id') IS NOT NULL AND (v_header -> 'run_id') <> 'null'::jsonb THEN
 		PERFORM pgpull._state_error('state has an invalid run_id', 'The run_id of a state is a positive integer.');
+	ELSE
+		v_reject := 'rejected: the state names no run of pgpull';
 	END IF;
 
 	FOR v_key, v_entry IN
@@ -313,6 +360,20 @@ BEGIN
 		stream := v_key;
 		moved := false;
 		bookmark := NULL;
+		/* only what pgpull wrote for this run moves anything */
+		detail := COALESCE(v_reject,
+			CASE WHEN pg_catalog.jsonb_typeof(v_entry) <> 'object'
+					  OR (v_entry ->> 'mac') IS DISTINCT FROM pgpull._entry_mac(v_integration, v_run_id, v_entry)
+				 THEN 'rejected: its MAC does not verify: pgpull did not write this bookmark for this run, or it was changed' END);
+		IF detail IS NOT NULL THEN
+			IF v_run_id IS NOT NULL THEN
+				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+				VALUES (v_run_id, NULL, 'WARNING',
+						pg_catalog.format('state bookmark of destination table "%s" %s', v_key, detail));
+			END IF;
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
 		IF pg_catalog.jsonb_typeof(v_entry) <> 'object' OR NOT pgpull._is_count(v_entry -> 'stream_id') THEN
 			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
 				'A bookmark is a JSON object with the stream_id of its catalog stream.');

@@ -120,7 +120,9 @@ REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
 	pgpull.end_stream(bigint, bigint, text, bigint, text),
 	pgpull.end_run(bigint, text, text)
 	FROM PUBLIC;
+REVOKE ALL ON pgpull.integration_secret FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION pgpull._singer_run(bigint, boolean),
+	pgpull._entry_mac(text, bigint, jsonb),
 	pgpull._is_count(jsonb),
 	pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean),
 	pgpull.end_singer_stream(bigint, bigint, text, bigint, text),

@@ -318,6 +318,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
 	v_header jsonb;
+	v_reject text;
 	v_integration text;
 	v_run_id bigint;
 	v_run pgpull.runs;
@@ -374,10 +375,13 @@ BEGIN
 								  v_run_id, v_run.integration, COALESCE(v_run.target, 'unknown'), v_integration));
 		END IF;
 		IF NOT FOUND THEN
-			v_run_id := NULL;	/* the run was deleted: log without it */
+			v_reject := pg_catalog.format('rejected: run %s no longer exists', v_run_id);
+			v_run_id := NULL;
 		END IF;
 	ELSIF (v_header -> 'run_id') IS NOT NULL AND (v_header -> 'run_id') <> 'null'::jsonb THEN
 		PERFORM pgpull._state_error('state has an invalid run_id', 'The run_id of a state is a positive integer.');
+	ELSE
+		v_reject := 'rejected: the state names no run of pgpull';
 	END IF;
 
 	FOR v_key, v_entry IN
@@ -387,6 +391,20 @@ BEGIN
 		stream := v_key;
 		moved := false;
 		bookmark := NULL;
+		/* only what pgpull wrote for this run moves anything */
+		detail := COALESCE(v_reject,
+			CASE WHEN pg_catalog.jsonb_typeof(v_entry) <> 'object'
+					  OR (v_entry ->> 'mac') IS DISTINCT FROM pgpull._entry_mac(v_integration, v_run_id, v_entry)
+				 THEN 'rejected: its MAC does not verify: pgpull did not write this bookmark for this run, or it was changed' END);
+		IF detail IS NOT NULL THEN
+			IF v_run_id IS NOT NULL THEN
+				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+				VALUES (v_run_id, NULL, 'WARNING',
+						pg_catalog.format('state bookmark of destination table "%s" %s', v_key, detail));
+			END IF;
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
 		IF pg_catalog.jsonb_typeof(v_entry) <> 'object' OR NOT pgpull._is_count(v_entry -> 'stream_id') THEN
 			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
 				'A bookmark is a JSON object with the stream_id of its catalog stream.');
@@ -1493,5 +1511,156 @@ BEGIN
 			END IF;
 		END LOOP;
 	END LOOP;
+END
+$fn$;
+
+/*
+ * A Singer state moves a bookmark only if pgpull wrote it: each bookmark
+ * entry carries a MAC keyed by a per-integration secret the puller's role
+ * cannot read, and commit_state returns entries that do not verify, or of
+ * a state without a run, as rejected rows.
+ */
+
+/*
+ * The secret of each integration, for the MAC of the bookmarks in its
+ * Singer states (80_singer.sql): made on first use, read only by the
+ * extension's functions.  Not registered for pg_dump: a restored database
+ * makes new secrets, and states written before are rejected, so their rows
+ * are sent again (at-least-once).
+ */
+CREATE TABLE pgpull.integration_secret (
+	integration		text PRIMARY KEY,
+	secret			bytea NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgpull.integration_secret IS 'internal: the key of the MACs in each integration''s Singer states (never readable by the puller''s role)';
+
+REVOKE ALL ON pgpull.integration_secret FROM PUBLIC;
+
+/*
+ * _entry_mac: the MAC of a bookmark entry of a Singer state: HMAC-SHA-256,
+ * keyed by the integration's secret (made on first use), of the run's ID
+ * and the entry's canonical jsonb text without its "mac" member, in hex.
+ * Targets re-serialise the states they echo (whitespace, key order), which
+ * the jsonb text does not see; a changed value, another run's entry or an
+ * entry written by hand does not verify.
+ */
+CREATE FUNCTION pgpull._entry_mac(integration text, run_id bigint, entry jsonb)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_secret bytea;
+BEGIN
+	SELECT s.secret INTO v_secret FROM pgpull.integration_secret s WHERE s.integration = _entry_mac.integration;
+	IF NOT FOUND THEN
+		v_secret := pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.gen_random_uuid()::text
+															|| pg_catalog.gen_random_uuid()::text
+															|| pg_catalog.gen_random_uuid()::text, 'UTF8'));
+		INSERT INTO pgpull.integration_secret AS s (integration, secret)
+		VALUES (_entry_mac.integration, v_secret)
+		ON CONFLICT ON CONSTRAINT integration_secret_pkey DO UPDATE SET secret = s.secret
+		RETURNING s.secret INTO v_secret;
+	END IF;
+	RETURN pg_catalog.encode(pgpull._hmac_sha256(v_secret,
+						pg_catalog.convert_to(_entry_mac.run_id::text || ' ' || (_entry_mac.entry - 'mac')::text, 'UTF8')),
+						'hex');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._entry_mac(text, bigint, jsonb) IS 'internal: the MAC of a bookmark entry of a Singer state';
+
+REVOKE EXECUTE ON FUNCTION pgpull._entry_mac(text, bigint, jsonb) FROM PUBLIC;
+
+/*
+ * record_emitted: rows of a stream were sent to the Singer target (rows 0:
+ * none since the last call).  Counts them in the run (rows extracted,
+ * batches, bytes, values mapped lossily) without moving the bookmark or
+ * the resume position, and returns the stream's bookmark entry as of the
+ * last row sent (last_position: its position; NULL while none was sent in
+ * this run; complete: the stream was sent to its end) for the STATE
+ * message that follows these rows.
+ */
+CREATE OR REPLACE FUNCTION pgpull.record_emitted(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
+									  last_position text, lossy bigint, complete boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_pos record;
+	v_values text[];
+	v_type pg_catalog.regtype;
+	v_key_value text;
+	v_entry jsonb;
+BEGIN
+	v_run := pgpull._singer_run(record_emitted.run_id, true);
+	v_stream := pgpull._stream(v_run, record_emitted.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF record_emitted.rows IS NULL OR record_emitted.bytes IS NULL OR record_emitted.lossy IS NULL
+	   OR record_emitted.complete IS NULL THEN
+		RAISE EXCEPTION 'rows, bytes, lossy and complete must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'Rows sent are counted in rows, bytes and values mapped lossily.',
+				  HINT = 'Pass 0 for none, and whether the stream was sent to its end.';
+	END IF;
+	IF record_emitted.rows < 0 OR record_emitted.bytes < 0 OR record_emitted.lossy < 0 THEN
+		RAISE EXCEPTION 'rows, bytes and lossy must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('The rows sent have rows %s, bytes %s, lossy %s.', record_emitted.rows,
+											 record_emitted.bytes, record_emitted.lossy),
+				  HINT = 'Pass the counts of the rows sent since the last call.';
+	END IF;
+
+	v_pos := pgpull._position_columns(v_stream);
+	IF record_emitted.last_position IS NOT NULL THEN
+		v_values := pgpull._position_parse(record_emitted.last_position, v_pos.types, v_stream.destination_table,
+										   v_stream.method = 'key_based');
+	END IF;
+	IF v_stream.method = 'key_based' THEN
+		v_key_value := v_rs.bookmark_before;
+		IF v_values[1] IS NOT NULL THEN
+			/* the ISO text of the key, whatever the spelling of the position */
+			v_type := v_pos.types[1]::pg_catalog.regtype;
+			EXECUTE pg_catalog.format('SELECT %s FROM (SELECT %L::%s AS v) AS s',
+									  pgpull._key_text_expr('s.v', v_type), v_values[1], v_type)
+			   INTO v_key_value;
+		END IF;
+	END IF;
+
+	IF record_emitted.rows > 0 THEN
+		UPDATE pgpull.run_streams rs
+		   SET rows_extracted = rs.rows_extracted + record_emitted.rows,
+			   batches = rs.batches + 1,
+			   bytes = rs.bytes + record_emitted.bytes,
+			   lossy_values = rs.lossy_values + record_emitted.lossy
+		 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id
+		RETURNING * INTO v_rs;
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_stream.stream_id, 'INFO',
+				pg_catalog.format('batch %s sent to the Singer target: %s row%s, %s byte%s%s', v_rs.batches,
+								  record_emitted.rows, CASE WHEN record_emitted.rows = 1 THEN '' ELSE 's' END,
+								  record_emitted.bytes, CASE WHEN record_emitted.bytes = 1 THEN '' ELSE 's' END,
+								  CASE WHEN record_emitted.lossy > 0
+									   THEN pg_catalog.format(', %s value%s mapped lossily', record_emitted.lossy,
+															  CASE WHEN record_emitted.lossy = 1 THEN '' ELSE 's' END)
+									   ELSE '' END));
+	END IF;
+
+	v_entry := pg_catalog.jsonb_build_object(
+		'stream_id', v_stream.stream_id,
+		'relation', v_stream.relation_name,
+		'method', v_stream.method,
+		'replication_key', v_stream.replication_key,
+		'replication_key_value', v_key_value,
+		'position', CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
+		'version', CASE WHEN v_stream.method = 'full_table' THEN v_stream.table_version END,
+		'complete', record_emitted.complete,
+		'rows', v_rs.rows_extracted);
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
 END
 $fn$;

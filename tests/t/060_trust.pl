@@ -92,6 +92,19 @@ is($bookmark->(), '2024-01-04T00:00:00Z', 'the bookmark did not move');
 is($node->safe_psql('postgres', "SELECT status FROM pgpull.stream WHERE stream_id = $sid"), 'running',
 	'the stream is still the puller\'s');
 
+# -- a state moves a bookmark only when pgpull wrote it for the run
+my $singer_run = $node->safe_psql('postgres',
+	q{SELECT run_id FROM pgpull.begin_run('default', '1.1', 'singer') LIMIT 1}, connstr => $attacker);
+my $forged = qq({"pgpull": {"version": 1, "integration": "default", "run_id": $singer_run}, "bookmarks": {"items": {"stream_id": $sid, "method": "key_based", "replication_key": "updated_at", "replication_key_value": "9999-12-31T00:00:00Z", "position": null, "version": null, "complete": true, "rows": 1, "mac": "00"}}});
+is( $node->safe_psql('postgres', "SELECT moved || ' ' || detail FROM pgpull.commit_state('$forged')",
+		connstr => $attacker),
+	'false rejected: its MAC does not verify: pgpull did not write this bookmark for this run, or it was changed',
+	'a hand-written state from another session: rejected, not applied');
+$forged =~ s/"run_id": $singer_run/"run_id": null/;
+like( $node->safe_psql('postgres', "SELECT detail FROM pgpull.commit_state('$forged')", connstr => $attacker),
+	qr/^rejected: the state names no run of pgpull$/, 'and without a run_id too');
+is($bookmark->(), '2024-01-04T00:00:00Z', 'the bookmark did not move');
+
 # -- integrations belong to roles
 $node->safe_psql('postgres', q{
 CREATE TABLE secrets (id integer PRIMARY KEY);
