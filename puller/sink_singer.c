@@ -67,6 +67,7 @@ static int	singer_end_stream(Sink *sink, const StreamInfo *s,
 							  int64_t rows_extracted, const char *error,
 							  PPError *err);
 static int	singer_finish(Sink *sink, PPError *err);
+static void singer_end_run(Sink *sink);
 static void singer_free(Sink *sink);
 static bool state_due(const SingerSink *ss);
 static int	checkpoint(SingerSink *ss, bool complete, PPError *err);
@@ -82,6 +83,7 @@ static const SinkMethods singer_methods = {
 	.end_rows = singer_end_rows,
 	.end_stream = singer_end_stream,
 	.finish = singer_finish,
+	.end_run = singer_end_run,
 	.free = singer_free
 };
 
@@ -105,7 +107,8 @@ singer_sink_create(const PullerOptions *o)
 /*
  * singer_begin_run: the STATE value of the run, and the target: standard
  * output, or the --target-command child.  When the child cannot be
- * started, no stream can go (sink.down).
+ * started, no stream can go (sink.down).  With --all-databases the value
+ * and the target of the first run serve the next runs too.
  */
 static int
 singer_begin_run(Sink *sink, SinkRun *run, PPError *err)
@@ -113,7 +116,10 @@ singer_begin_run(Sink *sink, SinkRun *run, PPError *err)
 	SingerSink *ss = (SingerSink *) sink;
 
 	ss->run = run;
-	singer_state_init(&ss->state, ss->o->integration, run->run_id);
+	if (ss->state.value == NULL)
+		singer_state_init(&ss->state, ss->o->integration, run->run_id);
+	if (ss->started)
+		return 0;
 	if (ss->o->target_command != NULL)
 	{
 		if (target_start(&ss->target, ss->o->target_command, on_echo, ss, err) != 0)
@@ -282,6 +288,16 @@ singer_finish(Sink *sink, PPError *err)
 }
 
 /*
+ * singer_end_run: the run is over; with --all-databases the next one may
+ * follow.
+ */
+static void
+singer_end_run(Sink *sink)
+{
+	((SingerSink *) sink)->run = NULL;
+}
+
+/*
  * singer_free: release everything, and the target if it still runs.
  */
 static void
@@ -387,7 +403,7 @@ on_echo(void *arg, const char *line, size_t len)
 			return;
 	}
 	ss->echoes++;
-	if (ss->run->state_lost)
+	if (ss->run == NULL || ss->run->state_lost)
 		return;
 	pp_error_init(&err);
 	if (commit_apply(ss->run->state, line, len, &moved, &err) != 0)
