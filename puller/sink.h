@@ -56,6 +56,7 @@ typedef struct SinkRun
 	PGconn	   *state;			/* the catalog, where deliveries are recorded */
 	int64_t		run_id;
 	bool		state_lost;		/* the state connection broke: no more calls */
+	const char *database;		/* --all-databases: the run's database */
 } SinkRun;
 
 typedef struct Sink Sink;

@@ -118,6 +118,8 @@ singer_begin_run(Sink *sink, SinkRun *run, PPError *err)
 	ss->run = run;
 	if (ss->state.value == NULL)
 		singer_state_init(&ss->state, ss->o->integration, run->run_id);
+	if (run->database != NULL)
+		singer_state_add_database(&ss->state, run->database, run->run_id);
 	if (ss->started)
 		return 0;
 	if (ss->o->target_command != NULL)

@@ -14,6 +14,9 @@
  * once, within the chunk's transaction.  A failed stream is recorded and
  * the run goes on with the next; the exit status sums it up.
  *
+ * With --all-databases, databases.c runs sync_database once per database
+ * with one sink for them all, and finishes that sink itself.
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "databases.h"
 #include "extract.h"
 #include "log.h"
 #include "sink.h"
@@ -381,18 +385,20 @@ sync_finish_sink(Sink *sink, bool *interrupted, char **error)
  * sync_run: run "pgpull sync" with checked options.  Returns the exit
  * status: 0 every stream synced (or skipped), 1 some stream failed, 2 a
  * configuration error, 3 a database or the destination could not be
- * reached.
+ * reached; with --all-databases the worst of its databases.
  */
 int
 sync_run(PullerOptions *o)
 {
+	if (o->all_databases)
+		return databases_sync_run(o);
 	return sync_database(o, NULL);
 }
 
 /*
  * sync_database: one run of the integration in the database of o.  shared
- * NULL: the run makes its sink from o and finishes it; else a sink of
- * several runs, which the caller finishes and frees.
+ * NULL: the run makes its sink from o and finishes it; else the sink of
+ * every database of --all-databases, which the caller finishes and frees.
  * Returns the exit status, as sync_run.
  */
 int
@@ -443,6 +449,9 @@ sync_database(PullerOptions *o, Sink *shared)
 			pp_error_hint(&err, "The catalog is written on the state database: when --source is a standby, give its primary with --state.");
 		goto fail;
 	}
+	ctx.run.database = o->database;
+	if (o->database != NULL)
+		databases_prefix_streams(streams, nstreams, o->database);
 	runlog_open(ctx.run.state, ctx.run.run_id);
 	if (nstreams == 0)
 		runlog("WARNING", "integration \"%s\" tracks no streams", o->integration);
