@@ -85,7 +85,9 @@ usage(void)
 	printf("      --integration=NAME integration of the states (default: \"default\")\n");
 	printf("  -v, --verbose          also print the lines skipped and the bookmarks not moved\n");
 	printf("  STATE_FILE|-           what the Singer target printed on its standard output\n");
-	printf("                         (\"-\": read it from standard input)\n\n");
+	printf("                         (\"-\": read it from standard input); a state of\n");
+	printf("                         --all-databases goes to each of its databases' catalogs,\n");
+	printf("                         on the server --state or --source names\n\n");
 	printf("Connection options:\n");
 	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
 	printf("                         URI (\"\" takes the PG* environment variables); may be\n");

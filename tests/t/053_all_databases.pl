@@ -11,16 +11,22 @@
 # --all-databases is a usage error (exit 2).  A stream that fails in one
 # database makes the exit status 1 while the other database still syncs; a
 # database that cannot be connected to makes it 3 while the others sync.
-# Singer: the STATEs of "--target -" name both databases and their runs.
-# Under valgrind a sync is clean.
+# Singer: the STATEs of "--target -" name both databases and their runs,
+# and commit-state of the last one moves the bookmarks in both catalogs;
+# "--target-command" confirms in both catalogs as the target echoes.  Under
+# valgrind a sync and a commit-state are clean.
 use strict;
 use warnings FATAL => 'all';
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
 use JSON::PP;
 use PgPullTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+my $tools = abs_path(dirname(__FILE__) . '/../singer');
+my $tmp = PostgreSQL::Test::Utils::tempdir;
 my $json = JSON::PP->new;
 
 # -- the cluster: the receiver's database "dest" and "postgres" come with it
@@ -74,6 +80,14 @@ sub at_greatest
 	my ($db) = @_;
 	return $node->safe_psql($db, q{SELECT bookmark::timestamptz IS NOT DISTINCT FROM (SELECT max(updated_at) FROM items)
 		FROM pgpull.streams WHERE destination_table = 'items'});
+}
+
+# a word for /bin/sh
+sub shq
+{
+	my ($s) = @_;
+	$s =~ s/'/'\\''/g;
+	return "'$s'";
 }
 
 sub no_valgrind_errors
@@ -154,7 +168,7 @@ is($r->{rc}, 0, 'a sync of all databases under valgrind: exit status 0');
 no_valgrind_errors($r, 'a sync of all databases');
 is(at_greatest($_), 't', "$_: the bookmark moved under valgrind") for qw(shop crm);
 
-# -- Singer, --target -: states span the databases
+# -- Singer, --target -: states span the databases; commit-state confirms each in its catalog
 $node->safe_psql($_, q{SELECT pgpull.reset('items')}) for qw(shop crm);
 $r = pgpull(args => [ 'sync', '--all-databases', '--source', $server, '--target', '-', '--batch-rows', '50' ]);
 is($r->{rc}, 0, 'Singer, all databases: exit status 0');
@@ -172,6 +186,38 @@ ok((grep { exists $_->{pgpull}{databases}{shop} } @states)
 	'each STATE after crm still carries crm');
 is($node->safe_psql($_, q{SELECT coalesce(bookmark, '-') FROM pgpull.streams WHERE destination_table = 'items'}),
 	'-', "$_: sending moved no bookmark") for qw(shop crm);
+
+my $state_file = "$tmp/states.jsonl";
+PostgreSQL::Test::Utils::append_to_file($state_file, join('', map { $json->encode($_) . "\n" } @states));
+
+# a catalog out of reach: exit 3, the other databases applied
+$node->safe_psql('postgres', 'ALTER DATABASE crm CONNECTION LIMIT 0');
+$r = pgpull(args => [ 'commit-state', '--source', $server, $state_file ]);
+is($r->{rc}, 3, 'commit-state with a catalog out of reach: exit status 3');
+like($r->{stderr}, qr/error: database "crm": could not connect/, 'the error names the database');
+is(at_greatest('shop'), 't', 'shop: commit-state moved the bookmark in its own catalog');
+is($node->safe_psql('crm', q{SELECT coalesce(bookmark, '-') FROM pgpull.streams WHERE destination_table = 'items'}),
+	'-', 'crm: nothing moved');
+$node->safe_psql('postgres', 'ALTER DATABASE crm CONNECTION LIMIT -1');
+
+$r = pgpull(args => [ 'commit-state', '--source', $server, $state_file ], valgrind => 1);
+is($r->{rc}, 0, 'commit-state of states spanning databases: exit status 0');
+no_valgrind_errors($r, 'commit-state');
+is(at_greatest('crm'), 't', 'crm: commit-state moved the bookmark in its own catalog');
+like($r->{stderr}, qr/INFO crm__items the Singer target confirmed/, 'each confirmation names the stream as sent');
+
+# -- Singer, --target-command: each echoed state confirmed in both catalogs
+$node->safe_psql($_, q{SELECT pgpull.reset('items')}) for qw(shop crm);
+my $target = join(' ', map { shq($_) } '/usr/bin/python3', "$tools/target_pg.py", '--dsn', $node->connstr('dest'),
+	'--schema', 'singer_all', '--batch-size', '40');
+$r = pgpull(args => [ 'sync', '--all-databases', '--source', $server, '--target-command', $target,
+	'--batch-rows', '50' ]);
+is($r->{rc}, 0, 'Singer target command, all databases: exit status 0');
+is(at_greatest($_), 't', "$_: the target's confirmations moved the bookmark") for qw(shop crm);
+PgPullTest::same_rows($node, 'items', 'id, name, updated_at', 'singer_all', 'the target loaded shop__items',
+	'shop__items', 'shop');
+PgPullTest::same_rows($node, 'items', 'id, name, updated_at', 'singer_all', 'the target loaded crm__items',
+	'crm__items', 'crm');
 
 $rcv->stop;
 $node->stop;
