@@ -15,6 +15,13 @@
  * --target-command" applies each line the moment the target prints it,
  * through commit_classify and commit_apply.
  *
+ * A state of "pgpull sync --all-databases" spans the runs of several
+ * databases, each with its own catalog: each database's part (its
+ * bookmarks, named "<database>__<table>", without that prefix, and its
+ * run) is applied to that database's catalog, on the server --source (or
+ * --state) names with the database replaced (commit_apply_databases).  A
+ * database that cannot be reached fails its part; the others are applied.
+ *
  * The file is read before any connection is made: a file without a state
  * exits with status 2 without touching the catalog, a catalog that cannot
  * be reached with 3.
@@ -42,21 +49,28 @@ typedef struct PendingState
 	char	   *line;
 	size_t		len;
 	int64_t		run_id;			/* -1 when the state names none */
+	json_t	   *databases;		/* of --all-databases: database -> run_id */
 	long		lineno;
 } PendingState;
 
 static int	exit_status_for_commit(const PPError *err);
+static const char *owner(json_t *databases, const char *table);
+static char *database_state(json_t *state, const char *database, json_t *run);
+static bool same_runs(const PendingState *earlier, int64_t run_id,
+					  json_t *databases);
 
 /*
  * commit_classify: what a line a Singer target printed is.  A pgpull state
  * is a JSON object with a "bookmarks" object and a "pgpull" object whose
  * version is 1; for one of the integration, *run_id gets its run_id (-1
  * when none).  For one of another integration, *other_integration gets a
- * copy of its name (the caller frees it).
+ * copy of its name (the caller frees it).  A state of --all-databases
+ * (its header names "databases") is ECHO_DATABASES; *databases, when not
+ * NULL, gets them (the caller decrefs it).
  */
 EchoKind
 commit_classify(const char *line, size_t len, const char *integration,
-				int64_t *run_id, char **other_integration)
+				int64_t *run_id, char **other_integration, json_t **databases)
 {
 	json_error_t jerr;
 	json_t	   *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -68,6 +82,8 @@ commit_classify(const char *line, size_t len, const char *integration,
 	*run_id = -1;
 	if (other_integration)
 		*other_integration = NULL;
+	if (databases)
+		*databases = NULL;
 	if (j == NULL || !json_is_object(j))
 	{
 		kind = j == NULL ? ECHO_NOT_JSON : ECHO_OTHER;
@@ -87,6 +103,12 @@ commit_classify(const char *line, size_t len, const char *integration,
 		if (other_integration)
 			*other_integration = pp_strdup(json_string_value(name));
 	}
+	else if (json_is_object(json_object_get(header, "databases")))
+	{
+		kind = ECHO_DATABASES;
+		if (databases)
+			*databases = json_incref(json_object_get(header, "databases"));
+	}
 	else
 	{
 		kind = ECHO_STATE;
@@ -101,12 +123,13 @@ commit_classify(const char *line, size_t len, const char *integration,
 /*
  * commit_apply: confirm a pgpull state (JSON text of len bytes) with
  * pgpull.commit_state, and print a run log line per bookmark it moved
- * (DEBUG for the others).  Sets *moved to how many moved.  Returns 0, or -1
- * with err set.
+ * (DEBUG for the others), the stream named as at the destination (with
+ * --all-databases, database is the catalog's, which prefixes it; else
+ * NULL).  Sets *moved to how many moved.  Returns 0, or -1 with err set.
  */
 int
-commit_apply(PGconn *conn, const char *line, size_t len, int *moved,
-			 PPError *err)
+commit_apply(PGconn *conn, const char *line, size_t len, const char *database,
+			 int *moved, PPError *err)
 {
 	CommitResult *results;
 	int			n;
@@ -116,18 +139,173 @@ commit_apply(PGconn *conn, const char *line, size_t len, int *moved,
 		return -1;
 	for (int i = 0; i < n; i++)
 	{
+		char	   *name = database ?
+			pp_psprintf("%s" DATABASE_SEPARATOR "%s", database, results[i].stream) :
+			pp_strdup(results[i].stream);
+
 		if (results[i].moved)
 		{
 			(*moved)++;
-			runlog_print_stream(results[i].stream, "INFO", "the Singer target confirmed: %s",
+			runlog_print_stream(name, "INFO", "the Singer target confirmed: %s",
 								results[i].detail ? results[i].detail : "bookmark moved");
 		}
 		else
-			runlog_print_stream(results[i].stream, "DEBUG", "nothing moved: %s",
+			runlog_print_stream(name, "DEBUG", "nothing moved: %s",
 								results[i].detail ? results[i].detail : "nothing to confirm");
+		free(name);
 	}
 	state_free_commit(results, n);
 	return 0;
+}
+
+/*
+ * owner: the database of a state of --all-databases whose destination
+ * tables' prefix ("<database>__") starts table, or NULL.  Should two fit
+ * (databases "a" and "a__b"), the longer name wins.
+ */
+static const char *
+owner(json_t *databases, const char *table)
+{
+	const char *database;
+	const char *found = NULL;
+	json_t	   *run;
+	size_t		sep = strlen(DATABASE_SEPARATOR);
+
+	json_object_foreach(databases, database, run)
+	{
+		size_t		n = strlen(database);
+
+		if (strncmp(table, database, n) == 0 &&
+			strncmp(table + n, DATABASE_SEPARATOR, sep) == 0 &&
+			(found == NULL || n > strlen(found)))
+			found = database;
+	}
+	return found;
+}
+
+/*
+ * database_state: the part of a state of --all-databases that is one
+ * database's, as pgpull.commit_state takes it: the header with the
+ * database's run, and its bookmarks without their prefix.  The caller
+ * frees it.
+ */
+static char *
+database_state(json_t *state, const char *database, json_t *run)
+{
+	json_t	   *header = json_object_get(state, "pgpull");
+	json_t	   *databases = json_object_get(header, "databases");
+	json_t	   *part = json_object();
+	json_t	   *part_header = json_object();
+	json_t	   *bookmarks = json_object();
+	const char *syncing = json_string_value(json_object_get(state, "currently_syncing"));
+	const char *syncing_owner;
+	size_t		prefix = strlen(database) + strlen(DATABASE_SEPARATOR);
+	const char *table;
+	json_t	   *entry;
+	char	   *text;
+
+	json_object_set(part_header, "version", json_object_get(header, "version"));
+	json_object_set(part_header, "integration", json_object_get(header, "integration"));
+	json_object_set(part_header, "run_id", run);
+	json_object_foreach(json_object_get(state, "bookmarks"), table, entry)
+	{
+		const char *o = owner(databases, table);
+
+		if (o != NULL && strcmp(o, database) == 0)
+			json_object_set(bookmarks, table + prefix, entry);
+	}
+	json_object_set_new(part, "pgpull", part_header);
+	if (syncing != NULL && (syncing_owner = owner(databases, syncing)) != NULL &&
+		strcmp(syncing_owner, database) == 0)
+		json_object_set_new(part, "currently_syncing", json_string(syncing + prefix));
+	else
+		json_object_set_new(part, "currently_syncing", json_null());
+	json_object_set_new(part, "bookmarks", bookmarks);
+	text = json_dumps(part, JSON_COMPACT);
+	json_decref(part);
+	if (text == NULL)
+	{
+		fprintf(stderr, "pgpull: error: out of memory\n");
+		exit(EXIT_STREAM_FAILED);
+	}
+	return text;
+}
+
+/*
+ * commit_apply_databases: confirm a state of --all-databases: each
+ * database's part in its own catalog (dc), with commit_apply.  An error
+ * in one database is reported, naming it, and the others go on.  Sets
+ * *moved to how many bookmarks moved.  Returns the worst exit status of
+ * the databases (EXIT_OK: every part applied).
+ */
+int
+commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
+					   int *moved)
+{
+	json_error_t jerr;
+	json_t	   *state = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t	   *databases = json_object_get(json_object_get(state, "pgpull"), "databases");
+	const char *database;
+	const char *table;
+	json_t	   *value;
+	int			status = EXIT_OK;
+	PPError		err;
+
+	*moved = 0;
+	pp_error_init(&err);
+	json_object_foreach(json_object_get(state, "bookmarks"), table, value)
+	{
+		if (owner(databases, table) == NULL)
+		{
+			pp_log_error("the state names destination table \"%s\", of none of its databases", table);
+			pp_log_hint("Pass a state a Singer target echoed after loading the messages of pgpull sync --all-databases, unchanged.");
+			json_decref(state);
+			return EXIT_USAGE;
+		}
+	}
+	json_object_foreach(databases, database, value)
+	{
+		char	   *part = database_state(state, database, value);
+		PGconn	   *conn = dbconns_get(dc, database, &err);
+		int			n = 0;
+
+		if (conn == NULL || commit_apply(conn, part, strlen(part), database, &n, &err) != 0)
+		{
+			int			rc = exit_status_for_commit(&err);
+
+			databases_report(database, &err);
+			if (rc > status)
+				status = rc;
+			pp_error_clear(&err);
+		}
+		*moved += n;
+		free(part);
+	}
+	json_decref(state);
+	return status;
+}
+
+/*
+ * same_runs: whether a state (its run_id, or the databases of one of
+ * --all-databases) comes from the same sync as an earlier one and holds
+ * everything it did: the same run, or every run of the earlier one.
+ */
+static bool
+same_runs(const PendingState *earlier, int64_t run_id, json_t *databases)
+{
+	const char *database;
+	json_t	   *run;
+
+	if ((earlier->databases == NULL) != (databases == NULL))
+		return false;
+	if (databases == NULL)
+		return earlier->run_id == run_id;
+	json_object_foreach(earlier->databases, database, run)
+	{
+		if (!json_equal(run, json_object_get(databases, database)))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -167,6 +345,7 @@ commit_state_run(PullerOptions *o)
 	int			capstates = 0;
 	char	   *foreign = NULL;
 	PGconn	   *conn = NULL;
+	DatabaseConns dc;
 	PPError		err;
 	int			status = EXIT_OK;
 	int			moved_total = 0;
@@ -181,16 +360,19 @@ commit_state_run(PullerOptions *o)
 		pp_log_error("could not open state file \"%s\": %s", o->state_file, strerror(errno));
 		return EXIT_USAGE;
 	}
+	dbconns_init(&dc, o->state ? o->state : o->source);
 	while ((len = getline(&line, &cap, f)) >= 0)
 	{
 		int64_t		run_id;
 		char	   *other = NULL;
+		json_t	   *databases = NULL;
 		EchoKind	kind;
 
 		lineno++;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
-		kind = commit_classify(line, (size_t) len, o->integration, &run_id, &other);
+		kind = commit_classify(line, (size_t) len, o->integration, &run_id, &other,
+							   &databases);
 		if (kind == ECHO_FOREIGN)
 		{
 			if (foreign == NULL)
@@ -202,7 +384,7 @@ commit_state_run(PullerOptions *o)
 						 lineno, label, foreign);
 			continue;
 		}
-		if (kind != ECHO_STATE)
+		if (kind != ECHO_STATE && kind != ECHO_DATABASES)
 		{
 			skipped++;
 			runlog_print("DEBUG", "line %ld of %s is %s: skipped", lineno, label,
@@ -210,9 +392,10 @@ commit_state_run(PullerOptions *o)
 			continue;
 		}
 		/* a later state of the same run holds everything the earlier one did */
-		if (nstates > 0 && states[nstates - 1].run_id == run_id)
+		if (nstates > 0 && same_runs(&states[nstates - 1], run_id, databases))
 		{
 			free(states[nstates - 1].line);
+			json_decref(states[nstates - 1].databases);
 			nstates--;
 		}
 		if (nstates == capstates)
@@ -223,6 +406,7 @@ commit_state_run(PullerOptions *o)
 		states[nstates].line = pp_strndup(line, (size_t) len);
 		states[nstates].len = (size_t) len;
 		states[nstates].run_id = run_id;
+		states[nstates].databases = databases;
 		states[nstates].lineno = lineno;
 		nstates++;
 	}
@@ -256,13 +440,6 @@ commit_state_run(PullerOptions *o)
 		goto done;
 	}
 
-	conn = conn_open(o->state ? o->state : o->source, CONN_STATE, &err);
-	if (conn == NULL || state_version(conn, "state", &err) != 0)
-	{
-		pp_error_report(&err);
-		status = err.kind == PPERR_CONNECT ? EXIT_CONNECT : EXIT_USAGE;
-		goto done;
-	}
 	for (int i = 0; i < nstates; i++)
 	{
 		int			moved;
@@ -273,7 +450,29 @@ commit_state_run(PullerOptions *o)
 			status = EXIT_STREAM_FAILED;
 			goto done;
 		}
-		if (commit_apply(conn, states[i].line, states[i].len, &moved, &err) != 0)
+		if (states[i].databases != NULL)
+		{
+			int			rc = commit_apply_databases(&dc, states[i].line, states[i].len, &moved);
+
+			if (rc != EXIT_OK)
+				pp_log_detail("The state is line %ld of %s; its other databases were applied.",
+							  states[i].lineno, label);
+			if (rc > status)
+				status = rc;
+			moved_total += moved;
+			continue;
+		}
+		if (conn == NULL)
+		{
+			conn = conn_open(o->state ? o->state : o->source, CONN_STATE, &err);
+			if (conn == NULL || state_version(conn, "state", &err) != 0)
+			{
+				pp_error_report(&err);
+				status = err.kind == PPERR_CONNECT ? EXIT_CONNECT : EXIT_USAGE;
+				goto done;
+			}
+		}
+		if (commit_apply(conn, states[i].line, states[i].len, NULL, &moved, &err) != 0)
 		{
 			pp_error_report(&err);
 			pp_log_detail("The state is line %ld of %s; the states before it were applied.",
@@ -283,7 +482,11 @@ commit_state_run(PullerOptions *o)
 		}
 		moved_total += moved;
 	}
-	if (moved_total == 0)
+	if (status != EXIT_OK)
+		runlog_print("INFO", "%d %s of %s applied in the databases that could take them: %d %s moved",
+					 nstates, nstates == 1 ? "state" : "states", label, moved_total,
+					 moved_total == 1 ? "bookmark" : "bookmarks");
+	else if (moved_total == 0)
 		runlog_print("INFO", "%d %s of %s applied: no bookmark moved, the catalog holds them already",
 					 nstates, nstates == 1 ? "state" : "states", label);
 	else
@@ -295,10 +498,14 @@ commit_state_run(PullerOptions *o)
 
 done:
 	for (int i = 0; i < nstates; i++)
+	{
 		free(states[i].line);
+		json_decref(states[i].databases);
+	}
 	free(states);
 	free(foreign);
 	pp_error_clear(&err);
 	conn_close(conn, CONN_STATE);
+	dbconns_free(&dc);
 	return status;
 }

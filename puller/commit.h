@@ -10,8 +10,10 @@
 #ifndef PGPULL_COMMIT_H
 #define PGPULL_COMMIT_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
+#include "databases.h"
 #include "error.h"
 #include "options.h"
 
@@ -19,6 +21,8 @@
 typedef enum EchoKind
 {
 	ECHO_STATE,					/* a pgpull state of the integration */
+	ECHO_DATABASES,				/* one of --all-databases: of the runs of
+								 * several databases */
 	ECHO_NOT_JSON,				/* not a JSON object */
 	ECHO_OTHER,					/* a JSON object, not a pgpull state */
 	ECHO_FOREIGN				/* a pgpull state of another integration */
@@ -26,9 +30,11 @@ typedef enum EchoKind
 
 extern EchoKind commit_classify(const char *line, size_t len,
 								const char *integration, int64_t *run_id,
-								char **other_integration);
-extern int	commit_apply(PGconn *conn, const char *line, size_t len, int *moved,
-						 PPError *err);
+								char **other_integration, json_t **databases);
+extern int	commit_apply(PGconn *conn, const char *line, size_t len,
+						 const char *database, int *moved, PPError *err);
+extern int	commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
+								   int *moved);
 extern int	commit_state_run(PullerOptions *o);
 
 #endif							/* PGPULL_COMMIT_H */

@@ -42,6 +42,8 @@
 
 static void handle_signal(int signo);
 static int	no_prompt_key_pass(char *buf, int size, PGconn *conn);
+static bool is_conninfo(const char *conninfo);
+static void append_option(Buf *b, const char *keyword, const char *value);
 static char *merged_options(const char *conninfo, ConnRole role);
 static bool check_connection(PGconn *conn, ConnRole role, PPError *err);
 static void set_cancel(ConnRole role, PGconn *conn);
@@ -123,6 +125,18 @@ no_prompt_key_pass(char *buf, int size, PGconn *conn)
 }
 
 /*
+ * is_conninfo: whether a --source or --state value is a connection string
+ * or URI; otherwise it is a database name ("" too), as libpq takes it.
+ */
+static bool
+is_conninfo(const char *conninfo)
+{
+	return strchr(conninfo, '=') != NULL ||
+		strncmp(conninfo, "postgresql://", 13) == 0 ||
+		strncmp(conninfo, "postgres://", 11) == 0;
+}
+
+/*
  * merged_options: the startup options: the user's own (from the connection
  * string, or else PGOPTIONS), then ours, which win.  The caller frees it.
  */
@@ -134,9 +148,7 @@ merged_options(const char *conninfo, ConnRole role)
 	PQconninfoOption *opts = NULL;
 	char	   *result;
 
-	if (strchr(conninfo, '=') != NULL ||
-		strncmp(conninfo, "postgresql://", 13) == 0 ||
-		strncmp(conninfo, "postgres://", 11) == 0)
+	if (is_conninfo(conninfo))
 	{
 		opts = PQconninfoParse(conninfo, NULL);
 		if (opts != NULL)
@@ -155,6 +167,49 @@ merged_options(const char *conninfo, ConnRole role)
 	if (opts)
 		PQconninfoFree(opts);
 	return result;
+}
+
+/*
+ * append_option: append "keyword='value'" to a connection string, the
+ * value quoted as libpq reads it (backslash before \ and ').
+ */
+static void
+append_option(Buf *b, const char *keyword, const char *value)
+{
+	if (b->len > 0)
+		buf_append_str(b, " ");
+	buf_appendf(b, "%s='", keyword);
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\\' || *p == '\'')
+			buf_append_str(b, "\\");
+		buf_append(b, p, 1);
+	}
+	buf_append_str(b, "'");
+}
+
+/*
+ * conn_with_dbname: a connection string for database dbname on the server
+ * conninfo names (a connection string or URI, a bare database name, or ""
+ * for the PG* environment variables): every option conninfo gives but its
+ * database, then dbname, values quoted.  What conninfo leaves out still
+ * comes from the environment and the service file at connection time.
+ * The caller frees it.
+ */
+char *
+conn_with_dbname(const char *conninfo, const char *dbname)
+{
+	PQconninfoOption *opts = is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL;
+	Buf			b;
+
+	buf_init(&b);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (o->val != NULL && strcmp(o->keyword, "dbname") != 0)
+			append_option(&b, o->keyword, o->val);
+	if (opts)
+		PQconninfoFree(opts);
+	append_option(&b, "dbname", dbname);
+	return b.data;
 }
 
 /*

@@ -30,6 +30,7 @@ extern void conn_setup_signals(void);
 extern PGconn *conn_open(const char *conninfo, ConnRole role, PPError *err);
 extern bool conn_reset(PGconn *conn, ConnRole role, PPError *err);
 extern void conn_close(PGconn *conn, ConnRole role);
+extern char *conn_with_dbname(const char *conninfo, const char *dbname);
 extern bool conn_sleep(double seconds);
 
 #endif							/* PGPULL_CONN_H */

@@ -46,6 +46,10 @@ usage(void)
 	printf("                         after storing the rows of \"sync --target -\"\n\n");
 	printf("Options of sync:\n");
 	printf("      --integration=NAME integration to sync (default: \"default\")\n");
+	printf("      --all-databases    sync every database the role can connect to on the\n");
+	printf("                         server --source names (templates left out) where the\n");
+	printf("                         extension is installed, each in its own catalog;\n");
+	printf("                         destination tables are named DATABASE__TABLE\n");
 	printf("      --target=URL       Import API base URL: https://host[:port]\n");
 	printf("                         (http:// for loopback and tests)\n");
 	printf("      --target=-         write Singer messages on standard output instead; the\n");
@@ -81,14 +85,17 @@ usage(void)
 	printf("      --integration=NAME integration of the states (default: \"default\")\n");
 	printf("  -v, --verbose          also print the lines skipped and the bookmarks not moved\n");
 	printf("  STATE_FILE|-           what the Singer target printed on its standard output\n");
-	printf("                         (\"-\": read it from standard input)\n\n");
+	printf("                         (\"-\": read it from standard input); a state of\n");
+	printf("                         --all-databases goes to each of its databases' catalogs,\n");
+	printf("                         on the server --state or --source names\n\n");
 	printf("Connection options:\n");
 	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
 	printf("                         URI (\"\" takes the PG* environment variables); may be\n");
 	printf("                         a read replica\n");
 	printf("      --state=CONNINFO   database holding the pgpull catalog (default: the\n");
 	printf("                         source; the primary when the source is a replica);\n");
-	printf("                         commit-state needs only this one\n\n");
+	printf("                         commit-state needs only this one; not with\n");
+	printf("                         --all-databases, where each database is its own\n\n");
 	printf("Passwords come from ~/.pgpass, PGPASSWORD or the connection string; pgpull\n");
 	printf("never prompts.  The token is never taken from the command line; a Singer\n");
 	printf("target needs none.  Logs go to standard error.\n\n");
@@ -98,7 +105,8 @@ usage(void)
 	printf("  1  some stream failed (the others still ran), or the Singer target stopped\n");
 	printf("     reading or exited with a status other than 0\n");
 	printf("  2  usage or configuration error; commit-state: no state in the file\n");
-	printf("  3  could not connect to a database or the destination\n\n");
+	printf("  3  could not connect to a database or the destination\n");
+	printf("  With --all-databases, the worst status of the databases (3 over 2 over 1).\n\n");
 	printf("Report bugs to the pgpull issue tracker.\n");
 }
 

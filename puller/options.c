@@ -47,6 +47,7 @@ enum
 	OPT_CHUNK_ROWS,
 	OPT_HTTP_TIMEOUT,
 	OPT_MAX_RETRIES,
+	OPT_ALL_DATABASES,
 	OPT_HELP
 };
 
@@ -299,6 +300,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
 		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
 		{"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
+		{"all-databases", no_argument, NULL, OPT_ALL_DATABASES},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, OPT_HELP},
@@ -367,6 +369,9 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				o->max_retries = (int) v;
 				o->max_retries_given = true;
 				break;
+			case OPT_ALL_DATABASES:
+				o->all_databases = true;
+				break;
 			default:
 				rc = common_option(c, argv, o);
 				if (rc != 0)
@@ -400,6 +405,13 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	}
 	if (o->target_command != NULL)
 		o->target_kind = TARGET_SINGER;
+	if (o->all_databases && o->state != NULL)
+	{
+		pp_usage_error("--state cannot be used with --all-databases");
+		pp_log_detail("With --all-databases each database keeps its own catalog.");
+		pp_log_hint("Leave out --state; --source names the server, and its databases are listed there.");
+		return EXIT_USAGE;
+	}
 	if (!check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
 	if (o->state && !check_conninfo(o->state, "--state"))
@@ -516,5 +528,6 @@ options_free(PullerOptions *o)
 	free(o->cacert);
 	free(o->token_file);
 	free(o->state_file);
+	free(o->database);
 	memset(o, 0, sizeof(*o));
 }

@@ -57,6 +57,9 @@ typedef struct PullerOptions
 	bool		max_retries_given;
 	bool		verbose;
 	char	   *state_file;		/* commit-state: FILE, or "-" for stdin */
+	bool		all_databases;	/* --all-databases */
+	char	   *database;		/* --all-databases, one database's run: its
+								 * name, which prefixes destination tables */
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);

@@ -27,6 +27,13 @@
  * (pgpull.commit_state in extension/pgpull--1.0.sql describes it).  The value keeps every
  * stream sent so far in the run: a target echoes only its latest state.
  *
+ * With --all-databases the value spans the runs of every database sent so
+ * far: the header names each database's run instead of one run_id, and
+ * each stream is named "<database>__<table>", as at the destination:
+ *
+ *	 {"pgpull":{"version":1,"integration":I,"databases":{D:N,...}},
+ *	  "currently_syncing":S|null,"bookmarks":{S:ENTRY,...}}
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
@@ -217,6 +224,26 @@ singer_state_init(SingerState *st, const char *integration, int64_t run_id)
 	json_object_set_new(st->value, "pgpull", header);
 	json_object_set_new(st->value, "currently_syncing", json_null());
 	json_object_set_new(st->value, "bookmarks", st->bookmarks);
+}
+
+/*
+ * singer_state_add_database: with --all-databases, the value spans the run
+ * of this database too: the header names the runs of its databases
+ * instead of one run.
+ */
+void
+singer_state_add_database(SingerState *st, const char *database, int64_t run_id)
+{
+	json_t	   *header = json_object_get(st->value, "pgpull");
+	json_t	   *databases = json_object_get(header, "databases");
+
+	if (databases == NULL)
+	{
+		databases = json_object();
+		json_object_del(header, "run_id");
+		json_object_set_new(header, "databases", databases);
+	}
+	json_object_set_new(databases, database, json_integer((json_int_t) run_id));
 }
 
 /*

@@ -45,6 +45,8 @@ extern size_t singer_record_size(const SingerStream *ss, size_t row_json_len);
 extern void singer_activate_version(Buf *out, const SingerStream *ss);
 
 extern void singer_state_init(SingerState *st, const char *integration, int64_t run_id);
+extern void singer_state_add_database(SingerState *st, const char *database,
+									  int64_t run_id);
 extern int	singer_state_set(SingerState *st, const char *stream, const char *entry,
 							 PPError *err);
 extern int	singer_state_write(Buf *out, SingerState *st, const char *currently_syncing,

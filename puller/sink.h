@@ -16,7 +16,13 @@
  *	 end_stream				the stream's outcome, also when it failed before
  *							begin_stream
  *	 finish					once, after the last stream (NULL: nothing to do)
+ *	 end_run				the run is over (NULL: nothing to do)
  *	 free
+ *
+ * With --all-databases one sink serves the runs of every database, one
+ * after the other: begin_run through end_run for each run, then finish
+ * and free once, after the last (a sink may not use a run after its
+ * end_run).
  *
  * add_row never waits on the destination: it takes the row and answers
  * SINK_FULL when the destination must be written to before the next row,
@@ -50,6 +56,7 @@ typedef struct SinkRun
 	PGconn	   *state;			/* the catalog, where deliveries are recorded */
 	int64_t		run_id;
 	bool		state_lost;		/* the state connection broke: no more calls */
+	const char *database;		/* --all-databases: the run's database */
 } SinkRun;
 
 typedef struct Sink Sink;
@@ -69,6 +76,7 @@ typedef struct SinkMethods
 							   int64_t rows_extracted, const char *error,
 							   PPError *err);
 	int			(*finish) (Sink *sink, PPError *err);
+	void		(*end_run) (Sink *sink);
 	void		(*free) (Sink *sink);
 } SinkMethods;
 

@@ -269,7 +269,11 @@ import_flush(Sink *sink, PPError *err)
 
 		batch_clear(&is->batch);
 		if (rc != 0)
+		{
+			if (err->kind == PPERR_DESTINATION)
+				is->sink.down = "the destination could not be reached";
 			return -1;
+		}
 	}
 	if (is->held.row_json != NULL)
 	{

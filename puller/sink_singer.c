@@ -19,6 +19,12 @@
  * may confirm.  The target stopping (or failing) fails the run; what it
  * confirmed stays confirmed.
  *
+ * With --all-databases one sink, one target and one STATE value serve the
+ * runs of every database (singer.c has the value's header): each echoed
+ * state is confirmed in the catalog of each database it names, through
+ * connections of its own (DatabaseConns), since the runs of the databases
+ * before are over by then.
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
@@ -54,6 +60,7 @@ typedef struct SingerSink
 	int64_t		echoes;			/* states of this integration the target echoed */
 	int64_t		confirmed;		/* bookmarks they moved */
 	bool		foreign_warned;
+	DatabaseConns catalogs;		/* --all-databases: where states are confirmed */
 } SingerSink;
 
 static int	singer_begin_run(Sink *sink, SinkRun *run, PPError *err);
@@ -67,6 +74,7 @@ static int	singer_end_stream(Sink *sink, const StreamInfo *s,
 							  int64_t rows_extracted, const char *error,
 							  PPError *err);
 static int	singer_finish(Sink *sink, PPError *err);
+static void singer_end_run(Sink *sink);
 static void singer_free(Sink *sink);
 static bool state_due(const SingerSink *ss);
 static int	checkpoint(SingerSink *ss, bool complete, PPError *err);
@@ -82,6 +90,7 @@ static const SinkMethods singer_methods = {
 	.end_rows = singer_end_rows,
 	.end_stream = singer_end_stream,
 	.finish = singer_finish,
+	.end_run = singer_end_run,
 	.free = singer_free
 };
 
@@ -99,13 +108,15 @@ singer_sink_create(const PullerOptions *o)
 	ss->o = o;
 	target_init_stdout(&ss->target);
 	buf_init(&ss->last_pos);
+	dbconns_init(&ss->catalogs, o->source);
 	return &ss->sink;
 }
 
 /*
  * singer_begin_run: the STATE value of the run, and the target: standard
  * output, or the --target-command child.  When the child cannot be
- * started, no stream can go (sink.down).
+ * started, no stream can go (sink.down).  With --all-databases the value
+ * and the target of the first run serve the next runs too.
  */
 static int
 singer_begin_run(Sink *sink, SinkRun *run, PPError *err)
@@ -113,7 +124,12 @@ singer_begin_run(Sink *sink, SinkRun *run, PPError *err)
 	SingerSink *ss = (SingerSink *) sink;
 
 	ss->run = run;
-	singer_state_init(&ss->state, ss->o->integration, run->run_id);
+	if (ss->state.value == NULL)
+		singer_state_init(&ss->state, ss->o->integration, run->run_id);
+	if (run->database != NULL)
+		singer_state_add_database(&ss->state, run->database, run->run_id);
+	if (ss->started)
+		return 0;
 	if (ss->o->target_command != NULL)
 	{
 		if (target_start(&ss->target, ss->o->target_command, on_echo, ss, err) != 0)
@@ -282,6 +298,16 @@ singer_finish(Sink *sink, PPError *err)
 }
 
 /*
+ * singer_end_run: the run is over; with --all-databases the next one may
+ * follow.
+ */
+static void
+singer_end_run(Sink *sink)
+{
+	((SingerSink *) sink)->run = NULL;
+}
+
+/*
  * singer_free: release everything, and the target if it still runs.
  */
 static void
@@ -290,6 +316,7 @@ singer_free(Sink *sink)
 	SingerSink *ss = (SingerSink *) sink;
 
 	target_free(&ss->target);
+	dbconns_free(&ss->catalogs);
 	singer_state_free(&ss->state);
 	singer_stream_free(&ss->ss);
 	buf_free(&ss->last_pos);
@@ -360,8 +387,10 @@ write_out(SingerSink *ss, PPError *err)
 /*
  * on_echo: a line the --target-command target printed: confirm it at once
  * when it is a state of this integration (any run: pgpull.commit_state
- * never moves a bookmark back), skip it otherwise.  A state that cannot be
- * confirmed fails the run (sink.failed); the run goes on.
+ * never moves a bookmark back) of the kind this sync sends (of one
+ * database, or with --all-databases of several), skip it otherwise.  A
+ * state that cannot be confirmed fails the run (sink.failed); the run
+ * goes on.
  */
 static void
 on_echo(void *arg, const char *line, size_t len)
@@ -371,10 +400,12 @@ on_echo(void *arg, const char *line, size_t len)
 	char	   *other = NULL;
 	int			moved = 0;
 	PPError		err;
+	EchoKind	kind = commit_classify(line, len, ss->o->integration, &run_id, &other, NULL);
 
-	switch (commit_classify(line, len, ss->o->integration, &run_id, &other))
+	switch (kind)
 	{
 		case ECHO_STATE:
+		case ECHO_DATABASES:
 			break;
 		case ECHO_FOREIGN:
 			if (!ss->foreign_warned)
@@ -386,11 +417,24 @@ on_echo(void *arg, const char *line, size_t len)
 			runlog_print("DEBUG", "the Singer target printed a line that is not a pgpull state: skipped");
 			return;
 	}
+	if ((kind == ECHO_DATABASES) != ss->o->all_databases)
+	{
+		runlog_print("DEBUG", "the Singer target printed a state of %s: skipped",
+					 kind == ECHO_DATABASES ? "several databases" : "one database");
+		return;
+	}
 	ss->echoes++;
-	if (ss->run->state_lost)
+	if (kind == ECHO_DATABASES)
+	{
+		if (commit_apply_databases(&ss->catalogs, line, len, &moved) != EXIT_OK)
+			ss->sink.failed = "a state the Singer target echoed could not be confirmed";
+		ss->confirmed += moved;
+		return;
+	}
+	if (ss->run == NULL || ss->run->state_lost)
 		return;
 	pp_error_init(&err);
-	if (commit_apply(ss->run->state, line, len, &moved, &err) != 0)
+	if (commit_apply(ss->run->state, line, len, NULL, &moved, &err) != 0)
 	{
 		runlog("ERROR", "could not confirm a state the Singer target echoed: %s", err.message);
 		if (err.detail)

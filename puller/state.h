@@ -19,7 +19,8 @@ typedef struct StreamInfo
 {
 	int64_t		stream_id;
 	char	   *relation_name;
-	char	   *destination_table;
+	char	   *destination_table;	/* with --all-databases, prefixed
+									 * "<database>__" once the run began */
 	char	   *method;
 	char	   *replication_key;	/* NULL for full_table */
 	char	   *bookmark;		/* NULL when none */

@@ -15,6 +15,9 @@
  * once, within the chunk's transaction.  A failed stream is recorded and
  * the run goes on with the next; the exit status sums it up.
  *
+ * With --all-databases, databases.c runs sync_database once per database
+ * with one sink for them all, and finishes that sink itself.
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
@@ -24,6 +27,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "databases.h"
 #include "extract.h"
 #include "log.h"
 #include "sink.h"
@@ -350,13 +354,59 @@ exit_status_for(const PPError *err)
 }
 
 /*
+ * sync_finish_sink: finish a sink after its last run (sink.h), and log
+ * why when that fails.  Returns whether it failed; sets *interrupted when
+ * it was interrupted, and *error, when NULL, to why it failed.
+ */
+bool
+sync_finish_sink(Sink *sink, bool *interrupted, char **error)
+{
+	PPError		err;
+	bool		failed = false;
+
+	if (sink->methods->finish == NULL)
+		return false;
+	pp_error_init(&err);
+	if (sink->methods->finish(sink, &err) != 0)
+	{
+		if (err.kind == PPERR_INTERRUPTED)
+			*interrupted = true;
+		else
+		{
+			runlog("ERROR", "%s", err.message);
+			if (err.detail)
+				pp_log_detail("%s", err.detail);
+			failed = true;
+			if (*error == NULL)
+				*error = pp_strdup(err.message);
+		}
+		pp_error_clear(&err);
+	}
+	return failed;
+}
+
+/*
  * sync_run: run "pgpull sync" with checked options.  Returns the exit
  * status: 0 every stream synced (or skipped), 1 some stream failed, 2 a
  * configuration error, 3 a database or the destination could not be
- * reached.
+ * reached; with --all-databases the worst of its databases.
  */
 int
 sync_run(PullerOptions *o)
+{
+	if (o->all_databases)
+		return databases_sync_run(o);
+	return sync_database(o, NULL);
+}
+
+/*
+ * sync_database: one run of the integration in the database of o.  shared
+ * NULL: the run makes its sink from o and finishes it; else the sink of
+ * every database of --all-databases, which the caller finishes and frees.
+ * Returns the exit status, as sync_run.
+ */
+int
+sync_database(PullerOptions *o, Sink *shared)
 {
 	SyncContext ctx;
 	PPError		err;
@@ -376,7 +426,9 @@ sync_run(PullerOptions *o)
 	runlog_set_verbose(o->verbose);
 	conn_setup_signals();
 
-	if (o->target_kind == TARGET_SINGER)
+	if (shared != NULL)
+		ctx.sink = shared;
+	else if (o->target_kind == TARGET_SINGER)
 		ctx.sink = singer_sink_create(o);
 	else if ((ctx.sink = import_sink_create(o, &err)) == NULL)
 		goto fail;
@@ -403,6 +455,9 @@ sync_run(PullerOptions *o)
 			pp_error_hint(&err, "The catalog is written on the state database: when --source is a standby, give its primary with --state.");
 		goto fail;
 	}
+	ctx.run.database = o->database;
+	if (o->database != NULL)
+		databases_prefix_streams(streams, nstreams, o->database);
 	runlog_open(ctx.run.state, ctx.run.run_id);
 	if (source_check_standby(ctx.source, &err) != 0)
 	{
@@ -450,22 +505,10 @@ sync_run(PullerOptions *o)
 		}
 	}
 	runlog_set_stream(NULL, 0);
-	if (ctx.sink->methods->finish &&
-		ctx.sink->methods->finish(ctx.sink, &err) != 0)
-	{
-		if (err.kind == PPERR_INTERRUPTED)
-			ctx.interrupted = true;
-		else
-		{
-			runlog("ERROR", "%s", err.message);
-			if (err.detail)
-				pp_log_detail("%s", err.detail);
-			sink_failed = true;
-			if (run_error == NULL)
-				run_error = pp_strdup(err.message);
-		}
-		pp_error_clear(&err);
-	}
+	if (shared == NULL && sync_finish_sink(ctx.sink, &ctx.interrupted, &run_error))
+		sink_failed = true;
+	if (ctx.sink->methods->end_run)
+		ctx.sink->methods->end_run(ctx.sink);
 	if (ctx.sink->down || ctx.sink->failed)
 		sink_failed = true;
 	if (ctx.interrupted || pp_interrupted)
@@ -509,7 +552,7 @@ done:
 	free(run_error);
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
-	if (ctx.sink)
+	if (ctx.sink && shared == NULL)
 		ctx.sink->methods->free(ctx.sink);
 	conn_close(ctx.source, CONN_SOURCE);
 	conn_close(ctx.run.state, CONN_STATE);

@@ -137,6 +137,28 @@ sub sync
 	return { rc => $rc, stdout => $out, stderr => $err };
 }
 
+=item pgpull(args => [...], stdin => IN, stdout => OUT, valgrind => 0|1)
+
+Runs "pgpull" with the arguments, stdin from IN (default: nothing), stdout
+to OUT (default: kept), as IPC::Run takes them.  Returns { rc, stdout,
+stderr }.  Its stderr goes to the test log.
+
+=cut
+
+sub pgpull
+{
+	my (%o) = @_;
+	my ($out, $err) = ('', '');
+	my @cmd = ('pgpull', @{ $o{args} });
+	@cmd = valgrind(@cmd) if $o{valgrind};
+	note('# Running: ' . join(' ', @cmd));
+	IPC::Run::run(\@cmd, '<', $o{stdin} // \undef, '>', $o{stdout} // \$out,
+		'2>', \$err, IPC::Run::timeout(600));
+	my $rc = $? >> 8;
+	note("pgpull exit status $rc; stderr:\n$err");
+	return { rc => $rc, stdout => $out, stderr => $err };
+}
+
 =item start_sync(NODE, RECEIVER, token => TOKEN, args => [...])
 
 Starts "pgpull sync" in the background; returns { harness, stdout, stderr }
@@ -192,20 +214,21 @@ sub dest_table
 	return $node->safe_psql('postgres', "SELECT format('%I.%I', '$schema', '$table')");
 }
 
-=item same_rows(NODE, SOURCE_RELATION, COLUMNS, INTEGRATION, TEST_NAME, DEST_TABLE)
+=item same_rows(NODE, SOURCE_RELATION, COLUMNS, INTEGRATION, TEST_NAME, DEST_TABLE, SOURCE_DB)
 
 Checks that the destination table holds exactly the rows of the source
-relation: the listed columns, ordered by all of them, compared as text.
+relation (in database SOURCE_DB, default "postgres"): the listed columns,
+ordered by all of them, compared as text.
 
 =cut
 
 sub same_rows
 {
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
-	my ($node, $relation, $columns, $integration, $name, $table) = @_;
+	my ($node, $relation, $columns, $integration, $name, $table, $source_db) = @_;
 	($table = $relation) =~ s/^.*\.// unless defined $table;
 	my $dest = dest_table($node, $table, $integration);
-	my $src = $node->safe_psql('postgres',
+	my $src = $node->safe_psql($source_db // 'postgres',
 		"SELECT $columns FROM $relation ORDER BY $columns");
 	my $dst = $node->safe_psql('dest',
 		"SELECT $columns FROM $dest ORDER BY $columns");

@@ -34,19 +34,7 @@ my $json = JSON::PP->new->allow_bignum;
 
 # pgpull with arguments, stdin from a file or nothing, stdout to a file or
 # kept; returns { rc, stdout, stderr }
-sub pgpull
-{
-	my (%o) = @_;
-	my ($out, $err) = ('', '');
-	my @cmd = ('pgpull', @{ $o{args} });
-	@cmd = PgPullTest::valgrind(@cmd) if $o{valgrind};
-	note('# Running: ' . join(' ', @cmd));
-	IPC::Run::run(\@cmd, '<', $o{stdin} // \undef, '>', $o{stdout} // \$out,
-		'2>', \$err, IPC::Run::timeout(600));
-	my $rc = $? >> 8;
-	note("pgpull exit status $rc; stderr:\n$err");
-	return { rc => $rc, stdout => $out, stderr => $err };
-}
+sub pgpull { return PgPullTest::pgpull(@_); }
 
 # run a program; returns (exit status, stdout, stderr)
 sub run_cmd
