@@ -23,8 +23,11 @@
  * A network error that outlasts the retries fails the stream as
  * PPERR_DESTINATION (exit status 3).
  *
- * The token lives in one header in memory, wiped at cleanup; curl's
- * verbose output is never turned on, and no message here contains it.
+ * The token is in one header string, curl's copy of the one built here,
+ * which curl uses in place and which is wiped at cleanup; the string built
+ * here is wiped at once.  curl still copies the header into each request
+ * it sends, in memory it frees without wiping.  curl's verbose output is
+ * never turned on, and no message here contains the token.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -82,8 +85,9 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 		  PPError *err)
 {
 	CURLcode	rc;
-	char	   *auth;
+	char		auth[sizeof("Authorization: Bearer ") + HTTP_TOKEN_MAX];
 	struct curl_slist *l;
+	int			n;
 
 	memset(h, 0, sizeof(*h));
 	buf_init(&h->response);
@@ -106,10 +110,9 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 	}
 	h->url = pp_psprintf("%s/v2/import/batch", o->target);
 
-	auth = pp_psprintf("Authorization: Bearer %s", token);
-	l = curl_slist_append(NULL, auth);
-	explicit_bzero(auth, strlen(auth));
-	free(auth);
+	n = snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	l = n >= 0 && (size_t) n < sizeof(auth) ? curl_slist_append(NULL, auth) : NULL;
+	explicit_bzero(auth, sizeof(auth));
 	if (l == NULL)
 	{
 		pp_error_set(err, PPERR_CONFIG, "could not set up the HTTP client: out of memory");

@@ -16,6 +16,9 @@
 #include "error.h"
 #include "options.h"
 
+/* the longest destination token accepted, in bytes */
+#define HTTP_TOKEN_MAX		4096
+
 /* called for each run of messages the destination accepted (2xx) */
 typedef int (*BatchAcceptedFn) (void *arg, int from, int to, size_t bytes,
 								 PPError *err);
