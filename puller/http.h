@@ -33,6 +33,9 @@ typedef struct HttpClient
 	char		errbuf[CURL_ERROR_SIZE];
 	Buf			response;		/* body of the last response (truncated) */
 	double		retry_after;	/* seconds from Retry-After, or -1 */
+	const char *fatal;			/* why no request to this destination can
+								 * succeed (the token was rejected, TLS
+								 * failed ...), or NULL */
 	/* the body being sent */
 	BodySegment seg[3];
 	int			nseg;

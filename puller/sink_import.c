@@ -17,7 +17,10 @@
  * bytes, a line ending and a NUL) with read(2), not stdio, whose buffer
  * would keep a copy; once it is in the client's header (http.c), the
  * buffer is wiped.
- * *
+ *
+ * When the destination fails in a way no other stream can get past (it
+ * rejected the token, TLS failed: http.c's fatal), the sink is down.
+ *
  * Memory stays bounded by one batch body plus one row.
  *
  * Copyright (c) 2026, the pgpull developers
@@ -315,7 +318,11 @@ import_flush(Sink *sink, PPError *err)
 
 		batch_clear(&is->batch);
 		if (rc != 0)
+		{
+			if (is->http.fatal)
+				is->sink.down = is->http.fatal;
 			return -1;
+		}
 	}
 	if (is->held.row_json != NULL)
 	{
