@@ -34,7 +34,9 @@
  * which curl uses in place and which is wiped at cleanup; the string built
  * here is wiped at once.  curl still copies the header into each request
  * it sends, in memory it frees without wiping.  curl's verbose output is
- * never turned on, and no message here contains the token.
+ * never turned on, and no message here contains the token.  An http://
+ * target (only a loopback one gets here, see sink_import.c) never goes
+ * through a proxy: the token would cross the network in clear text.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -161,6 +163,8 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 	CHECK_SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (o->cacert)
 		CHECK_SETOPT(h, CURLOPT_CAINFO, o->cacert);
+	if (!o->target_tls)
+		CHECK_SETOPT(h, CURLOPT_PROXY, "");
 	return 0;
 }
 

@@ -11,6 +11,12 @@
  * (pgpull.record_batch), which moves the bookmark; a batch may span
  * chunks.  A stream's outcome goes to pgpull.end_stream.
  *
+ * The token goes only where it cannot be read on the way: to an https://
+ * target, or to an http:// one on a loopback address (127.0.0.0/8, ::1,
+ * localhost), the host as libcurl's URL parser reads it, the way it
+ * connects; any other http:// target is a configuration error, before
+ * anything is read or connected.
+ *
  * The token comes from the PGPULL_TOKEN environment variable or from the
  * first line of --token-file, never from the command line, and is never
  * printed.  It is read into one buffer of fixed size (HTTP_TOKEN_MAX
@@ -27,12 +33,14 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -64,6 +72,8 @@ static int	import_end_stream(Sink *sink, const StreamInfo *s,
 							  int64_t rows_extracted, const char *error,
 							  PPError *err);
 static void import_free(Sink *sink);
+static int	check_target(const PullerOptions *o, PPError *err);
+static bool loopback_host(const char *host);
 static int	load_token(const PullerOptions *o, char *token, size_t size,
 					   PPError *err);
 static int	read_token_file(const char *path, char *token, size_t size,
@@ -82,9 +92,9 @@ static const SinkMethods import_methods = {
 };
 
 /*
- * import_sink_create: read the destination token and set up the HTTP
- * client for the target of o.  Returns the sink, or NULL with err set
- * (PPERR_CONFIG).
+ * import_sink_create: check that the target may have the token, read the
+ * token and set up the HTTP client for the target of o.  Returns the sink,
+ * or NULL with err set (PPERR_CONFIG).
  */
 Sink *
 import_sink_create(const PullerOptions *o, PPError *err)
@@ -93,6 +103,8 @@ import_sink_create(const PullerOptions *o, PPError *err)
 	char		token[HTTP_TOKEN_MAX + 3];	/* a line ending, then NUL */
 	int			rc;
 
+	if (check_target(o, err) != 0)
+		return NULL;
 	if (load_token(o, token, sizeof(token), err) != 0)
 	{
 		explicit_bzero(token, sizeof(token));
@@ -111,6 +123,72 @@ import_sink_create(const PullerOptions *o, PPError *err)
 		return NULL;
 	}
 	return &is->sink;
+}
+
+/*
+ * check_target: the token may go to an https:// target, or to an http://
+ * target on a loopback address.  Returns 0, or -1 with err set
+ * (PPERR_CONFIG).
+ */
+static int
+check_target(const PullerOptions *o, PPError *err)
+{
+	CURLU	   *url = curl_url();
+	CURLUcode	rc;
+	char	   *host = NULL;
+
+	if (url == NULL)
+	{
+		pp_error_set(err, PPERR_CONFIG, "could not parse --target: out of memory");
+		return -1;
+	}
+	rc = curl_url_set(url, CURLUPART_URL, o->target, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(url, CURLUPART_HOST, &host, 0);
+	curl_url_cleanup(url);
+	if (rc != CURLUE_OK)
+	{
+		pp_error_set(err, PPERR_CONFIG, "invalid value \"%s\" for option --target: %s",
+					 o->target, curl_url_strerror(rc));
+		return -1;
+	}
+	if (o->target_tls || loopback_host(host))
+	{
+		curl_free(host);
+		return 0;
+	}
+	pp_error_set(err, PPERR_CONFIG, "--target %s would send the destination token unencrypted to %s",
+				 o->target, host);
+	pp_error_detail(err, "An http:// target must be on a loopback address (127.0.0.0/8, ::1 or localhost).");
+	pp_error_hint(err, "Use an https:// target.");
+	curl_free(host);
+	return -1;
+}
+
+/*
+ * loopback_host: whether a host, as libcurl's URL parser gives it (IPv4
+ * addresses in dotted quads, IPv6 ones in brackets), is "localhost" or a
+ * loopback address.
+ */
+static bool
+loopback_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char		v6[INET6_ADDRSTRLEN];
+	size_t		n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n - 2 < sizeof(v6) && host[0] == '[' && host[n - 1] == ']')
+	{
+		memcpy(v6, host + 1, n - 2);
+		v6[n - 2] = '\0';
+		return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return false;
 }
 
 /*
