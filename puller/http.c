@@ -17,14 +17,26 @@
  *	 413						the batch is split in halves, each sent on
  *								its own (recursively); a single message that
  *								is too large fails the stream
- *	 401						fails the stream, hinting at the token
+ *	 401						the destination rejected the token: fails
+ *								the stream as PPERR_DESTINATION and sets
+ *								h->fatal, so no other stream is tried
  *	 other						fails the stream, showing the destination's
  *								message
  * A network error that outlasts the retries fails the stream as
- * PPERR_DESTINATION (exit status 3).
+ * PPERR_DESTINATION (exit status 3).  Errors no retry can fix fail at once,
+ * also as PPERR_DESTINATION with h->fatal set, saying what is wrong: a
+ * host name that does not resolve, a TLS handshake that fails (an https://
+ * URL on a plain-HTTP port), a certificate that does not verify, a CA
+ * file that cannot be used.  A connection cut during the TLS handshake is
+ * network trouble, and retried.
  *
- * The token lives in one header in memory, wiped at cleanup; curl's
- * verbose output is never turned on, and no message here contains it.
+ * The token is in one header string, curl's copy of the one built here,
+ * which curl uses in place and which is wiped at cleanup; the string built
+ * here is wiped at once.  curl still copies the header into each request
+ * it sends, in memory it frees without wiping.  curl's verbose output is
+ * never turned on, and no message here contains the token.  An http://
+ * target (only a loopback one gets here, see sink_import.c) never goes
+ * through a proxy: the token would cross the network in clear text.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -67,7 +79,7 @@ static size_t write_response(char *ptr, size_t size, size_t nmemb, void *arg);
 static size_t read_header(char *buf, size_t size, size_t nitems, void *arg);
 static int	progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 					 curl_off_t ultotal, curl_off_t ulnow);
-static bool retryable_curl_error(CURLcode rc);
+static bool fatal_curl_error(HttpClient *h, CURLcode rc, PPError *err);
 static double now_seconds(void);
 static char *destination_message(const HttpClient *h);
 static int	send_range(HttpClient *h, const Batch *b, int from, int to,
@@ -82,8 +94,9 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 		  PPError *err)
 {
 	CURLcode	rc;
-	char	   *auth;
+	char		auth[sizeof("Authorization: Bearer ") + HTTP_TOKEN_MAX];
 	struct curl_slist *l;
+	int			n;
 
 	memset(h, 0, sizeof(*h));
 	buf_init(&h->response);
@@ -106,10 +119,9 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 	}
 	h->url = pp_psprintf("%s/v2/import/batch", o->target);
 
-	auth = pp_psprintf("Authorization: Bearer %s", token);
-	l = curl_slist_append(NULL, auth);
-	explicit_bzero(auth, strlen(auth));
-	free(auth);
+	n = snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	l = n >= 0 && (size_t) n < sizeof(auth) ? curl_slist_append(NULL, auth) : NULL;
+	explicit_bzero(auth, sizeof(auth));
 	if (l == NULL)
 	{
 		pp_error_set(err, PPERR_CONFIG, "could not set up the HTTP client: out of memory");
@@ -151,6 +163,8 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 	CHECK_SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (o->cacert)
 		CHECK_SETOPT(h, CURLOPT_CAINFO, o->cacert);
+	if (!o->target_tls)
+		CHECK_SETOPT(h, CURLOPT_PROXY, "");
 	return 0;
 }
 
@@ -293,32 +307,64 @@ progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /*
- * retryable_curl_error: whether a transfer error may pass by itself
- * (network trouble) rather than being a setup or verification problem.
+ * fatal_curl_error: whether a transfer error is one no retry can fix: then
+ * sets err (PPERR_DESTINATION) to what is wrong and what to do, and
+ * h->fatal.  Network trouble (a connection refused, cut or timed out, also
+ * during the TLS handshake) may pass by itself: false.
  */
 static bool
-retryable_curl_error(CURLcode rc)
+fatal_curl_error(HttpClient *h, CURLcode rc, PPError *err)
 {
+	const char *text = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+
 	switch (rc)
 	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+			pp_error_set(err, PPERR_DESTINATION, "could not resolve the host name of the destination: %s", text);
+			pp_error_hint(err, "Check the host name in --target.");
+			h->fatal = "the host name of the destination does not resolve";
+			return true;
+		case CURLE_SSL_CONNECT_ERROR:
+			/* curl's words for a socket error, not a TLS one */
+			if (strncmp(text, "Recv failure", 12) == 0 ||
+				strncmp(text, "Send failure", 12) == 0 ||
+				strncmp(text, "OpenSSL SSL_connect: ", 21) == 0)
+				return false;
+			pp_error_set(err, PPERR_DESTINATION, "the TLS handshake with the destination failed: %s", text);
+			pp_error_hint(err, "Check that --target names the destination's HTTPS port: an https:// URL on a plain-HTTP port fails this way.");
+			h->fatal = "the TLS handshake with the destination failed";
+			return true;
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_INVALIDCERTSTATUS:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+			pp_error_set(err, PPERR_DESTINATION, "could not verify the certificate of the destination: %s", text);
+			pp_error_hint(err, "Name the certificate authority of the destination with --cacert, and check that the host name in --target is one the certificate names.");
+			h->fatal = "the certificate of the destination could not be verified";
+			return true;
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CRL_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_ENGINE_NOTFOUND:
+			pp_error_set(err, PPERR_DESTINATION, "could not set up TLS for the destination: %s", text);
+			if (rc == CURLE_SSL_CACERT_BADFILE)
+				pp_error_hint(err, "Check that the --cacert file (or else the system's CA certificates) holds certificates in PEM form.");
+			h->fatal = "TLS could not be set up for the destination";
+			return true;
 		case CURLE_UNSUPPORTED_PROTOCOL:
 		case CURLE_URL_MALFORMAT:
 		case CURLE_NOT_BUILT_IN:
+		case CURLE_COULDNT_RESOLVE_PROXY:
 		case CURLE_OUT_OF_MEMORY:
 		case CURLE_BAD_FUNCTION_ARGUMENT:
 		case CURLE_ABORTED_BY_CALLBACK:
 		case CURLE_READ_ERROR:
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_CACERT_BADFILE:
-		case CURLE_SSL_CERTPROBLEM:
-		case CURLE_SSL_CIPHER:
-		case CURLE_SSL_ENGINE_NOTFOUND:
-		case CURLE_SSL_CRL_BADFILE:
-		case CURLE_SSL_ISSUER_ERROR:
-		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-			return false;
-		default:
+			pp_error_set(err, PPERR_DESTINATION, "could not send a batch to the destination: %s", text);
+			h->fatal = "the destination could not be reached";
 			return true;
+		default:
+			return false;
 	}
 }
 
@@ -469,10 +515,11 @@ send_range(HttpClient *h, const Batch *b, int from, int to,
 		{
 			char	   *msg = destination_message(h);
 
-			pp_error_set(err, PPERR_STREAM, "destination rejected the token (HTTP 401)");
+			pp_error_set(err, PPERR_DESTINATION, "destination rejected the token (HTTP 401)");
 			if (msg)
 				pp_error_detail(err, "The destination said: %s", msg);
 			pp_error_hint(err, "Check the token in PGPULL_TOKEN or in the --token-file file, and that it belongs to this destination.");
+			h->fatal = "the destination rejected the token";
 			free(msg);
 			return -1;
 		}
@@ -491,6 +538,8 @@ send_range(HttpClient *h, const Batch *b, int from, int to,
 		}
 
 		network = (rc != CURLE_OK);
+		if (network && fatal_curl_error(h, rc, err))
+			return -1;
 		if (network)
 			reason = pp_psprintf("could not send a batch to the destination: %s",
 								 h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
@@ -502,15 +551,6 @@ send_range(HttpClient *h, const Batch *b, int from, int to,
 								 msg ? ": " : "", msg ? msg : "");
 			free(msg);
 		}
-		if (network && !retryable_curl_error(rc))
-		{
-			pp_error_set(err, PPERR_DESTINATION, "%s", reason);
-			if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
-				pp_error_hint(err, "Name the certificate authority of the destination with --cacert.");
-			free(reason);
-			return -1;
-		}
-
 		attempt++;
 		if (h->retry_after >= 0)
 			delay = h->retry_after + (double) random() / RAND_MAX * 0.25;

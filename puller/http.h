@@ -16,6 +16,9 @@
 #include "error.h"
 #include "options.h"
 
+/* the longest destination token accepted, in bytes */
+#define HTTP_TOKEN_MAX		4096
+
 /* called for each run of messages the destination accepted (2xx) */
 typedef int (*BatchAcceptedFn) (void *arg, int from, int to, size_t bytes,
 								 PPError *err);
@@ -30,6 +33,9 @@ typedef struct HttpClient
 	char		errbuf[CURL_ERROR_SIZE];
 	Buf			response;		/* body of the last response (truncated) */
 	double		retry_after;	/* seconds from Retry-After, or -1 */
+	const char *fatal;			/* why no request to this destination can
+								 * succeed (the token was rejected, TLS
+								 * failed ...), or NULL */
 	/* the body being sent */
 	BodySegment seg[3];
 	int			nseg;

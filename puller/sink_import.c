@@ -11,9 +11,21 @@
  * (pgpull.record_batch), which moves the bookmark; a batch may span
  * chunks.  A stream's outcome goes to pgpull.end_stream.
  *
+ * The token goes only where it cannot be read on the way: to an https://
+ * target, or to an http:// one on a loopback address (127.0.0.0/8, ::1,
+ * localhost), the host as libcurl's URL parser reads it, the way it
+ * connects; any other http:// target is a configuration error, before
+ * anything is read or connected.
+ *
  * The token comes from the PGPULL_TOKEN environment variable or from the
  * first line of --token-file, never from the command line, and is never
- * printed; once it is in the client's header (http.c), this copy is wiped.
+ * printed.  It is read into one buffer of fixed size (HTTP_TOKEN_MAX
+ * bytes, a line ending and a NUL) with read(2), not stdio, whose buffer
+ * would keep a copy; once it is in the client's header (http.c), the
+ * buffer is wiped.
+ *
+ * When the destination fails in a way no other stream can get past (it
+ * rejected the token, TLS failed: http.c's fatal), the sink is down.
  *
  * Memory stays bounded by one batch body plus one row.
  *
@@ -21,11 +33,15 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "batch.h"
@@ -56,7 +72,12 @@ static int	import_end_stream(Sink *sink, const StreamInfo *s,
 							  int64_t rows_extracted, const char *error,
 							  PPError *err);
 static void import_free(Sink *sink);
-static char *load_token(const PullerOptions *o, PPError *err);
+static int	check_target(const PullerOptions *o, PPError *err);
+static bool loopback_host(const char *host);
+static int	load_token(const PullerOptions *o, char *token, size_t size,
+					   PPError *err);
+static int	read_token_file(const char *path, char *token, size_t size,
+							size_t *len, PPError *err);
 static void hold_row(ImportSink *is, const CopyRow *row);
 static int	on_accepted(void *arg, int from, int to, size_t bytes, PPError *err);
 
@@ -71,27 +92,31 @@ static const SinkMethods import_methods = {
 };
 
 /*
- * import_sink_create: read the destination token and set up the HTTP
- * client for the target of o.  Returns the sink, or NULL with err set
- * (PPERR_CONFIG).
+ * import_sink_create: check that the target may have the token, read the
+ * token and set up the HTTP client for the target of o.  Returns the sink,
+ * or NULL with err set (PPERR_CONFIG).
  */
 Sink *
 import_sink_create(const PullerOptions *o, PPError *err)
 {
 	ImportSink *is;
-	char	   *token = load_token(o, err);
+	char		token[HTTP_TOKEN_MAX + 3];	/* a line ending, then NUL */
 	int			rc;
 
-	if (token == NULL)
+	if (check_target(o, err) != 0)
 		return NULL;
+	if (load_token(o, token, sizeof(token), err) != 0)
+	{
+		explicit_bzero(token, sizeof(token));
+		return NULL;
+	}
 	is = pp_malloc(sizeof(ImportSink));
 	memset(is, 0, sizeof(ImportSink));
 	is->sink.methods = &import_methods;
 	batch_init(&is->batch, o->batch_rows, (size_t) o->batch_bytes);
 	buf_init(&is->held_data);
 	rc = http_init(&is->http, o, token, err);
-	explicit_bzero(token, strlen(token));
-	free(token);
+	explicit_bzero(token, sizeof(token));
 	if (rc != 0)
 	{
 		import_free(&is->sink);	/* http_cleanup undoes a partial http_init */
@@ -101,77 +126,179 @@ import_sink_create(const PullerOptions *o, PPError *err)
 }
 
 /*
- * load_token: the destination token, from the first line of --token-file
- * (line ending stripped) or else PGPULL_TOKEN.  Returns it (the caller
- * wipes and frees it), or NULL with err set (PPERR_CONFIG).  The token
- * itself is never printed.
+ * check_target: the token may go to an https:// target, or to an http://
+ * target on a loopback address.  Returns 0, or -1 with err set
+ * (PPERR_CONFIG).
  */
-static char *
-load_token(const PullerOptions *o, PPError *err)
+static int
+check_target(const PullerOptions *o, PPError *err)
+{
+	CURLU	   *url = curl_url();
+	CURLUcode	rc;
+	char	   *host = NULL;
+
+	if (url == NULL)
+	{
+		pp_error_set(err, PPERR_CONFIG, "could not parse --target: out of memory");
+		return -1;
+	}
+	rc = curl_url_set(url, CURLUPART_URL, o->target, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(url, CURLUPART_HOST, &host, 0);
+	curl_url_cleanup(url);
+	if (rc != CURLUE_OK)
+	{
+		pp_error_set(err, PPERR_CONFIG, "invalid value \"%s\" for option --target: %s",
+					 o->target, curl_url_strerror(rc));
+		return -1;
+	}
+	if (o->target_tls || loopback_host(host))
+	{
+		curl_free(host);
+		return 0;
+	}
+	pp_error_set(err, PPERR_CONFIG, "--target %s would send the destination token unencrypted to %s",
+				 o->target, host);
+	pp_error_detail(err, "An http:// target must be on a loopback address (127.0.0.0/8, ::1 or localhost).");
+	pp_error_hint(err, "Use an https:// target.");
+	curl_free(host);
+	return -1;
+}
+
+/*
+ * loopback_host: whether a host, as libcurl's URL parser gives it (IPv4
+ * addresses in dotted quads, IPv6 ones in brackets), is "localhost" or a
+ * loopback address.
+ */
+static bool
+loopback_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char		v6[INET6_ADDRSTRLEN];
+	size_t		n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n - 2 < sizeof(v6) && host[0] == '[' && host[n - 1] == ']')
+	{
+		memcpy(v6, host + 1, n - 2);
+		v6[n - 2] = '\0';
+		return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return false;
+}
+
+/*
+ * load_token: the destination token, from the first line of --token-file
+ * (line ending stripped) or else PGPULL_TOKEN, into token (size bytes, at
+ * least HTTP_TOKEN_MAX + 3; the caller wipes it).  Returns 0, or -1 with
+ * err set (PPERR_CONFIG).  The token itself is never printed.
+ */
+static int
+load_token(const PullerOptions *o, char *token, size_t size, PPError *err)
 {
 	const char *env = getenv("PGPULL_TOKEN");
-	Buf			b;
-	const char *p;
+	size_t		len;
 
-	buf_init(&b);
 	if (o->token_file)
 	{
-		FILE	   *f = fopen(o->token_file, "r");
-		struct stat st;
-		int			ch;
-
-		if (f == NULL)
-		{
-			pp_error_set(err, PPERR_CONFIG, "could not open token file \"%s\": %s", o->token_file, strerror(errno));
-			return NULL;
-		}
-		if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		{
-			pp_log_warning("token file \"%s\" is readable by other users", o->token_file);
-			pp_log_hint("Restrict it with chmod 600.");
-		}
-		while ((ch = fgetc(f)) != EOF && ch != '\n')
-		{
-			char		cc = (char) ch;
-
-			buf_append(&b, &cc, 1);
-		}
-		if (ferror(f))
-		{
-			pp_error_set(err, PPERR_CONFIG, "could not read token file \"%s\": %s", o->token_file, strerror(errno));
-			fclose(f);
-			buf_free(&b);
-			return NULL;
-		}
-		fclose(f);
-		if (b.len > 0 && b.data[b.len - 1] == '\r')
-			b.data[--b.len] = '\0';
-		if (b.len == 0)
+		if (read_token_file(o->token_file, token, size, &len, err) != 0)
+			return -1;
+		if (len == 0)
 		{
 			pp_error_set(err, PPERR_CONFIG, "token file \"%s\" is empty", o->token_file);
-			buf_free(&b);
-			return NULL;
+			return -1;
 		}
 	}
 	else if (env != NULL && env[0] != '\0')
-		buf_append_str(&b, env);
+	{
+		len = strlen(env);
+		if (len > HTTP_TOKEN_MAX)
+		{
+			pp_error_set(err, PPERR_CONFIG, "the destination token in PGPULL_TOKEN is longer than %d bytes",
+						 HTTP_TOKEN_MAX);
+			return -1;
+		}
+		memcpy(token, env, len + 1);
+	}
 	else
 	{
 		pp_error_set(err, PPERR_CONFIG, "no destination token");
 		pp_error_hint(err, "Set PGPULL_TOKEN, or name a file holding the token with --token-file.");
-		return NULL;
+		return -1;
 	}
-	for (p = b.data; *p; p++)
+	for (size_t i = 0; i < len; i++)
 	{
-		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+		if ((unsigned char) token[i] < 0x20 || token[i] == 0x7f)
 		{
 			pp_error_set(err, PPERR_CONFIG, "the destination token contains control characters");
-			explicit_bzero(b.data, b.len);
-			buf_free(&b);
-			return NULL;
+			return -1;
 		}
 	}
-	return b.data;
+	return 0;
+}
+
+/*
+ * read_token_file: the first line of the file at path, without its line
+ * ending, into token (size bytes), NUL-terminated, its length in *len.
+ * Returns 0, or -1 with err set (PPERR_CONFIG): the file cannot be read,
+ * or the line is longer than HTTP_TOKEN_MAX bytes.  Warns when others may
+ * read the file.
+ */
+static int
+read_token_file(const char *path, char *token, size_t size, size_t *len,
+				PPError *err)
+{
+	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char	   *nl = NULL;
+
+	if (fd < 0)
+	{
+		pp_error_set(err, PPERR_CONFIG, "could not open token file \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		pp_log_warning("token file \"%s\" is readable by other users", path);
+		pp_log_hint("Restrict it with chmod 600.");
+	}
+	/* up to a newline, the end, or as much as a token and "\r\n" */
+	*len = 0;
+	while (nl == NULL && *len < size - 1)
+	{
+		ssize_t		n = read(fd, token + *len, size - 1 - *len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+		{
+			pp_error_set(err, PPERR_CONFIG, "could not read token file \"%s\": %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		nl = memchr(token + *len, '\n', (size_t) n);
+		*len += (size_t) n;
+	}
+	close(fd);
+	if (nl != NULL)
+		*len = (size_t) (nl - token);
+	if (*len > 0 && token[*len - 1] == '\r')
+		(*len)--;
+	token[*len] = '\0';
+	if (*len > HTTP_TOKEN_MAX)
+	{
+		pp_error_set(err, PPERR_CONFIG, "the first line of token file \"%s\" is longer than %d bytes",
+					 path, HTTP_TOKEN_MAX);
+		pp_error_detail(err, "A destination token is at most %d bytes.", HTTP_TOKEN_MAX);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -270,7 +397,9 @@ import_flush(Sink *sink, PPError *err)
 		batch_clear(&is->batch);
 		if (rc != 0)
 		{
-			if (err->kind == PPERR_DESTINATION)
+			if (is->http.fatal)
+				is->sink.down = is->http.fatal;
+			else if (err->kind == PPERR_DESTINATION)
 				is->sink.down = "the destination could not be reached";
 			return -1;
 		}

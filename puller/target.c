@@ -8,7 +8,9 @@
  * CMD" runs CMD through /bin/sh as a child in a process group of its own,
  * with a pipe for its standard input (the messages) and one for its
  * standard output (the states it echoes after storing rows); its standard
- * error is ours.  Every other descriptor is closed in the child.
+ * error is ours.  Every other descriptor is closed in the child, and its
+ * environment is ours without the secrets a target has no use for
+ * (CHILD_HIDDEN: the destination token and the database password).
  *
  * Messages are gathered in a buffer and written when the caller flushes:
  * after each STATE, and whenever the buffer holds more than TARGET_BUFFER
@@ -50,7 +52,14 @@
 #define ECHO_LINE_MAX	(64 * 1024 * 1024)	/* longer echoed lines are dropped */
 #define KILL_GRACE		5		/* seconds between SIGTERM and SIGKILL */
 
-static void child_exec(const char *command, int in_fd, int out_fd) __attribute__((noreturn));
+/* environment variables the child does not get */
+static const char *const CHILD_HIDDEN[] = {"PGPULL_TOKEN=", "PGPASSWORD="};
+
+extern char **environ;
+
+static char **child_environment(void);
+static void child_exec(const char *command, char **env, int in_fd,
+					   int out_fd) __attribute__((noreturn));
 static void set_nonblock(int fd);
 static void read_echo(Target *t);
 static void deliver_lines(Target *t);
@@ -71,12 +80,41 @@ target_init_stdout(Target *t)
 }
 
 /*
+ * child_environment: our environment without the CHILD_HIDDEN variables,
+ * for the child (made before fork: the child only calls exec).  The
+ * caller frees the array, not the strings, which are environ's.
+ */
+static char **
+child_environment(void)
+{
+	size_t		n = 0;
+	char	  **env;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	env = pp_malloc((n + 1) * sizeof(char *));
+	n = 0;
+	for (char **e = environ; *e; e++)
+	{
+		bool		hidden = false;
+
+		for (size_t i = 0; i < sizeof(CHILD_HIDDEN) / sizeof(CHILD_HIDDEN[0]); i++)
+			if (strncmp(*e, CHILD_HIDDEN[i], strlen(CHILD_HIDDEN[i])) == 0)
+				hidden = true;
+		if (!hidden)
+			env[n++] = *e;
+	}
+	env[n] = NULL;
+	return env;
+}
+
+/*
  * child_exec: in the child: its own process group, default signal
  * dispositions, the pipes as standard input and output, nothing else
- * open, then /bin/sh -c command.  Never returns.
+ * open, then /bin/sh -c command with the environment env.  Never returns.
  */
 static void
-child_exec(const char *command, int in_fd, int out_fd)
+child_exec(const char *command, char **env, int in_fd, int out_fd)
 {
 	sigset_t	none;
 	static const char failed[] = "pgpull: error: could not run /bin/sh for --target-command\n";
@@ -97,7 +135,7 @@ child_exec(const char *command, int in_fd, int out_fd)
 		dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0)
 		_exit(127);
 	closefrom(3);
-	execl("/bin/sh", "sh", "-c", command, (char *) NULL);
+	execle("/bin/sh", "sh", "-c", command, (char *) NULL, env);
 	if (write(STDERR_FILENO, failed, sizeof(failed) - 1) < 0)
 		_exit(127);
 	_exit(127);
@@ -128,6 +166,7 @@ target_start(Target *t, const char *command, TargetEchoFn on_echo, void *arg,
 	sigset_t	block;
 	sigset_t	old;
 	pid_t		pid;
+	char	  **env;
 
 	target_init_stdout(t);
 	t->fd = -1;
@@ -159,9 +198,11 @@ target_start(Target *t, const char *command, TargetEchoFn on_echo, void *arg,
 	sigprocmask(SIG_BLOCK, &block, &old);
 	fflush(stdout);
 	fflush(stderr);
+	env = child_environment();
 	pid = fork();
 	if (pid == 0)
-		child_exec(command, in[0], out[1]);
+		child_exec(command, env, in[0], out[1]);
+	free(env);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(in[0]);
 	close(out[1]);

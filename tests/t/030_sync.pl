@@ -6,7 +6,7 @@
 # --batch-rows and --batch-bytes, incremental runs send only the changed
 # rows plus the ties at the bookmark, reset sends the table again, two
 # integrations keep independent bookmarks, an HTTPS destination is verified
-# with --cacert, a wrong token fails with exit 1 and moves no bookmark, the
+# with --cacert, a wrong token fails with exit 3 and moves no bookmark, the
 # token stays out of logs and catalog, connection and configuration errors
 # exit 3 and 2, and a sync under valgrind is clean.
 use strict;
@@ -161,7 +161,7 @@ my $before = PgPullTest::stream_row($node, 'items', 'bookmark');
 $node->safe_psql('postgres',
 	q{UPDATE items SET updated_at = timestamptz '2025-04-01 00:00:00+00' WHERE id = 2});
 $r = PgPullTest::sync($node, $rcv, token => 'tok-WRONG-c0ffee');
-is($r->{rc}, 1, 'wrong token: exit status 1');
+is($r->{rc}, 3, 'wrong token: exit status 3');
 like($r->{stderr}, qr/destination rejected the token \(HTTP 401\)/, 'wrong token: the 401 is shown');
 like($r->{stderr}, qr/hint: Check the token/, 'wrong token: the hint says to check the token');
 is(PgPullTest::stream_row($node, 'items', 'bookmark'), $before, 'wrong token: the bookmark did not move');
