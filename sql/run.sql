@@ -266,3 +266,9 @@ DROP ROLE regress_run_nobody;
 DROP VIEW "regress ""run""".v;
 DROP TABLE "regress ""run"""."Odd ""T""", "regress ""run""".days, regress_items, regress_full;
 DROP SCHEMA "regress ""run""";
+
+-- the backends that hold back the commit-safe cap: all but those that never write rows
+SELECT t AS backend_type, pgpull._holds_cap(t) AS holds_cap
+  FROM unnest(ARRAY['client backend', 'background worker', 'logical replication worker', 'autovacuum worker',
+					'autovacuum launcher', 'walsender', 'checkpointer', 'background writer', 'walwriter',
+					'archiver', NULL]) AS t;

@@ -139,7 +139,9 @@ COMMENT ON FUNCTION pgpull._tracked_relations() IS 'internal: tracked relations 
  * the role, to PUBLIC or to a role it inherits (or the role is a
  * superuser, or inherits the creator itself).
  *
- * Hazards: the role is a superuser; it holds INSERT, UPDATE, DELETE or
+ * Hazards: the extension owner cannot read other roles' activity (neither
+ * superuser nor a member of pg_read_all_stats), which leaves date and time
+ * bookmarks without their commit-safe cap; the role is a superuser; it holds INSERT, UPDATE, DELETE or
  * TRUNCATE on a checked relation; CREATE on the database, on schema pgpull
  * or a checked schema; CREATE granted to PUBLIC on a checked schema (the
  * tables any role creates there cannot be covered by default privileges);
@@ -177,6 +179,8 @@ DECLARE
 	v_member boolean;
 	v_function text;
 	v_integration text;
+	v_owner name := (SELECT r.rolname FROM pg_catalog.pg_extension e
+					   JOIN pg_catalog.pg_roles r ON r.oid = e.extowner WHERE e.extname = 'pgpull');
 BEGIN
 	v_role := pgpull._role_oid(check_privileges.role);
 	SELECT COALESCE(pg_catalog.array_agg(t.relation), '{}') INTO v_tracked FROM pgpull._tracked_relations() t;
@@ -224,6 +228,17 @@ BEGIN
 	detail := CASE WHEN ok THEN 'the role is not a superuser'
 				   ELSE 'the role is a superuser: it can read and write everything' END;
 	fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER ROLE %I NOSUPERUSER', v_rolname) END;
+	RETURN NEXT;
+
+	/* the commit-safe watermark reads every role's transactions as the owner */
+	kind := 'hazard';
+	object_type := 'role';
+	object_name := v_owner;
+	privilege := 'pg_read_all_stats';
+	ok := pg_catalog.pg_has_role(v_owner, 'pg_read_all_stats', 'USAGE');
+	detail := CASE WHEN ok THEN 'the extension owner sees the transactions of every role: the commit-safe watermark works'
+				   ELSE 'the extension owner cannot see other roles'' transactions: date and time bookmarks get no commit-safe cap, and a late commit may be skipped' END;
+	fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT pg_read_all_stats TO %I', v_owner) END;
 	RETURN NEXT;
 
 	/* the functions the puller calls */

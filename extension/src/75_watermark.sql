@@ -43,11 +43,33 @@ $fn$;
 COMMENT ON FUNCTION pgpull._writer_time_zones() IS 'internal: the time zones timestamp keys may be written in';
 
 /*
+ * _holds_cap: whether a backend of this type can hold back the cap of date
+ * and time bookmarks.  The one list of the backends that never write table
+ * rows, and so never commit a row late: the autovacuum launcher and
+ * workers (an hours-long vacuum of a big table keeps a transaction open),
+ * walsenders, the checkpointer, the background writer, the WAL writer and
+ * the archiver.  Client backends, background workers (pg_cron jobs,
+ * logical replication apply workers, extensions' jobs can write) and
+ * anything else do.
+ */
+CREATE FUNCTION pgpull._holds_cap(backend_type text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _holds_cap.backend_type IS NULL
+		OR _holds_cap.backend_type <> ALL (ARRAY['autovacuum launcher', 'autovacuum worker', 'walsender',
+												'checkpointer', 'background writer', 'walwriter', 'archiver']);
+$fn$;
+COMMENT ON FUNCTION pgpull._holds_cap(text) IS 'internal: whether a backend of this type can commit rows late, and so holds back the commit-safe cap';
+
+/*
  * _watermark_sample: a sample of the open transactions of this database
  * (see the commit-safe watermark at the top of 70_run.sql).  Reads the
  * start of every transaction open in another session, then takes a
  * transaction ID, so a snapshot that sees that ID as finished (xmax past it
  * on a primary, xmin past it on a standby) was taken after the read.
+ * Backends that never write rows (_holds_cap) are left out.
  * Transactions of roles whose activity the extension owner may not read
  * (neither superuser nor pg_read_all_stats) are counted in hidden and
  * otherwise ignored; prepared transactions count from when they were
@@ -69,6 +91,7 @@ BEGIN
 	  FROM pg_catalog.pg_stat_activity a
 	 WHERE a.datname = pg_catalog.current_database()
 	   AND a.pid <> pg_catalog.pg_backend_pid()
+	   AND pgpull._holds_cap(a.backend_type)
 	   AND a.xact_start IS NOT NULL
 	 ORDER BY a.xact_start
 	 LIMIT 1;
@@ -79,7 +102,8 @@ BEGIN
 	  INTO v_sample.writers, v_sample.hidden
 	  FROM pg_catalog.pg_stat_activity a
 	 WHERE a.datname = pg_catalog.current_database()
-	   AND a.pid <> pg_catalog.pg_backend_pid();
+	   AND a.pid <> pg_catalog.pg_backend_pid()
+	   AND pgpull._holds_cap(a.backend_type);
 	SELECT pg_catalog.min(p.prepared), pg_catalog.count(*) + v_sample.writers
 	  INTO v_prepared, v_sample.writers
 	  FROM pg_catalog.pg_prepared_xacts p

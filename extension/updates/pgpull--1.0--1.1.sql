@@ -1218,7 +1218,9 @@ $fn$;
  * the role, to PUBLIC or to a role it inherits (or the role is a
  * superuser, or inherits the creator itself).
  *
- * Hazards: the role is a superuser; it holds INSERT, UPDATE, DELETE or
+ * Hazards: the extension owner cannot read other roles' activity (neither
+ * superuser nor a member of pg_read_all_stats), which leaves date and time
+ * bookmarks without their commit-safe cap; the role is a superuser; it holds INSERT, UPDATE, DELETE or
  * TRUNCATE on a checked relation; CREATE on the database, on schema pgpull
  * or a checked schema; CREATE granted to PUBLIC on a checked schema (the
  * tables any role creates there cannot be covered by default privileges);
@@ -1256,6 +1258,8 @@ DECLARE
 	v_member boolean;
 	v_function text;
 	v_integration text;
+	v_owner name := (SELECT r.rolname FROM pg_catalog.pg_extension e
+					   JOIN pg_catalog.pg_roles r ON r.oid = e.extowner WHERE e.extname = 'pgpull');
 BEGIN
 	v_role := pgpull._role_oid(check_privileges.role);
 	SELECT COALESCE(pg_catalog.array_agg(t.relation), '{}') INTO v_tracked FROM pgpull._tracked_relations() t;
@@ -1303,6 +1307,17 @@ BEGIN
 	detail := CASE WHEN ok THEN 'the role is not a superuser'
 				   ELSE 'the role is a superuser: it can read and write everything' END;
 	fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER ROLE %I NOSUPERUSER', v_rolname) END;
+	RETURN NEXT;
+
+	/* the commit-safe watermark reads every role's transactions as the owner */
+	kind := 'hazard';
+	object_type := 'role';
+	object_name := v_owner;
+	privilege := 'pg_read_all_stats';
+	ok := pg_catalog.pg_has_role(v_owner, 'pg_read_all_stats', 'USAGE');
+	detail := CASE WHEN ok THEN 'the extension owner sees the transactions of every role: the commit-safe watermark works'
+				   ELSE 'the extension owner cannot see other roles'' transactions: date and time bookmarks get no commit-safe cap, and a late commit may be skipped' END;
+	fix := CASE WHEN NOT ok THEN pg_catalog.format('GRANT pg_read_all_stats TO %I', v_owner) END;
 	RETURN NEXT;
 
 	/* the functions the puller calls */
@@ -1662,5 +1677,94 @@ BEGIN
 		'complete', record_emitted.complete,
 		'rows', v_rs.rows_extracted);
 	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
+END
+$fn$;
+
+/*
+ * Fresh rows are not held back by backends that never write rows: the
+ * commit-safe cap ignores them (_holds_cap, the one list).
+ */
+
+/*
+ * _holds_cap: whether a backend of this type can hold back the cap of date
+ * and time bookmarks.  The one list of the backends that never write table
+ * rows, and so never commit a row late: the autovacuum launcher and
+ * workers (an hours-long vacuum of a big table keeps a transaction open),
+ * walsenders, the checkpointer, the background writer, the WAL writer and
+ * the archiver.  Client backends, background workers (pg_cron jobs,
+ * logical replication apply workers, extensions' jobs can write) and
+ * anything else do.
+ */
+CREATE FUNCTION pgpull._holds_cap(backend_type text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _holds_cap.backend_type IS NULL
+		OR _holds_cap.backend_type <> ALL (ARRAY['autovacuum launcher', 'autovacuum worker', 'walsender',
+												'checkpointer', 'background writer', 'walwriter', 'archiver']);
+$fn$;
+COMMENT ON FUNCTION pgpull._holds_cap(text) IS 'internal: whether a backend of this type can commit rows late, and so holds back the commit-safe cap';
+
+REVOKE EXECUTE ON FUNCTION pgpull._holds_cap(text) FROM PUBLIC;
+
+/*
+ * _watermark_sample: a sample of the open transactions of this database
+ * (see the commit-safe watermark at the top of 70_run.sql).  Reads the
+ * start of every transaction open in another session, then takes a
+ * transaction ID, so a snapshot that sees that ID as finished (xmax past it
+ * on a primary, xmin past it on a standby) was taken after the read.
+ * Backends that never write rows (_holds_cap) are left out.
+ * Transactions of roles whose activity the extension owner may not read
+ * (neither superuser nor pg_read_all_stats) are counted in hidden and
+ * otherwise ignored; prepared transactions count from when they were
+ * prepared (their start is not recorded anywhere).  Keeps three days.
+ */
+CREATE OR REPLACE FUNCTION pgpull._watermark_sample()
+RETURNS pgpull.watermark_sample
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_sample pgpull.watermark_sample;
+	v_prepared timestamptz;
+BEGIN
+	/* the activity read must be newer than taken_at: drop any cached copy */
+	PERFORM pg_catalog.pg_stat_clear_snapshot();
+	v_sample.taken_at := pg_catalog.clock_timestamp();
+	SELECT a.pid, a.xact_start INTO v_sample.oldest_pid, v_sample.oldest_start
+	  FROM pg_catalog.pg_stat_activity a
+	 WHERE a.datname = pg_catalog.current_database()
+	   AND a.pid <> pg_catalog.pg_backend_pid()
+	   AND pgpull._holds_cap(a.backend_type)
+	   AND a.xact_start IS NOT NULL
+	 ORDER BY a.xact_start
+	 LIMIT 1;
+	SELECT pg_catalog.count(*) FILTER (WHERE a.backend_xid IS NOT NULL),
+		   pg_catalog.count(*) FILTER (WHERE a.xact_start IS NULL
+										 AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL)
+										 AND a.state IS NULL)
+	  INTO v_sample.writers, v_sample.hidden
+	  FROM pg_catalog.pg_stat_activity a
+	 WHERE a.datname = pg_catalog.current_database()
+	   AND a.pid <> pg_catalog.pg_backend_pid()
+	   AND pgpull._holds_cap(a.backend_type);
+	SELECT pg_catalog.min(p.prepared), pg_catalog.count(*) + v_sample.writers
+	  INTO v_prepared, v_sample.writers
+	  FROM pg_catalog.pg_prepared_xacts p
+	 WHERE p.database = pg_catalog.current_database();
+	v_sample.xid := pg_catalog.pg_current_xact_id();
+	/*
+	 * 10 ms covers a transaction that took its start time just before the
+	 * activity read but was not yet listed in it; a wider margin would hold
+	 * back every row written in the moments before a sync until the next.
+	 */
+	v_sample.cap := LEAST(v_sample.taken_at - interval '10 milliseconds', v_sample.oldest_start, v_prepared);
+	DELETE FROM pgpull.watermark_sample w WHERE w.taken_at < v_sample.taken_at - interval '3 days';
+	INSERT INTO pgpull.watermark_sample (taken_at, xid, cap, oldest_pid, oldest_start, writers, hidden)
+	VALUES (v_sample.taken_at, v_sample.xid, v_sample.cap, v_sample.oldest_pid, v_sample.oldest_start,
+			v_sample.writers, v_sample.hidden)
+	RETURNING * INTO v_sample;
+	RETURN v_sample;
 END
 $fn$;

@@ -118,6 +118,13 @@ is(owner_sql(q{SELECT pgpull.destination_schema_name('Stitch PostgreSQL')}),
 	'stitch_postgresql', 'destination_schema_name');
 is(owner_sql(q{SELECT pgpull.untrack('public.item_names')}), 't', 'untrack');
 
+# such an owner cannot see other roles' transactions: the audit says so,
+# with the grant a superuser must run
+is( owner_sql(q{SELECT ok || ' ' || fix FROM pgpull.check_privileges('regress_dbowner', '{}')
+				 WHERE privilege = 'pg_read_all_stats'}),
+	'false GRANT pg_read_all_stats TO regress_dbowner',
+	'check_privileges flags an owner without pg_read_all_stats, with the fix');
+
 # a role that did not install it gets nothing
 $node->safe_psql('postgres', 'CREATE ROLE regress_other LOGIN');
 ($ret, $out, $err) = $node->psql('appdb', q{SELECT pgpull.track('public.items', 'full_table')},
