@@ -123,6 +123,51 @@ no_prompt_key_pass(char *buf, int size, PGconn *conn)
 }
 
 /*
+ * conn_is_conninfo: whether s is a connection string or URI rather than a
+ * bare database name.
+ */
+bool
+conn_is_conninfo(const char *s)
+{
+	return strchr(s, '=') != NULL ||
+		strncmp(s, "postgresql://", 13) == 0 ||
+		strncmp(s, "postgres://", 11) == 0;
+}
+
+/*
+ * conn_check_conninfo: a connection string or URI must parse; a bare word
+ * is a database name, which libpq takes as it is.  Prints the usage error
+ * (naming optname) and returns false when it does not parse.
+ */
+bool
+conn_check_conninfo(const char *conninfo, const char *optname)
+{
+	PQconninfoOption *opts;
+	char	   *errmsg = NULL;
+
+	if (!conn_is_conninfo(conninfo))
+		return true;
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (opts == NULL)
+	{
+		if (errmsg)
+		{
+			size_t		n = strlen(errmsg);
+
+			while (n > 0 && errmsg[n - 1] == '\n')
+				errmsg[--n] = '\0';
+			pp_usage_error("invalid connection string for %s: %s", optname, errmsg);
+			PQfreemem(errmsg);
+		}
+		else
+			pp_usage_error("invalid connection string for %s: out of memory", optname);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+/*
  * merged_options: the startup options: the user's own (from the connection
  * string, or else PGOPTIONS), then ours, which win.  The caller frees it.
  */
@@ -134,9 +179,7 @@ merged_options(const char *conninfo, ConnRole role)
 	PQconninfoOption *opts = NULL;
 	char	   *result;
 
-	if (strchr(conninfo, '=') != NULL ||
-		strncmp(conninfo, "postgresql://", 13) == 0 ||
-		strncmp(conninfo, "postgres://", 11) == 0)
+	if (conn_is_conninfo(conninfo))
 	{
 		opts = PQconninfoParse(conninfo, NULL);
 		if (opts != NULL)

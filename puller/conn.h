@@ -27,6 +27,8 @@ typedef enum ConnRole
 extern volatile sig_atomic_t pp_interrupted;
 
 extern void conn_setup_signals(void);
+extern bool conn_is_conninfo(const char *s);
+extern bool conn_check_conninfo(const char *conninfo, const char *optname);
 extern PGconn *conn_open(const char *conninfo, ConnRole role, PPError *err);
 extern bool conn_reset(PGconn *conn, ConnRole role, PPError *err);
 extern void conn_close(PGconn *conn, ConnRole role);

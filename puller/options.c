@@ -29,8 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
+#include "conn.h"
 #include "error.h"
 #include "options.h"
 
@@ -54,7 +53,6 @@ enum
 
 static bool parse_long(const char *arg, const char *optname, long min,
 					   long max, long *out);
-static bool check_conninfo(const char *conninfo, const char *optname);
 static bool parse_target(const char *arg, PullerOptions *o);
 static void set_string(char **field, const char *value);
 static int	common_option(int c, char **argv, PullerOptions *o);
@@ -99,41 +97,6 @@ parse_long(const char *arg, const char *optname, long min, long max,
 		return false;
 	}
 	*out = v;
-	return true;
-}
-
-/*
- * check_conninfo: a connection string or URI must parse; a bare word is a
- * database name, which libpq takes as it is.  Prints the usage error and
- * returns false when it does not parse.
- */
-static bool
-check_conninfo(const char *conninfo, const char *optname)
-{
-	PQconninfoOption *opts;
-	char	   *errmsg = NULL;
-
-	if (strchr(conninfo, '=') == NULL &&
-		strncmp(conninfo, "postgresql://", 13) != 0 &&
-		strncmp(conninfo, "postgres://", 11) != 0)
-		return true;
-	opts = PQconninfoParse(conninfo, &errmsg);
-	if (opts == NULL)
-	{
-		if (errmsg)
-		{
-			size_t		n = strlen(errmsg);
-
-			while (n > 0 && errmsg[n - 1] == '\n')
-				errmsg[--n] = '\0';
-			pp_usage_error("invalid connection string for %s: %s", optname, errmsg);
-			PQfreemem(errmsg);
-		}
-		else
-			pp_usage_error("invalid connection string for %s: out of memory", optname);
-		return false;
-	}
-	PQconninfoFree(opts);
 	return true;
 }
 
@@ -402,9 +365,9 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	}
 	if (o->target_command != NULL)
 		o->target_kind = TARGET_SINGER;
-	if (!check_conninfo(o->source, "--source"))
+	if (!conn_check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if (o->state && !check_conninfo(o->state, "--state"))
+	if (o->state && !conn_check_conninfo(o->state, "--state"))
 		return EXIT_USAGE;
 	if (o->target_kind == TARGET_SINGER)
 	{
@@ -487,9 +450,9 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Give the database holding the pgpull catalog with --state, or with --source as for sync.");
 		return EXIT_USAGE;
 	}
-	if (o->source && !check_conninfo(o->source, "--source"))
+	if (o->source && !conn_check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if (o->state && !check_conninfo(o->state, "--state"))
+	if (o->state && !conn_check_conninfo(o->state, "--state"))
 		return EXIT_USAGE;
 	return 0;
 }
