@@ -21,7 +21,7 @@ PGFILEDESC  = "pgpull - replicate tables and views to an HTTP destination"
 MODULEDIR   = extension
 DATA        = extension/pgpull.control extension/pgpull--1.0.sql
 PROGRAM     = puller/pgpull
-OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/batch.o puller/http.o puller/sync.o puller/singer.o puller/target.o puller/commit.o
+OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/batch.o puller/http.o puller/sync.o puller/singer.o puller/target.o puller/commit.o puller/tunnel.o puller/sshproc.o
 PG_CPPFLAGS = -I$(libpq_srcdir) -DPGPULL_VERSION=\"$(PGPULL_VERSION)\" $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
 PG_LIBS     = $(libpq) $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
 REGRESS     = setup destination catalog typemap json_schema grants audit standby run singer cleanup

@@ -7,9 +7,9 @@
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
  * range is a usage error, never clamped), the shape of the target URL,
- * connection strings, combinations of options (naming both), and the
- * destination token.  Usage errors end with the line pointing at --help;
- * the caller exits with status 2.
+ * connection strings, the SSH tunnel's options (tunnel.c), combinations
+ * of options (naming both), and the destination token.  Usage errors end
+ * with the line pointing at --help; the caller exits with status 2.
  *
  * The token comes from the PGPULL_TOKEN environment variable or from the
  * first line of --token-file, never from the command line, and is never
@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "error.h"
 #include "options.h"
+#include "tunnel.h"
 
 /* long-only options */
 enum
@@ -48,8 +49,23 @@ enum
 	OPT_CHUNK_ROWS,
 	OPT_HTTP_TIMEOUT,
 	OPT_MAX_RETRIES,
+	OPT_SSH,
+	OPT_SSH_IDENTITY,
+	OPT_SSH_KNOWN_HOSTS,
 	OPT_HELP
 };
+
+/* the long options sync and commit-state share */
+#define COMMON_LONG_OPTIONS \
+	{"source", required_argument, NULL, OPT_SOURCE}, \
+	{"state", required_argument, NULL, OPT_STATE}, \
+	{"integration", required_argument, NULL, OPT_INTEGRATION}, \
+	{"ssh", required_argument, NULL, OPT_SSH}, \
+	{"ssh-identity", required_argument, NULL, OPT_SSH_IDENTITY}, \
+	{"ssh-known-hosts", required_argument, NULL, OPT_SSH_KNOWN_HOSTS}, \
+	{"verbose", no_argument, NULL, 'v'}, \
+	{"version", no_argument, NULL, 'V'}, \
+	{"help", no_argument, NULL, OPT_HELP}
 
 static bool parse_long(const char *arg, const char *optname, long min,
 					   long max, long *out);
@@ -212,6 +228,15 @@ common_option(int c, char **argv, PullerOptions *o)
 		case OPT_STATE:
 			set_string(&o->state, optarg);
 			break;
+		case OPT_SSH:
+			set_string(&o->ssh, optarg);
+			break;
+		case OPT_SSH_IDENTITY:
+			set_string(&o->ssh_identity, optarg);
+			break;
+		case OPT_SSH_KNOWN_HOSTS:
+			set_string(&o->ssh_known_hosts, optarg);
+			break;
 		case OPT_INTEGRATION:
 			if (optarg[0] == '\0')
 			{
@@ -252,9 +277,7 @@ int
 options_parse_sync(int argc, char **argv, PullerOptions *o)
 {
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"state", required_argument, NULL, OPT_STATE},
-		{"integration", required_argument, NULL, OPT_INTEGRATION},
+		COMMON_LONG_OPTIONS,
 		{"target", required_argument, NULL, OPT_TARGET},
 		{"target-command", required_argument, NULL, OPT_TARGET_COMMAND},
 		{"cacert", required_argument, NULL, OPT_CACERT},
@@ -264,9 +287,6 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"chunk-rows", required_argument, NULL, OPT_CHUNK_ROWS},
 		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
 		{"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -367,7 +387,8 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		o->target_kind = TARGET_SINGER;
 	if (!conn_check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if (o->state && !conn_check_conninfo(o->state, "--state"))
+	if ((o->state && !conn_check_conninfo(o->state, "--state")) ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	if (o->target_kind == TARGET_SINGER)
 	{
@@ -410,12 +431,7 @@ int
 options_parse_commit(int argc, char **argv, PullerOptions *o)
 {
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"state", required_argument, NULL, OPT_STATE},
-		{"integration", required_argument, NULL, OPT_INTEGRATION},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, OPT_HELP},
+		COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -452,7 +468,8 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 	}
 	if (o->source && !conn_check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if (o->state && !conn_check_conninfo(o->state, "--state"))
+	if ((o->state && !conn_check_conninfo(o->state, "--state")) ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	return 0;
 }
@@ -555,6 +572,9 @@ options_free(PullerOptions *o)
 	free(o->cacert);
 	free(o->token_file);
 	free(o->state_file);
+	free(o->ssh);
+	free(o->ssh_identity);
+	free(o->ssh_known_hosts);
 	if (o->token)
 	{
 		explicit_bzero(o->token, strlen(o->token));

@@ -58,6 +58,9 @@ typedef struct PullerOptions
 	bool		max_retries_given;
 	bool		verbose;
 	char	   *state_file;		/* commit-state: FILE, or "-" for stdin */
+	char	   *ssh;			/* --ssh [USER@]HOST[:PORT], or NULL */
+	char	   *ssh_identity;
+	char	   *ssh_known_hosts;
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
