@@ -19,7 +19,7 @@
  * either connection; the program then records the failure and exits.
  *
  * With --ssh, both connections go through the SSH tunnel (tunnel.c), which
- * says which host and port libpq uses.
+ * says which host, port and password libpq uses.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -333,6 +333,11 @@ conn_open(const char *conninfo, ConnRole role, PPError *err)
 		values[n++] = "127.0.0.1";
 		keywords[n] = "port";
 		values[n++] = port;
+		if (route->password)
+		{
+			keywords[n] = "password";
+			values[n++] = route->password;
+		}
 	}
 	options = merged_options(conninfo, role);
 	keywords[n] = "options";

@@ -15,7 +15,9 @@
  * libpq then connects to the forward's port on hostaddr 127.0.0.1 with
  * every other setting as given, host= included, so that
  * sslmode=verify-full checks the certificate against the database's real
- * name.
+ * name.  It would look up the password file with the forward's port, so
+ * the password file is read here, with the database's own port, the way
+ * libpq reads it.
  *
  * Any local user can connect to the forwards' ports while the run lasts.
  * ssh is stopped on every way out: by tunnel_stop (main calls it before
@@ -27,11 +29,14 @@
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+
+#include <pg_config_manual.h>
 
 #include "conn.h"
 #include "log.h"
@@ -53,6 +58,10 @@ static void at_exit(void);
 static int	add_forward(const char *host, const char *port);
 static const char *setting(PQconninfoOption *opts, PQconninfoOption *defaults,
 						   const char *keyword);
+static char *pgpass_field(char *field, const char *value);
+static char *password_from_file(const char *host, const char *port,
+								const char *dbname, const char *user,
+								const char *passfile);
 static int	start_once(PPError *err);
 static bool start(PPError *err);
 
@@ -180,6 +189,87 @@ setting(PQconninfoOption *opts, PQconninfoOption *defaults, const char *keyword)
 }
 
 /*
+ * pgpass_field: whether the password file line at field begins with a
+ * field matching value ("*", or value with ":" and "\\" escaped by "\\").
+ * Returns the next field, or NULL.
+ */
+static char *
+pgpass_field(char *field, const char *value)
+{
+	if (field[0] == '*' && field[1] == ':')
+		return field + 2;
+	for (; *field; field++, value++)
+	{
+		if (*field == '\\' && field[1] != '\0')
+			field++;
+		else if (*field == ':')
+			return *value == '\0' ? field + 1 : NULL;
+		if (*field != *value)
+			return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * password_from_file: the password of the first line of the password file
+ * (passfile, else ~/.pgpass) that matches host, port, dbname and user, the
+ * way libpq matches them; NULL when none does, or when the file is not a
+ * private plain file (libpq then says why when it reads it).  The caller
+ * frees it.
+ */
+static char *
+password_from_file(const char *host, const char *port, const char *dbname,
+				   const char *user, const char *passfile)
+{
+	const char *home = getenv("HOME");
+	char	   *path = NULL;
+	char	   *line = NULL;
+	size_t		cap = 0;
+	ssize_t		len;
+	char	   *found = NULL;
+	struct stat st;
+	FILE	   *f = NULL;
+
+	if (passfile == NULL)
+	{
+		struct passwd *pw = home && home[0] ? NULL : getpwuid(geteuid());
+
+		if (pw != NULL || (home && home[0]))
+			passfile = path = pp_psprintf("%s/.pgpass", pw ? pw->pw_dir : home);
+	}
+	if (strcmp(host, DEFAULT_PGSOCKET_DIR) == 0)
+		host = "localhost";
+	if (passfile != NULL && stat(passfile, &st) == 0 && S_ISREG(st.st_mode) &&
+		(st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+		f = fopen(passfile, "r");
+	while (f != NULL && found == NULL && (len = getline(&line, &cap, f)) >= 0)
+	{
+		char	   *t = line;
+
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if ((t = pgpass_field(t, host)) != NULL && (t = pgpass_field(t, port)) != NULL &&
+			(t = pgpass_field(t, dbname)) != NULL && (t = pgpass_field(t, user)) != NULL)
+		{
+			char	   *out = found = pp_malloc(strlen(t) + 1);
+
+			for (; *t && *t != ':'; t++)
+				*out++ = (*t == '\\' && t[1] != '\0') ? *++t : *t;
+			*out = '\0';
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	if (line != NULL)
+		explicit_bzero(line, cap);
+	free(line);
+	free(path);
+	return found;
+}
+
+/*
  * tunnel_route: how a connection string (conninfo, given with optname)
  * goes through the tunnel: the host (or hostaddr) and port libpq would
  * connect to, with its defaults and service file, become a forward.
@@ -197,6 +287,8 @@ tunnel_route(const char *conninfo, const char *optname)
 	const char *host;
 	const char *hostaddr;
 	const char *port;
+	const char *dbname;
+	const char *user;
 
 	/*
 	 * libpq's defaults: the environment's, and those of the service that
@@ -228,6 +320,14 @@ tunnel_route(const char *conninfo, const char *optname)
 	route = pp_malloc(sizeof(TunnelRoute));
 	route->host = pp_strdup(host);
 	route->forward = add_forward(hostaddr ? hostaddr : host, port);
+	route->password = NULL;
+	user = setting(opts, defaults, "user");
+	dbname = setting(opts, defaults, "dbname");
+	if (opts == NULL && conninfo[0] != '\0')
+		dbname = conninfo;
+	if (setting(opts, defaults, "password") == NULL)
+		route->password = password_from_file(host, port, dbname ? dbname : user, user,
+											 setting(opts, defaults, "passfile"));
 done:
 	if (opts)
 		PQconninfoFree(opts);
@@ -237,13 +337,16 @@ done:
 }
 
 /*
- * tunnel_route_free: free a route (NULL is fine).
+ * tunnel_route_free: free a route (NULL is fine), wiping its password.
  */
 void
 tunnel_route_free(TunnelRoute *route)
 {
 	if (route == NULL)
 		return;
+	if (route->password)
+		explicit_bzero(route->password, strlen(route->password));
+	free(route->password);
 	free(route->host);
 	free(route);
 }

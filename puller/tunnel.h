@@ -17,6 +17,7 @@ typedef struct TunnelRoute
 {
 	int			forward;		/* its forward, for tunnel_port */
 	char	   *host;			/* host= for libpq: what TLS and .pgpass see */
+	char	   *password;		/* from the password file, or NULL */
 } TunnelRoute;
 
 extern bool tunnel_check_options(const char *dest, const char *identity,

@@ -6,7 +6,8 @@
 # says where the tunnel goes, and sshd forwarded the connection; --source
 # and --state going to two places share one ssh process (the state
 # database reached on its Unix socket, as the SSH server sees it);
-# commit-state goes through it too; so does a service file's host and port.  An unknown host key, a changed host key, a
+# commit-state goes through it too; so does a service file's host and port;
+# ~/.pgpass matches the database's own port, not the forward's.  An unknown host key, a changed host key, a
 # refused key and an unreachable server exit 3 with a message saying which
 # and what to do.  Usage errors exit 2 before any ssh starts.  After every
 # run, SIGTERM and SIGKILL of pgpull included, no ssh process is left.
@@ -89,12 +90,17 @@ my ($other_type, $other_key) = split / /, slurp_file("$tmp/other_host_key.pub");
 PostgreSQL::Test::Utils::append_to_file("$tmp/changed_known_hosts",
 	"[127.0.0.1]:$ssh_port $other_type $other_key\n");
 
-my $node = PgPullTest::source_node('src', conf => "listen_addresses = '127.0.0.1'");
+my $node = PgPullTest::source_node('src',
+	conf => "listen_addresses = '127.0.0.1'",
+	hba => "local all all trust\n"
+	  . "host all pwuser 127.0.0.1/32 scram-sha-256\n"
+	  . "host all all 127.0.0.1/32 trust\n");
 my $pgport = $node->port;
 PostgreSQL::Test::Utils::append_to_file("$tmp/authorized_keys", slurp_file("$tmp/client_key.pub")
 	  . qq{restrict,port-forwarding,permitopen="127.0.0.1:$pgport" } . slurp_file("$tmp/restricted_key.pub"));
 chmod 0600, "$tmp/authorized_keys";
 $node->safe_psql('postgres', q{
+CREATE ROLE pwuser LOGIN SUPERUSER PASSWORD 'pw secret';
 CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL);
 INSERT INTO items SELECT g, 'item ' || g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
   FROM generate_series(1, 300) g;
@@ -200,6 +206,21 @@ PostgreSQL::Test::Utils::append_to_file("$tmp/pg_service.conf",
 	is($r->{rc}, 0, 'a service through the tunnel: exit status 0');
 	like($r->{stderr}, qr/ssh tunnel to [^\n]*: 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:$pgport\n/,
 		'the service\'s host and port are forwarded');
+}
+
+# -- ~/.pgpass is matched with the database's port, not the forward's
+my $pw_source = "$tcp_source user=pwuser";
+PostgreSQL::Test::Utils::append_to_file("$tmp/pgpass_other_port", "127.0.0.1:1:postgres:pwuser:pw secret\n");
+PostgreSQL::Test::Utils::append_to_file("$tmp/pgpass", "# the database's own port\n127.0.0.1:$pgport:postgres:pwuser:pw\\ secret\n");
+chmod 0600, "$tmp/pgpass", "$tmp/pgpass_other_port";
+{
+	local $ENV{PGPASSFILE} = "$tmp/pgpass_other_port";
+	$r = sync(source => $pw_source);
+	is($r->{rc}, 3, 'no password file line for the database: exit status 3');
+	like($r->{stderr}, qr/a password is required/, 'a password is required');
+	$ENV{PGPASSFILE} = "$tmp/pgpass";
+	$r = sync(source => $pw_source);
+	is($r->{rc}, 0, 'the password file line of the database\'s host and port: exit status 0');
 }
 
 # -- a key allowed to forward to the database only
