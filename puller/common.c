@@ -1,19 +1,28 @@
 /*-------------------------------------------------------------------------
  *
  * puller/common.c
- *		pgpull: allocation wrappers and the growing buffer.
+ *		pgpull: allocation wrappers, the growing buffer, and forking children.
  *
  * Allocation failure is not something the puller can recover from in the
  * middle of a batch: the wrappers print one line and exit with status 1,
  * which leaves every bookmark where the last accepted batch put it.
  *
+ * The programs pgpull runs (a Singer target, ssh) are forked by
+ * pp_fork_child, which sets them up the same way.
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "common.h"
 
@@ -212,4 +221,52 @@ buf_appendf(Buf *b, const char *fmt,...)
 	vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t) n;
+}
+
+/*
+ * pp_fork_child: fork a child that is to run another program.  The child
+ * gets a process group of its own (a Ctrl-C at a terminal reaches pgpull
+ * alone, which then stops its children itself), the default dispositions
+ * of the signals pgpull handles or ignores, no signal blocked, and, on
+ * Linux, SIGTERM when pgpull dies, even by SIGKILL.  No signal handler of
+ * pgpull runs in the child.  Returns what fork returns (errno kept).
+ */
+pid_t
+pp_fork_child(void)
+{
+	sigset_t	block;
+	sigset_t	old;
+	pid_t		parent = getpid();
+	pid_t		pid;
+	int			save_errno;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0)
+	{
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		sigemptyset(&old);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		(void) setpgid(0, 0);
+#ifdef __linux__
+		(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* pgpull may have died before that */
+		if (getppid() != parent)
+			_exit(1);
+#endif
+		return 0;
+	}
+	save_errno = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid > 0)
+		(void) setpgid(pid, pid);	/* the child does it too: whoever is first */
+	errno = save_errno;
+	return pid;
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * puller/common.h
- *		pgpull: exit statuses, allocation wrappers and a growing buffer.
+ *		pgpull: exit statuses, allocation wrappers, a growing buffer and
+ *		forking children.
  *
  * Every allocation of the program goes through pp_malloc and friends, which
  * print "out of memory" and exit instead of returning NULL.
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* exit statuses, as documented in --help */
 #define EXIT_OK				0	/* every stream synced */
@@ -41,6 +43,7 @@ extern char *pp_strndup(const char *s, size_t n);
 extern char *pp_psprintf(const char *fmt,...) PP_PRINTF(1, 2);
 extern char *pp_vpsprintf(const char *fmt, va_list ap) PP_PRINTF(1, 0);
 extern const char *pp_plural(int64_t n, const char *one, const char *many);
+extern pid_t pp_fork_child(void);
 
 extern void buf_init(Buf *b);
 extern void buf_free(Buf *b);

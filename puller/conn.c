@@ -18,6 +18,9 @@
  * SIGINT and SIGTERM set pp_interrupted and cancel whatever query runs on
  * either connection; the program then records the failure and exits.
  *
+ * With --ssh, both connections go through the SSH tunnel (tunnel.c), which
+ * says which host, port and password libpq uses.
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
@@ -31,6 +34,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "tunnel.h"
 
 #define SOURCE_OPTIONS \
 	"-c search_path= -c default_transaction_read_only=on -c TimeZone=UTC " \
@@ -42,7 +46,6 @@
 
 static void handle_signal(int signo);
 static int	no_prompt_key_pass(char *buf, int size, PGconn *conn);
-static bool is_conninfo(const char *conninfo);
 static void append_option(Buf *b, const char *keyword, const char *value);
 static char *merged_options(const char *conninfo, ConnRole role);
 static bool check_connection(PGconn *conn, ConnRole role, PPError *err);
@@ -54,6 +57,9 @@ volatile sig_atomic_t pp_interrupted = 0;
 static PGcancel *volatile cancel_slot[2];
 
 static const char *const role_name[2] = {"source", "state"};
+
+/* how each connection goes through the SSH tunnel; NULL: directly */
+static TunnelRoute *ssh_route[2];
 
 /*
  * handle_signal: remember the interrupt and cancel the running queries.
@@ -125,15 +131,84 @@ no_prompt_key_pass(char *buf, int size, PGconn *conn)
 }
 
 /*
- * is_conninfo: whether a --source or --state value is a connection string
- * or URI; otherwise it is a database name ("" too), as libpq takes it.
+ * conn_is_conninfo: whether s is a connection string or URI rather than a
+ * bare database name.
  */
-static bool
-is_conninfo(const char *conninfo)
+bool
+conn_is_conninfo(const char *s)
 {
-	return strchr(conninfo, '=') != NULL ||
-		strncmp(conninfo, "postgresql://", 13) == 0 ||
-		strncmp(conninfo, "postgres://", 11) == 0;
+	return strchr(s, '=') != NULL ||
+		strncmp(s, "postgresql://", 13) == 0 ||
+		strncmp(s, "postgres://", 11) == 0;
+}
+
+/*
+ * conn_check_conninfo: a connection string or URI must parse; a bare word
+ * is a database name, which libpq takes as it is.  Prints the usage error
+ * (naming optname) and returns false when it does not parse.
+ */
+bool
+conn_check_conninfo(const char *conninfo, const char *optname)
+{
+	PQconninfoOption *opts;
+	char	   *errmsg = NULL;
+
+	if (!conn_is_conninfo(conninfo))
+		return true;
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (opts == NULL)
+	{
+		if (errmsg)
+		{
+			size_t		n = strlen(errmsg);
+
+			while (n > 0 && errmsg[n - 1] == '\n')
+				errmsg[--n] = '\0';
+			pp_usage_error("invalid connection string for %s: %s", optname, errmsg);
+			PQfreemem(errmsg);
+		}
+		else
+			pp_usage_error("invalid connection string for %s: out of memory", optname);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+/*
+ * conn_use_ssh: with --ssh, the state database's connection (and the
+ * source's when with_source) will go through the tunnel, which the first
+ * conn_open starts.  Returns 0, or EXIT_USAGE after a usage error.
+ */
+int
+conn_use_ssh(const PullerOptions *o, bool with_source)
+{
+	if (o->ssh == NULL)
+		return 0;
+	tunnel_configure(o->ssh, o->ssh_identity, o->ssh_known_hosts);
+	ssh_route[CONN_STATE] = tunnel_route(o->state ? o->state : o->source,
+										 o->state ? "--state" : "--source");
+	if (ssh_route[CONN_STATE] == NULL)
+		return EXIT_USAGE;
+	if (with_source &&
+		(ssh_route[CONN_SOURCE] = tunnel_route(o->source, "--source")) == NULL)
+		return EXIT_USAGE;
+	return 0;
+}
+
+/*
+ * conn_end_ssh: stop the tunnel, if any, and forget the routes through it.
+ * The connections must be closed.
+ */
+void
+conn_end_ssh(void)
+{
+	for (int i = 0; i < 2; i++)
+	{
+		tunnel_route_free(ssh_route[i]);
+		ssh_route[i] = NULL;
+	}
+	tunnel_stop();
 }
 
 /*
@@ -148,7 +223,7 @@ merged_options(const char *conninfo, ConnRole role)
 	PQconninfoOption *opts = NULL;
 	char	   *result;
 
-	if (is_conninfo(conninfo))
+	if (conn_is_conninfo(conninfo))
 	{
 		opts = PQconninfoParse(conninfo, NULL);
 		if (opts != NULL)
@@ -199,7 +274,7 @@ append_option(Buf *b, const char *keyword, const char *value)
 char *
 conn_with_dbname(const char *conninfo, const char *dbname)
 {
-	PQconninfoOption *opts = is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL;
+	PQconninfoOption *opts = conn_is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL;
 	Buf			b;
 
 	buf_init(&b);
@@ -252,6 +327,8 @@ check_connection(PGconn *conn, ConnRole role, PPError *err)
 							 role == CONN_SOURCE ? "could not connect to the source database"
 							 : "could not connect to the state database");
 		err->kind = PPERR_CONNECT;
+		if (ssh_route[role] != NULL)
+			tunnel_explain(err);
 		return false;
 	}
 	enc = PQparameterStatus(conn, "server_encoding");
@@ -269,26 +346,50 @@ check_connection(PGconn *conn, ConnRole role, PPError *err)
 }
 
 /*
- * conn_open: connect to the source or state database.  Returns the
- * connection, or NULL with err set (kind PPERR_CONNECT, or PPERR_CONFIG for
- * an unusable source encoding).
+ * conn_open: connect to the source or state database (through the SSH
+ * tunnel after conn_use_ssh).  Returns the connection, or NULL with err set
+ * (kind PPERR_CONNECT, or PPERR_CONFIG for an unusable source encoding).
  */
 PGconn *
 conn_open(const char *conninfo, ConnRole role, PPError *err)
 {
-	const char *keywords[4];
-	const char *values[4];
-	char	   *options = merged_options(conninfo, role);
+	const char *keywords[8];
+	const char *values[8];
+	char		port[16];
+	int			n = 0;
+	char	   *options;
 	PGconn	   *conn;
+	const TunnelRoute *route = ssh_route[role];
 
-	keywords[0] = "dbname";
-	values[0] = conninfo;
-	keywords[1] = "options";
-	values[1] = options;
-	keywords[2] = "fallback_application_name";
-	values[2] = "pgpull";
-	keywords[3] = NULL;
-	values[3] = NULL;
+	/* the keywords after dbname override the connection string's */
+	keywords[n] = "dbname";
+	values[n++] = conninfo;
+	if (route != NULL)
+	{
+		int			local_port = tunnel_port(route->forward, err);
+
+		if (local_port < 0)
+			return NULL;
+		snprintf(port, sizeof(port), "%d", local_port);
+		keywords[n] = "host";
+		values[n++] = route->host;
+		keywords[n] = "hostaddr";
+		values[n++] = "127.0.0.1";
+		keywords[n] = "port";
+		values[n++] = port;
+		if (route->password)
+		{
+			keywords[n] = "password";
+			values[n++] = route->password;
+		}
+	}
+	options = merged_options(conninfo, role);
+	keywords[n] = "options";
+	values[n++] = options;
+	keywords[n] = "fallback_application_name";
+	values[n++] = "pgpull";
+	keywords[n] = NULL;
+	values[n] = NULL;
 
 	conn = PQconnectdbParams(keywords, values, 1);
 	free(options);

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "error.h"
+#include "options.h"
 
 /* which connection: settings and cancel slots differ */
 typedef enum ConnRole
@@ -27,6 +28,10 @@ typedef enum ConnRole
 extern volatile sig_atomic_t pp_interrupted;
 
 extern void conn_setup_signals(void);
+extern bool conn_is_conninfo(const char *s);
+extern bool conn_check_conninfo(const char *conninfo, const char *optname);
+extern int	conn_use_ssh(const PullerOptions *o, bool with_source);
+extern void conn_end_ssh(void);
 extern PGconn *conn_open(const char *conninfo, ConnRole role, PPError *err);
 extern bool conn_reset(PGconn *conn, ConnRole role, PPError *err);
 extern void conn_close(PGconn *conn, ConnRole role);

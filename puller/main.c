@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "commit.h"
+#include "conn.h"
 #include "error.h"
 #include "options.h"
 #include "sync.h"
@@ -95,7 +96,15 @@ usage(void)
 	printf("      --state=CONNINFO   database holding the pgpull catalog (default: the\n");
 	printf("                         source; the primary when the source is a replica);\n");
 	printf("                         commit-state needs only this one; not with\n");
-	printf("                         --all-databases, where each database is its own\n\n");
+	printf("                         --all-databases, where each database is its own\n");
+	printf("      --ssh=[USER@]HOST[:PORT]\n");
+	printf("                         reach the databases through an SSH tunnel: the ssh\n");
+	printf("                         server connects to the hosts and ports of --source\n");
+	printf("                         and --state (default host: the ssh server itself)\n");
+	printf("      --ssh-identity=FILE  private key for the ssh server (default: ssh's own)\n");
+	printf("      --ssh-known-hosts=FILE\n");
+	printf("                         check the ssh server's key against FILE (default:\n");
+	printf("                         ~/.ssh/known_hosts); an unknown key is refused\n\n");
 	printf("Passwords come from ~/.pgpass, PGPASSWORD or the connection string; pgpull\n");
 	printf("never prompts.  The token is never taken from the command line; a Singer\n");
 	printf("target needs none.  Logs go to standard error.\n\n");
@@ -105,7 +114,8 @@ usage(void)
 	printf("  1  some stream failed (the others still ran), or the Singer target stopped\n");
 	printf("     reading or exited with a status other than 0\n");
 	printf("  2  usage or configuration error; commit-state: no state in the file\n");
-	printf("  3  could not connect to a database or the destination\n");
+	printf("  3  could not connect to a database, the destination or the ssh server, or\n");
+	printf("     the destination rejected the token or its TLS certificate\n");
 	printf("  With --all-databases, the worst status of the databases (3 over 2 over 1).\n\n");
 	printf("Report bugs to the pgpull issue tracker.\n");
 }
@@ -153,6 +163,7 @@ main(int argc, char **argv)
 {
 	PullerOptions o;
 	int			rc;
+	bool		sync;
 
 	if (argc < 2)
 	{
@@ -172,7 +183,8 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	if (strcmp(argv[1], "sync") == 0)
+	sync = strcmp(argv[1], "sync") == 0;
+	if (sync)
 		rc = options_parse_sync(argc - 1, argv + 1, &o);
 	else
 		rc = options_parse_commit(argc - 1, argv + 1, &o);
@@ -186,10 +198,14 @@ main(int argc, char **argv)
 		printf("pgpull %s\n", PGPULL_VERSION);
 		rc = EXIT_OK;
 	}
-	else if (rc == 0 && strcmp(argv[1], "sync") == 0)
-		rc = sync_run(&o);
 	else if (rc == 0)
-		rc = commit_state_run(&o);
+	{
+		/* commit-state connects to the catalog only */
+		rc = conn_use_ssh(&o, sync);
+		if (rc == 0)
+			rc = sync ? sync_run(&o) : commit_state_run(&o);
+		conn_end_ssh();
+	}
 	options_free(&o);
 	return rc;
 }

@@ -7,9 +7,9 @@
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
  * range is a usage error, never clamped), the shape of the target URL,
- * connection strings and combinations of options (naming both).  Usage
- * errors end with the line pointing at --help; the caller exits with
- * status 2.
+ * connection strings, the SSH tunnel's options (tunnel.c) and
+ * combinations of options (naming both).  Usage errors end with the line
+ * pointing at --help; the caller exits with status 2.
  *
  * The destination token is never an option: --token-file only names the
  * file the Import API sink reads it from.  A Singer target (--target - or
@@ -27,10 +27,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
+#include "conn.h"
 #include "error.h"
 #include "options.h"
+#include "tunnel.h"
 
 /* long-only options */
 enum
@@ -48,12 +48,26 @@ enum
 	OPT_HTTP_TIMEOUT,
 	OPT_MAX_RETRIES,
 	OPT_ALL_DATABASES,
+	OPT_SSH,
+	OPT_SSH_IDENTITY,
+	OPT_SSH_KNOWN_HOSTS,
 	OPT_HELP
 };
 
+/* the long options sync and commit-state share */
+#define COMMON_LONG_OPTIONS \
+	{"source", required_argument, NULL, OPT_SOURCE}, \
+	{"state", required_argument, NULL, OPT_STATE}, \
+	{"integration", required_argument, NULL, OPT_INTEGRATION}, \
+	{"ssh", required_argument, NULL, OPT_SSH}, \
+	{"ssh-identity", required_argument, NULL, OPT_SSH_IDENTITY}, \
+	{"ssh-known-hosts", required_argument, NULL, OPT_SSH_KNOWN_HOSTS}, \
+	{"verbose", no_argument, NULL, 'v'}, \
+	{"version", no_argument, NULL, 'V'}, \
+	{"help", no_argument, NULL, OPT_HELP}
+
 static bool parse_long(const char *arg, const char *optname, long min,
 					   long max, long *out);
-static bool check_conninfo(const char *conninfo, const char *optname);
 static bool parse_target(const char *arg, PullerOptions *o);
 static void set_string(char **field, const char *value);
 static int	common_option(int c, char **argv, PullerOptions *o);
@@ -98,41 +112,6 @@ parse_long(const char *arg, const char *optname, long min, long max,
 		return false;
 	}
 	*out = v;
-	return true;
-}
-
-/*
- * check_conninfo: a connection string or URI must parse; a bare word is a
- * database name, which libpq takes as it is.  Prints the usage error and
- * returns false when it does not parse.
- */
-static bool
-check_conninfo(const char *conninfo, const char *optname)
-{
-	PQconninfoOption *opts;
-	char	   *errmsg = NULL;
-
-	if (strchr(conninfo, '=') == NULL &&
-		strncmp(conninfo, "postgresql://", 13) != 0 &&
-		strncmp(conninfo, "postgres://", 11) != 0)
-		return true;
-	opts = PQconninfoParse(conninfo, &errmsg);
-	if (opts == NULL)
-	{
-		if (errmsg)
-		{
-			size_t		n = strlen(errmsg);
-
-			while (n > 0 && errmsg[n - 1] == '\n')
-				errmsg[--n] = '\0';
-			pp_usage_error("invalid connection string for %s: %s", optname, errmsg);
-			PQfreemem(errmsg);
-		}
-		else
-			pp_usage_error("invalid connection string for %s: out of memory", optname);
-		return false;
-	}
-	PQconninfoFree(opts);
 	return true;
 }
 
@@ -248,6 +227,15 @@ common_option(int c, char **argv, PullerOptions *o)
 		case OPT_STATE:
 			set_string(&o->state, optarg);
 			break;
+		case OPT_SSH:
+			set_string(&o->ssh, optarg);
+			break;
+		case OPT_SSH_IDENTITY:
+			set_string(&o->ssh_identity, optarg);
+			break;
+		case OPT_SSH_KNOWN_HOSTS:
+			set_string(&o->ssh_known_hosts, optarg);
+			break;
 		case OPT_INTEGRATION:
 			if (optarg[0] == '\0')
 			{
@@ -288,9 +276,7 @@ int
 options_parse_sync(int argc, char **argv, PullerOptions *o)
 {
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"state", required_argument, NULL, OPT_STATE},
-		{"integration", required_argument, NULL, OPT_INTEGRATION},
+		COMMON_LONG_OPTIONS,
 		{"target", required_argument, NULL, OPT_TARGET},
 		{"target-command", required_argument, NULL, OPT_TARGET_COMMAND},
 		{"cacert", required_argument, NULL, OPT_CACERT},
@@ -301,9 +287,6 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
 		{"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
 		{"all-databases", no_argument, NULL, OPT_ALL_DATABASES},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -412,9 +395,10 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Leave out --state; --source names the server, and its databases are listed there.");
 		return EXIT_USAGE;
 	}
-	if (!check_conninfo(o->source, "--source"))
+	if (!conn_check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if (o->state && !check_conninfo(o->state, "--state"))
+	if ((o->state && !conn_check_conninfo(o->state, "--state")) ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	if (o->target_kind == TARGET_SINGER)
 	{
@@ -457,12 +441,7 @@ int
 options_parse_commit(int argc, char **argv, PullerOptions *o)
 {
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"state", required_argument, NULL, OPT_STATE},
-		{"integration", required_argument, NULL, OPT_INTEGRATION},
-		{"verbose", no_argument, NULL, 'v'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, OPT_HELP},
+		COMMON_LONG_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -497,9 +476,10 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Give the database holding the pgpull catalog with --state, or with --source as for sync.");
 		return EXIT_USAGE;
 	}
-	if (o->source && !check_conninfo(o->source, "--source"))
+	if (o->source && !conn_check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if (o->state && !check_conninfo(o->state, "--state"))
+	if ((o->state && !conn_check_conninfo(o->state, "--state")) ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	return 0;
 }
@@ -529,5 +509,8 @@ options_free(PullerOptions *o)
 	free(o->token_file);
 	free(o->state_file);
 	free(o->database);
+	free(o->ssh);
+	free(o->ssh_identity);
+	free(o->ssh_known_hosts);
 	memset(o, 0, sizeof(*o));
 }

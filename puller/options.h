@@ -60,6 +60,9 @@ typedef struct PullerOptions
 	bool		all_databases;	/* --all-databases */
 	char	   *database;		/* --all-databases, one database's run: its
 								 * name, which prefixes destination tables */
+	char	   *ssh;			/* --ssh [USER@]HOST[:PORT], or NULL */
+	char	   *ssh_identity;
+	char	   *ssh_known_hosts;
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);

@@ -40,9 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include "conn.h"
 #include "log.h"
@@ -109,25 +106,15 @@ child_environment(void)
 }
 
 /*
- * child_exec: in the child: its own process group, default signal
- * dispositions, the pipes as standard input and output, nothing else
- * open, then /bin/sh -c command with the environment env.  Never returns.
+ * child_exec: in the child (pp_fork_child): the pipes as standard input
+ * and output, nothing else open, then /bin/sh -c command with the
+ * environment env.  Never returns.
  */
 static void
 child_exec(const char *command, char **env, int in_fd, int out_fd)
 {
-	sigset_t	none;
 	static const char failed[] = "pgpull: error: could not run /bin/sh for --target-command\n";
 
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	(void) setpgid(0, 0);
-#ifdef __linux__
-	(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-#endif
 	/* above 2 first: a pipe may have got descriptor 0 or 1 */
 	in_fd = fcntl(in_fd, F_DUPFD, 3);
 	out_fd = fcntl(out_fd, F_DUPFD, 3);
@@ -163,8 +150,6 @@ target_start(Target *t, const char *command, TargetEchoFn on_echo, void *arg,
 {
 	int			in[2];
 	int			out[2];
-	sigset_t	block;
-	sigset_t	old;
 	pid_t		pid;
 	char	  **env;
 
@@ -191,19 +176,11 @@ target_start(Target *t, const char *command, TargetEchoFn on_echo, void *arg,
 		(void) fcntl(out[i], F_SETFD, FD_CLOEXEC);
 	}
 
-	/* no signal handler may run in the child before it resets them */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	fflush(stdout);
-	fflush(stderr);
 	env = child_environment();
-	pid = fork();
+	pid = pp_fork_child();
 	if (pid == 0)
 		child_exec(command, env, in[0], out[1]);
 	free(env);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(in[0]);
 	close(out[1]);
 	if (pid < 0)
@@ -213,7 +190,6 @@ target_start(Target *t, const char *command, TargetEchoFn on_echo, void *arg,
 		close(out[0]);
 		return -1;
 	}
-	(void) setpgid(pid, pid);	/* the child does it too: whoever is first */
 	t->pid = pid;
 	t->fd = in[1];
 	t->echo_fd = out[0];
