@@ -49,8 +49,8 @@ say "CREATE EXTENSION pgpull"
 psql_demo -c 'CREATE EXTENSION pgpull' -c '\dx pgpull'
 
 say "the grant script for the replication role (psql \\gexec runs it)"
-psql_demo -At -c "SELECT pgpull.grant_script('pgpull_repl', '{public,sales}')"
-echo "SELECT pgpull.grant_script('pgpull_repl', '{public,sales}') \gexec" | psql_demo >/dev/null
+psql_demo -At -c "SELECT pgpull.grant_script('pgpull_repl', '{public,sales}', integrations => '{Stitch PostgreSQL}')"
+echo "SELECT pgpull.grant_script('pgpull_repl', '{public,sales}', integrations => '{Stitch PostgreSQL}') \gexec" | psql_demo >/dev/null
 psql_demo -c "ALTER ROLE pgpull_repl PASSWORD NULL"
 
 say "streams tracked: key-based and full-table, a view"
