@@ -26,6 +26,8 @@
 
 #include "common.h"
 
+volatile sig_atomic_t pp_interrupted = 0;
+
 static void out_of_memory(void) __attribute__((noreturn));
 
 /*
@@ -269,4 +271,16 @@ pp_fork_child(void)
 		(void) setpgid(pid, pid);	/* the child does it too: whoever is first */
 	errno = save_errno;
 	return pid;
+}
+
+/*
+ * pp_is_conninfo: whether s is a connection string or URI rather than a
+ * bare database name, as libpq tells them apart.
+ */
+bool
+pp_is_conninfo(const char *s)
+{
+	return strchr(s, '=') != NULL ||
+		strncmp(s, "postgresql://", 13) == 0 ||
+		strncmp(s, "postgres://", 11) == 0;
 }

@@ -14,6 +14,7 @@
 #ifndef PGPULL_COMMON_H
 #define PGPULL_COMMON_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +45,11 @@ extern char *pp_psprintf(const char *fmt,...) PP_PRINTF(1, 2);
 extern char *pp_vpsprintf(const char *fmt, va_list ap) PP_PRINTF(1, 0);
 extern const char *pp_plural(int64_t n, const char *one, const char *many);
 extern pid_t pp_fork_child(void);
+
+/* set by the SIGINT and SIGTERM handler (conn.c): stop at the next chance */
+extern volatile sig_atomic_t pp_interrupted;
+
+extern bool pp_is_conninfo(const char *s);
 
 extern void buf_init(Buf *b);
 extern void buf_free(Buf *b);

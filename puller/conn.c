@@ -51,8 +51,6 @@ static char *merged_options(const char *conninfo, ConnRole role);
 static bool check_connection(PGconn *conn, ConnRole role, PPError *err);
 static void set_cancel(ConnRole role, PGconn *conn);
 
-volatile sig_atomic_t pp_interrupted = 0;
-
 /* cancel handles of the open connections, used by the signal handler */
 static PGcancel *volatile cancel_slot[2];
 
@@ -131,51 +129,6 @@ no_prompt_key_pass(char *buf, int size, PGconn *conn)
 }
 
 /*
- * conn_is_conninfo: whether s is a connection string or URI rather than a
- * bare database name.
- */
-bool
-conn_is_conninfo(const char *s)
-{
-	return strchr(s, '=') != NULL ||
-		strncmp(s, "postgresql://", 13) == 0 ||
-		strncmp(s, "postgres://", 11) == 0;
-}
-
-/*
- * conn_check_conninfo: a connection string or URI must parse; a bare word
- * is a database name, which libpq takes as it is.  Prints the usage error
- * (naming optname) and returns false when it does not parse.
- */
-bool
-conn_check_conninfo(const char *conninfo, const char *optname)
-{
-	PQconninfoOption *opts;
-	char	   *errmsg = NULL;
-
-	if (!conn_is_conninfo(conninfo))
-		return true;
-	opts = PQconninfoParse(conninfo, &errmsg);
-	if (opts == NULL)
-	{
-		if (errmsg)
-		{
-			size_t		n = strlen(errmsg);
-
-			while (n > 0 && errmsg[n - 1] == '\n')
-				errmsg[--n] = '\0';
-			pp_usage_error("invalid connection string for %s: %s", optname, errmsg);
-			PQfreemem(errmsg);
-		}
-		else
-			pp_usage_error("invalid connection string for %s: out of memory", optname);
-		return false;
-	}
-	PQconninfoFree(opts);
-	return true;
-}
-
-/*
  * conn_use_ssh: with --ssh, the state database's connection (and the
  * source's when with_source) will go through the tunnel, which the first
  * conn_open starts.  Returns 0, or EXIT_USAGE after a usage error.
@@ -223,7 +176,7 @@ merged_options(const char *conninfo, ConnRole role)
 	PQconninfoOption *opts = NULL;
 	char	   *result;
 
-	if (conn_is_conninfo(conninfo))
+	if (pp_is_conninfo(conninfo))
 	{
 		opts = PQconninfoParse(conninfo, NULL);
 		if (opts != NULL)
@@ -274,7 +227,7 @@ append_option(Buf *b, const char *keyword, const char *value)
 char *
 conn_with_dbname(const char *conninfo, const char *dbname)
 {
-	PQconninfoOption *opts = conn_is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL;
+	PQconninfoOption *opts = pp_is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL;
 	Buf			b;
 
 	buf_init(&b);

@@ -25,11 +25,8 @@ typedef enum ConnRole
 } ConnRole;
 
 /* set by SIGINT or SIGTERM */
-extern volatile sig_atomic_t pp_interrupted;
 
 extern void conn_setup_signals(void);
-extern bool conn_is_conninfo(const char *s);
-extern bool conn_check_conninfo(const char *conninfo, const char *optname);
 extern int	conn_use_ssh(const PullerOptions *o, bool with_source);
 extern void conn_end_ssh(void);
 extern PGconn *conn_open(const char *conninfo, ConnRole role, PPError *err);

@@ -30,7 +30,6 @@ typedef struct DatabaseConns
 	PGconn	  **conns;
 } DatabaseConns;
 
-extern int	databases_sync_run(PullerOptions *o);
 extern void databases_report(const char *database, const PPError *err);
 extern void databases_prefix_streams(StreamInfo *streams, int nstreams,
 									 const char *database);

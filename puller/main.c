@@ -22,6 +22,7 @@
 #include "error.h"
 #include "options.h"
 #include "sync.h"
+#include "sync_all.h"
 
 static void usage(void);
 static int	global_options(int argc, char **argv);
@@ -203,7 +204,8 @@ main(int argc, char **argv)
 		/* commit-state connects to the catalog only */
 		rc = conn_use_ssh(&o, sync);
 		if (rc == 0)
-			rc = sync ? sync_run(&o) : commit_state_run(&o);
+			rc = !sync ? commit_state_run(&o) :
+				o.all_databases ? sync_all_databases(&o) : sync_run(&o);
 		conn_end_ssh();
 	}
 	options_free(&o);

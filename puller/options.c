@@ -27,7 +27,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "error.h"
 #include "options.h"
 #include "tunnel.h"
@@ -66,6 +65,7 @@ enum
 	{"version", no_argument, NULL, 'V'}, \
 	{"help", no_argument, NULL, OPT_HELP}
 
+static bool check_conninfo(const char *conninfo, const char *optname);
 static bool parse_long(const char *arg, const char *optname, long min,
 					   long max, long *out);
 static bool parse_target(const char *arg, PullerOptions *o);
@@ -81,6 +81,39 @@ set_string(char **field, const char *value)
 {
 	free(*field);
 	*field = pp_strdup(value);
+}
+
+/*
+ * check_conninfo: a connection string or URI must parse; a bare word
+ * is a database name, which libpq takes as it is.  Prints the usage error
+ * (naming optname) and returns false when it does not parse.
+ */
+static bool
+check_conninfo(const char *conninfo, const char *optname)
+{
+	PQconninfoOption *opts;
+	char	   *errmsg = NULL;
+
+	if (!pp_is_conninfo(conninfo))
+		return true;
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (opts == NULL)
+	{
+		if (errmsg)
+		{
+			size_t		n = strlen(errmsg);
+
+			while (n > 0 && errmsg[n - 1] == '\n')
+				errmsg[--n] = '\0';
+			pp_usage_error("invalid connection string for %s: %s", optname, errmsg);
+			PQfreemem(errmsg);
+		}
+		else
+			pp_usage_error("invalid connection string for %s: out of memory", optname);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
 }
 
 /*
@@ -395,9 +428,9 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Leave out --state; --source names the server, and its databases are listed there.");
 		return EXIT_USAGE;
 	}
-	if (!conn_check_conninfo(o->source, "--source"))
+	if (!check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if ((o->state && !conn_check_conninfo(o->state, "--state")) ||
+	if ((o->state && !check_conninfo(o->state, "--state")) ||
 		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	if (o->target_kind == TARGET_SINGER)
@@ -476,9 +509,9 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Give the database holding the pgpull catalog with --state, or with --source as for sync.");
 		return EXIT_USAGE;
 	}
-	if (o->source && !conn_check_conninfo(o->source, "--source"))
+	if (o->source && !check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
-	if ((o->state && !conn_check_conninfo(o->state, "--state")) ||
+	if ((o->state && !check_conninfo(o->state, "--state")) ||
 		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	return 0;

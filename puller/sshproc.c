@@ -36,7 +36,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "conn.h"
 #include "log.h"
 #include "sshproc.h"
 

@@ -389,13 +389,12 @@ sync_finish_sink(Sink *sink, bool *interrupted, char **error)
  * sync_run: run "pgpull sync" with checked options.  Returns the exit
  * status: 0 every stream synced (or skipped), 1 some stream failed, 2 a
  * configuration error, 3 a database or the destination could not be
- * reached; with --all-databases the worst of its databases.
+ * reached.  With --all-databases, main calls sync_all.c instead, which
+ * calls sync_database for each database.
  */
 int
 sync_run(PullerOptions *o)
 {
-	if (o->all_databases)
-		return databases_sync_run(o);
 	return sync_database(o, NULL);
 }
 

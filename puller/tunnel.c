@@ -38,7 +38,6 @@
 
 #include <pg_config_manual.h>
 
-#include "conn.h"
 #include "log.h"
 #include "sshproc.h"
 #include "tunnel.h"
@@ -279,7 +278,7 @@ password_from_file(const char *host, const char *port, const char *dbname,
 TunnelRoute *
 tunnel_route(const char *conninfo, const char *optname)
 {
-	PQconninfoOption *opts = conn_is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL;
+	PQconninfoOption *opts = pp_is_conninfo(conninfo) ? PQconninfoParse(conninfo, NULL) : NULL;
 	PQconninfoOption *defaults;
 	const char *service = setting(opts, NULL, "service");
 	char	   *env_service = getenv("PGSERVICE") ? pp_strdup(getenv("PGSERVICE")) : NULL;

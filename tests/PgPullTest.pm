@@ -132,9 +132,23 @@ sub sync
 	note('# Running: ' . join(' ', @$cmd));
 	IPC::Run::run($cmd, '<', \undef, '>', \$out, '2>', \$err,
 		IPC::Run::timeout($o{timeout} // 600));
-	my $rc = $? >> 8;
+	my $rc = exit_status($?);
 	note("pgpull exit status $rc; stderr:\n$err");
 	return { rc => $rc, stdout => $out, stderr => $err };
+}
+
+=item exit_status(WAIT_STATUS)
+
+The exit status of a finished command as a shell gives it: 128 + the
+signal's number when a signal killed it, so that a crash (SIGSEGV: 139)
+never reads as exit status 0.
+
+=cut
+
+sub exit_status
+{
+	my ($wait) = @_;
+	return $wait & 127 ? 128 + ($wait & 127) : $wait >> 8;
 }
 
 =item pgpull(args => [...], stdin => IN, stdout => OUT, valgrind => 0|1)
@@ -154,7 +168,7 @@ sub pgpull
 	note('# Running: ' . join(' ', @cmd));
 	IPC::Run::run(\@cmd, '<', $o{stdin} // \undef, '>', $o{stdout} // \$out,
 		'2>', \$err, IPC::Run::timeout(600));
-	my $rc = $? >> 8;
+	my $rc = exit_status($?);
 	note("pgpull exit status $rc; stderr:\n$err");
 	return { rc => $rc, stdout => $out, stderr => $err };
 }

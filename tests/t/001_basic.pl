@@ -74,4 +74,39 @@ usage_error_ok([ @sync, '--bogus' ], qr/unrecognized option "--bogus"/, 'an unkn
 	  or diag($err);
 }
 
+# the puller's files never include each other in a circle: each concern
+# depends on the ones below it (the sinks on sink.h, not on sync.c)
+{
+	my %deps;
+	for my $file (glob('puller/*.c'), glob('puller/*.h'))
+	{
+		my ($module) = $file =~ m{puller/(\w+)\.[ch]$};
+		my $text = slurp_file($file);
+		$deps{$module}{$_} = 1 for grep { $_ ne $module } $text =~ /^#include "(\w+)\.h"/mg;
+	}
+	my @cycles;
+	my %state;
+	my @path;
+	my $visit;
+	$visit = sub {
+		my ($m) = @_;
+		$state{$m} = 1;
+		push @path, $m;
+		for my $d (sort keys %{ $deps{$m} // {} })
+		{
+			if (($state{$d} // 0) == 1)
+			{
+				my ($at) = grep { $path[$_] eq $d } 0 .. $#path;
+				push @cycles, join(' -> ', @path[ $at .. $#path ], $d);
+			}
+			$visit->($d) unless $state{$d};
+		}
+		pop @path;
+		$state{$m} = 2;
+	};
+	$visit->($_) for grep { !$state{$_} } sort keys %deps;
+	ok(keys %deps > 10, 'the puller\'s modules are read');
+	is(join("\n", @cycles), '', 'no two files of the puller include each other in a circle');
+}
+
 done_testing();

@@ -79,7 +79,7 @@ sub run_pgpull
 	my ($out, $err) = ('', '');
 	note('# Running: ' . join(' ', @cmd));
 	IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err, IPC::Run::timeout(600));
-	my $rc = $? >> 8;
+	my $rc = PgPullTest::exit_status($?);
 	note("pgpull exit status $rc; stderr:\n$err");
 	return { rc => $rc, stdout => $out, stderr => $err };
 }
