@@ -751,9 +751,9 @@ $fn$;
 
 /*
  * The database's identity, which the puller compares on its source and
- * state connections, and the function that reads it.  Roles that can run
- * the puller today (EXECUTE on begin_run) may call it too, so that the
- * update breaks no working setup; grant_script grants it from now on.
+ * state connections, and the function that reads it; grant_script grants
+ * it from now on, and the roles that could run the puller before get it
+ * below, with the integrations.
  */
 
 /*
@@ -793,21 +793,6 @@ COMMENT ON FUNCTION pgpull.database_id() IS 'the identity of this database: the 
 REVOKE ALL ON pgpull.database_identity FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION pgpull.database_id() FROM PUBLIC;
 
-DO $update$
-DECLARE
-	v_role name;
-BEGIN
-	FOR v_role IN
-		SELECT r.rolname FROM pg_catalog.pg_roles r
-		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
-		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
-		 ORDER BY r.rolname
-	LOOP
-		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.database_id() TO %I', v_role);
-	END LOOP;
-END
-$update$;
-
 /*
  * _puller_functions: the functions the replication role may execute, as
  * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
@@ -843,8 +828,8 @@ $fn$;
  * it (begin_run, log and commit_state directly, the others through _run);
  * grant_script takes the integrations to grant; check_privileges reports
  * them.  So that no working setup breaks, every integration that has
- * streams or runs is granted to every role that can run the puller today
- * (EXECUTE on begin_run).
+ * streams or runs is granted, below, to every role that could run the
+ * puller before (EXECUTE on begin_run).
  */
 
 /*
@@ -974,14 +959,6 @@ REVOKE EXECUTE ON FUNCTION pgpull.grant_integration(text, name),
 	pgpull._require_integration(text)
 	FROM PUBLIC;
 
-INSERT INTO pgpull.integration_grant (integration, role_name)
-SELECT i.integration, r.rolname
-  FROM (SELECT s.integration FROM pgpull.stream s UNION SELECT u.integration FROM pgpull.runs u) AS i,
-	   pg_catalog.pg_roles r
- WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
-   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
-ON CONFLICT DO NOTHING;
-
 /*
  * grant_script: the statements that give a replication role what pgpull
  * needs on some schemas, one per row, for psql's \gexec:
@@ -1092,7 +1069,13 @@ COMMENT ON FUNCTION pgpull.grant_script(name, name[], text, text[]) IS 'statemen
 
 REVOKE EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]) FROM PUBLIC;
 
-/* who could call the old grant_script can call the new one */
+/*
+ * No working setup breaks: every role (but the owner and superusers, who
+ * need no grant) keeps what it could do before the update.  A role that
+ * could run the puller (EXECUTE on begin_run) may call database_id and run
+ * every integration that has streams or runs; one that could call
+ * grant_script may call the new one.
+ */
 DO $update$
 DECLARE
 	v_role name;
@@ -1100,11 +1083,19 @@ BEGIN
 	FOR v_role IN
 		SELECT r.rolname FROM pg_catalog.pg_roles r
 		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
-		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.grant_script(name,name[],text)', 'EXECUTE')
 		 ORDER BY r.rolname
 	LOOP
-		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]) TO %I',
-								  v_role);
+		IF pg_catalog.has_function_privilege(v_role, 'pgpull.begin_run(text,text,text)', 'EXECUTE') THEN
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.database_id() TO %I', v_role);
+			INSERT INTO pgpull.integration_grant (integration, role_name)
+			SELECT i.integration, v_role
+			  FROM (SELECT s.integration FROM pgpull.stream s UNION SELECT u.integration FROM pgpull.runs u) AS i
+			ON CONFLICT DO NOTHING;
+		END IF;
+		IF pg_catalog.has_function_privilege(v_role, 'pgpull.grant_script(name,name[],text)', 'EXECUTE') THEN
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]) TO %I',
+									  v_role);
+		END IF;
 	END LOOP;
 END
 $update$;

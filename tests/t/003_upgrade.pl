@@ -112,7 +112,13 @@ INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 10) i;
 SELECT pgpull.track('items', 'key_based', 'updated_at');
 SELECT pgpull.track('things', 'full_table');
 });
-# a replication role made by the old grant_script
+# an administrator granted the old grant_script, and a replication role
+# made by it
+$node->safe_psql('postgres', q{
+CREATE ROLE regress_admin;
+GRANT USAGE ON SCHEMA pgpull TO regress_admin;
+GRANT EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text) TO regress_admin;
+});
 $node->safe_psql('postgres', $_) for split /\n/,
   $node->safe_psql('postgres', q{SELECT s FROM pgpull.grant_script('regress_repl', '{public}') s});
 my %sid = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
@@ -176,6 +182,9 @@ is( $node->safe_psql('postgres', q{
 	'', 'the replication role of the old grant_script may call every function of the new puller');
 is( $node->safe_psql('postgres', q{SELECT string_agg(integration || ':' || role_name, ',') FROM pgpull.integration_grant}),
 	'default:regress_repl', 'and may run the integrations it could run before');
+is( $node->safe_psql('postgres',
+		q{SELECT has_function_privilege('regress_admin', 'pgpull.grant_script(name,name[],text,text[])', 'EXECUTE')}),
+	't', 'the administrator may call the new grant_script');
 
 # the current puller goes on from there
 $node->safe_psql('postgres', q{
