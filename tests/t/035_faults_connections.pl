@@ -32,17 +32,30 @@ SELECT pgpull.track('ev', 'key_based', 'at', integration => 'state');
 my $rcv = PgPullTest::receiver($node,
 	tokens => { 'tok-copy' => 'copy', 'tok-state' => 'state' });
 
-# wait until a condition on the source holds (at most about 60 s)
-sub wait_for
+# poll until check returns a true value, and return it ('' after about 60 s)
+sub poll
 {
-	my ($sql) = @_;
+	my ($check) = @_;
 	for (1 .. 600)
 	{
-		my $v = $node->safe_psql('postgres', $sql);
-		return $v if $v ne '';
+		my $v = $check->();
+		return $v if $v;
 		usleep(100_000);
 	}
 	return '';
+}
+
+# the first row of a query on the source, once there is one
+sub wait_for
+{
+	my ($sql) = @_;
+	return poll(sub { $node->safe_psql('postgres', $sql) });
+}
+
+# until the receiver has seen a request
+sub wait_for_request
+{
+	return poll(sub { @{ $rcv->requests } >= 1 });
 }
 
 # -- the source connection terminated mid-COPY
@@ -69,11 +82,7 @@ $run = PgPullTest::start_sync($node, $rcv, token => 'tok-state',
 my $state_pid = wait_for(q{SELECT l.pid FROM pg_locks l
 							WHERE l.locktype = 'advisory' AND l.classid = hashtext('pgpull')::oid});
 ok($state_pid, 'the run took the stream');
-for (1 .. 600)
-{
-	last if @{ $rcv->requests } >= 1;
-	usleep(100_000);
-}
+wait_for_request();
 # the destination holds the first batch's reply: the state goes away now
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($state_pid)");
 $r = PgPullTest::finish_sync($run);
@@ -103,11 +112,7 @@ $rcv->clear_requests;
 $rcv->set_faults([ { kind => 'slow', seconds => 3 } ]);
 $run = PgPullTest::start_sync($node, $rcv, token => 'tok-state',
 	args => [ '--integration', 'state', '--batch-rows', '1000' ]);
-for (1 .. 600)
-{
-	last if @{ $rcv->requests } >= 1;
-	usleep(100_000);
-}
+wait_for_request();
 $node->restart(mode => 'fast');
 $r = PgPullTest::finish_sync($run);
 isnt($r->{rc}, 0, 'database restarted mid-run: the run does not succeed');
