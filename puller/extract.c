@@ -4,8 +4,8 @@
  *		pgpull: read the rows of an extraction query from COPY binary.
  *
  * The extension builds each row's JSON on the server; the puller only runs
- * COPY (query) TO STDOUT (FORMAT binary) and takes the three fields of each
- * tuple apart: position text, lossy int4, row_json text.  Binary format
+ * COPY (query) TO STDOUT (FORMAT binary) and takes the four fields of each
+ * tuple apart: position text, lossy int4, row_json text, cap text.  Binary format
  * spares un-escaping: a text field is its bytes as they are.
  *
  * The binary COPY stream is the 11-byte signature, a 32-bit flags field, a
@@ -29,7 +29,7 @@
 
 #define COPY_SIGNATURE		"PGCOPY\n\377\r\n\0"
 #define COPY_SIGNATURE_LEN	11
-#define COPY_NFIELDS		3
+#define COPY_NFIELDS		4
 
 static uint32_t get_u32(const unsigned char *p);
 static int	parse_header(const unsigned char *p, size_t avail, size_t *used,
@@ -108,7 +108,7 @@ parse_tuple(const unsigned char *p, size_t avail, size_t *used, CopyRow *row,
 		pp_error_set(err, PPERR_STREAM,
 					 "extraction query returned %d columns instead of %d", (int) nfields,
 					 COPY_NFIELDS);
-		pp_error_detail(err, "The columns are position text, lossy integer and row_json text.");
+		pp_error_detail(err, "The columns are position text, lossy integer, row_json text and cap text.");
 		return -1;
 	}
 	for (int i = 0; i < COPY_NFIELDS; i++)
@@ -146,6 +146,8 @@ parse_tuple(const unsigned char *p, size_t avail, size_t *used, CopyRow *row,
 	row->lossy = flen[1] == -1 ? 0 : (int32_t) get_u32(field[1]);
 	row->row_json = (const char *) field[2];
 	row->row_json_len = (size_t) flen[2];
+	row->cap = flen[3] == -1 ? NULL : (const char *) field[3];
+	row->cap_len = flen[3] == -1 ? 0 : (size_t) flen[3];
 	*used = pos;
 	return 1;
 }

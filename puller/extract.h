@@ -14,7 +14,7 @@
 
 #include "error.h"
 
-/* one row: (position text, lossy integer, row_json text) */
+/* one row: (position text, lossy integer, row_json text, cap text) */
 typedef struct CopyRow
 {
 	const char *position;		/* NULL when SQL NULL; not NUL-terminated */
@@ -22,6 +22,9 @@ typedef struct CopyRow
 	int32_t		lossy;
 	const char *row_json;		/* not NUL-terminated */
 	size_t		row_json_len;
+	const char *cap;			/* the commit-safe cap, on rows at or after
+								 * it; NULL otherwise; not NUL-terminated */
+	size_t		cap_len;
 } CopyRow;
 
 /* reads one COPY ... TO STDOUT (FORMAT binary) */

@@ -349,6 +349,36 @@ state_record_batch(PGconn *conn, int64_t run_id, int64_t stream_id,
 }
 
 /*
+ * state_record_cap: a chunk about to be sent has rows rows at or after the
+ * commit-safe cap cap; the extension keeps the bookmark at or below it.
+ * Returns 0, or -1 with err set.
+ */
+int
+state_record_cap(PGconn *conn, int64_t run_id, int64_t stream_id,
+				 const char *cap, int64_t rows, PPError *err)
+{
+	static const Oid types[4] = {INT8OID, INT8OID, TEXTOID, INT8OID};
+	char		v[3][24];
+	const char *values[4];
+	PGresult   *res;
+
+	snprintf(v[0], sizeof(v[0]), "%" PRId64, run_id);
+	snprintf(v[1], sizeof(v[1]), "%" PRId64, stream_id);
+	snprintf(v[2], sizeof(v[2]), "%" PRId64, rows);
+	values[0] = v[0];
+	values[1] = v[1];
+	values[2] = cap;
+	values[3] = v[2];
+	res = exec_params(conn, "SELECT pgpull.record_cap($1, $2, $3, $4)",
+					  4, types, values, PGRES_TUPLES_OK,
+					  "could not record the commit-safe cap of a chunk", err);
+	if (res == NULL)
+		return -1;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
  * state_log: append a line to the extraction log (stream_id 0: the run's
  * own line).  Returns 0, or -1 with err set.
  */

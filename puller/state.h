@@ -54,6 +54,8 @@ extern int	state_record_batch(PGconn *conn, int64_t run_id, int64_t stream_id,
 							   int64_t rows, int64_t bytes,
 							   const char *last_position, int64_t lossy,
 							   PPError *err);
+extern int	state_record_cap(PGconn *conn, int64_t run_id, int64_t stream_id,
+							 const char *cap, int64_t rows, PPError *err);
 extern int	state_log(PGconn *conn, int64_t run_id, int64_t stream_id,
 					  const char *level, const char *message, PPError *err);
 extern int	state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,

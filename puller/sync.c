@@ -8,11 +8,13 @@
  * version and that both reach one database (source.c), begin a run, warn
  * about a standby source's settings, then for each stream: take it (skip it when
  * another puller holds it), read it in chunks (each chunk one COPY in its
- * own read-only repeatable-read transaction on the source) and hand its
- * rows to the sink, then end it.  The sink (sink.h) takes the rows to the
- * destination, Import API batches or Singer messages, and records what the
- * destination took; when it answers that it is full, it is flushed at
- * once, within the chunk's transaction.  A failed stream is recorded and
+ * own read-only repeatable-read transaction on the source, kept in a spool
+ * until that transaction is committed: spool.c) and hand its rows to the
+ * sink, then end it.  The sink (sink.h) takes the rows to the destination,
+ * Import API batches or Singer messages, and records what the destination
+ * took; when it answers that it is full, it is flushed at once.  No source
+ * transaction is open while the sink writes, so a slow destination holds
+ * no snapshot and no lock on the source.  A failed stream is recorded and
  * the run goes on with the next; the exit status sums it up.
  *
  * With --all-databases, databases.c runs sync_database once per database
@@ -32,6 +34,7 @@
 #include "log.h"
 #include "sink.h"
 #include "source.h"
+#include "spool.h"
 #include "state.h"
 #include "sync.h"
 
@@ -51,6 +54,9 @@ typedef struct SyncContext
 	SinkRun		run;			/* the state connection and run, shared with
 								 * the sink */
 	Sink	   *sink;
+	Spool		spool;			/* the rows of the chunk being read */
+	int64_t		capped;			/* rows in it at or after the commit-safe cap */
+	Buf			cap;			/* that cap */
 	bool		connect_failed; /* a database connection failed */
 	bool		unreachable;	/* the destination could not be reached */
 	bool		interrupted;
@@ -61,6 +67,8 @@ static void source_rollback(PGconn *conn);
 static int	read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 					   bool *last_pos_null, int64_t *nrows, int64_t *rows_extracted,
 					   PPError *err);
+static int	deliver_chunk(SyncContext *ctx, const StreamInfo *s, PPError *err);
+static void drop_chunk(SyncContext *ctx);
 static void end_error(SyncContext *ctx, PPError *err);
 static StreamOutcome sync_stream(SyncContext *ctx, const StreamInfo *s);
 static int	exit_status_for(const PPError *err);
@@ -106,17 +114,18 @@ source_rollback(PGconn *conn)
 
 /*
  * read_chunk: run one chunk's query as COPY in a read-only repeatable read
- * transaction on the source and add its rows to the sink, flushing it
- * whenever it is full.  Sets *nrows to the rows read and keeps the last
- * row's position in last_pos.  Returns 0, or -1 with err set (the source
- * transaction is rolled back).
+ * transaction on the source and keep its rows in the spool, then commit:
+ * the destination is written to only after (deliver_chunk), so no source
+ * transaction ever waits on it.  Sets *nrows to the rows read and keeps the
+ * last row's position in last_pos.  Returns 0, or -1 with err set (the
+ * source transaction is rolled back; the rows read before the error stay
+ * in the spool).
  */
 static int
 read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 		   bool *last_pos_null, int64_t *nrows, int64_t *rows_extracted,
 		   PPError *err)
 {
-	Sink	   *sink = ctx->sink;
 	CopyReader	reader;
 	CopyRow		row;
 	int			rc;
@@ -141,18 +150,22 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 			rc = -1;
 			break;
 		}
+		if (spool_add(&ctx->spool, &row, err) != 0)
+		{
+			rc = -1;
+			break;
+		}
+		if (row.cap != NULL && ctx->capped++ == 0)
+		{
+			buf_reset(&ctx->cap);
+			buf_append(&ctx->cap, row.cap, row.cap_len);
+		}
 		(*nrows)++;
 		(*rows_extracted)++;
 		buf_reset(last_pos);
 		*last_pos_null = (row.position == NULL);
 		if (row.position)
 			buf_append(last_pos, row.position, row.position_len);
-
-		rc = sink->methods->add_row(sink, &row, err);
-		if (rc == SINK_FULL)
-			rc = sink->methods->flush(sink, err);
-		if (rc != 0)
-			break;
 	}
 	if (rc < 0)
 	{
@@ -167,6 +180,63 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * deliver_chunk: hand the spooled rows to the sink, writing to the
+ * destination whenever it is full, then empty the spool.  Rows at or after
+ * the commit-safe cap are recorded first (pgpull.record_cap), so that no
+ * bookmark moves past the cap.  Returns 0, or -1 with err set.
+ */
+static int
+deliver_chunk(SyncContext *ctx, const StreamInfo *s, PPError *err)
+{
+	Sink	   *sink = ctx->sink;
+	CopyRow		row;
+	int			rc;
+
+	if (ctx->capped > 0)
+	{
+		rc = state_record_cap(ctx->run.state, ctx->run.run_id, s->stream_id, ctx->cap.data,
+							  ctx->capped, err);
+		ctx->capped = 0;
+		if (rc != 0)
+		{
+			drop_chunk(ctx);
+			return -1;
+		}
+	}
+	if (spool_rewind(&ctx->spool, err) != 0)
+	{
+		drop_chunk(ctx);
+		return -1;
+	}
+	while ((rc = spool_next(&ctx->spool, &row, err)) == 1)
+	{
+		if (pp_interrupted)
+		{
+			pp_error_set(err, PPERR_INTERRUPTED, "interrupted while sending rows");
+			rc = -1;
+			break;
+		}
+		rc = sink->methods->add_row(sink, &row, err);
+		if (rc == SINK_FULL)
+			rc = sink->methods->flush(sink, err);
+		if (rc != 0)
+			break;
+	}
+	drop_chunk(ctx);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * drop_chunk: forget the rows of the chunk.
+ */
+static void
+drop_chunk(SyncContext *ctx)
+{
+	spool_reset(&ctx->spool);
+	ctx->capped = 0;
 }
 
 /*
@@ -245,11 +315,12 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		{
 			/*
 			 * A recovery conflict on a standby cancels one query, or when it
-			 * cannot, terminates the session: read on after the last row
-			 * read, on a new connection if need be (a stream read in one
-			 * pass starts over, which sends some rows twice, as
-			 * at-least-once allows).  Not when the database was dropped on
-			 * the primary (57P04): no retry brings it back.
+			 * cannot, terminates the session (so does a terminated backend
+			 * on a primary): deliver the rows read, then read on after the
+			 * last one, on a new connection if need be (a stream read in one
+			 * pass drops what it read and starts over).  Not when the
+			 * database was dropped on the primary (57P04): no retry brings
+			 * it back.
 			 */
 			bool		lost = PQstatus(ctx->source) != CONNECTION_OK &&
 				strcmp(err.sqlstate, "57P04") != 0;
@@ -260,15 +331,23 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 				++conflicts <= CHUNK_RETRIES && !pp_interrupted)
 			{
 				double		delay = 0.5 * (1 << (conflicts - 1));
+				bool		keep = chunk_rows > 0 && nrows > 0 && !last_pos_null;
 
 				runlog("WARNING", "%s; reading on from the last row read in %.1f s (retry %d of %d)",
 					   err.message, delay, conflicts, CHUNK_RETRIES);
-				if (chunk_rows > 0 && nrows > 0 && !last_pos_null)
+				pp_error_clear(&err);
+				if (!keep)
 				{
+					drop_chunk(ctx);
+					rows_extracted -= nrows;
+				}
+				else
+				{
+					if (deliver_chunk(ctx, s, &err) != 0)
+						goto failed;
 					free(after);
 					after = pp_strdup(last_pos.data);
 				}
-				pp_error_clear(&err);
 				if (conn_sleep(delay))
 				{
 					if (lost && !conn_reset(ctx->source, CONN_SOURCE, &err))
@@ -279,6 +358,8 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 			}
 			goto failed;
 		}
+		if (deliver_chunk(ctx, s, &err) != 0)
+			goto failed;
 		if (chunk_rows == 0 || nrows < chunk_rows)
 			break;
 		if (last_pos_null)
@@ -305,6 +386,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	goto done;
 
 failed:
+	drop_chunk(ctx);
 	if (err.kind == PPERR_DESTINATION)
 		ctx->unreachable = true;
 	if (err.kind == PPERR_INTERRUPTED || pp_interrupted)
@@ -421,6 +503,8 @@ sync_database(PullerOptions *o, Sink *shared)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
+	spool_init(&ctx.spool);
+	buf_init(&ctx.cap);
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
 	conn_setup_signals();
@@ -551,6 +635,8 @@ done:
 	free(run_error);
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
+	spool_free(&ctx.spool);
+	buf_free(&ctx.cap);
 	if (ctx.sink && shared == NULL)
 		ctx.sink->methods->free(ctx.sink);
 	conn_close(ctx.source, CONN_SOURCE);

@@ -15,7 +15,8 @@ CREATE TABLE regress_pull.states (run bigint, n integer, stream bigint, entry js
 
 -- what the puller does with a taken stream: chunks of chunk_rows rows (all
 -- rows in one when NULL), returned as it reads them; stops after max_chunks
--- chunks, as a puller that dies would.  An Import API run (singer false)
+-- chunks, as a puller that dies would.  Rows past the commit-safe cap are
+-- recorded before their chunk (record_cap).  An Import API run (singer false)
 -- records each chunk as one accepted batch; a Singer run records each as
 -- emitted, keeping in regress_pull.states the entry of the STATE that
 -- follows it, and of the one before the first row
@@ -30,6 +31,8 @@ DECLARE
 	v_lossy integer;
 	v_bytes bigint;
 	v_last boolean;
+	v_capped integer;
+	v_cap text;
 	r record;
 BEGIN
 	IF pull.singer THEN
@@ -41,11 +44,16 @@ BEGIN
 		v_n := 0;
 		v_lossy := 0;
 		v_bytes := 0;
+		v_capped := 0;
 		FOR r IN EXECUTE pgpull.extraction_query(pull.run, pull.stream, v_after, pull.chunk_rows) LOOP
 			v_n := v_n + 1;
 			v_lossy := v_lossy + r.lossy;
 			v_bytes := v_bytes + octet_length(r.row_json);
 			v_after := r.position;
+			IF r.cap IS NOT NULL THEN
+				v_capped := v_capped + 1;
+				v_cap := r.cap;
+			END IF;
 			chunk := v_chunk;
 			pos := r.position;
 			lossy := r.lossy;
@@ -53,6 +61,9 @@ BEGIN
 			RETURN NEXT;
 		END LOOP;
 		v_last := pull.chunk_rows IS NULL OR v_n < pull.chunk_rows;
+		IF v_capped > 0 THEN
+			PERFORM pgpull.record_cap(pull.run, pull.stream, v_cap, v_capped);
+		END IF;
 		IF NOT pull.singer THEN
 			IF v_n > 0 THEN
 				PERFORM pgpull.record_batch(pull.run, pull.stream, v_n, v_bytes, v_after, v_lossy);

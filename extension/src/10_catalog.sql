@@ -86,6 +86,9 @@ CREATE TABLE pgpull.run_streams (
 	last_batch_at	timestamptz,
 	lossy_values	bigint NOT NULL DEFAULT 0,
 	watermark_warned boolean NOT NULL DEFAULT false,
+	columns			name[],			/* the stream's columns when the run took it */
+	cap				text,			/* the lowest commit-safe cap of rows read past it */
+	rows_resent		bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (run_id, stream_id)
 );
 CREATE INDEX run_streams_stream_id_started_at_idx ON pgpull.run_streams (stream_id, started_at);
@@ -93,6 +96,9 @@ COMMENT ON TABLE pgpull.run_streams IS 'one row per stream synced in a run: coun
 COMMENT ON COLUMN pgpull.run_streams.last_batch_at IS 'when the destination last accepted a batch of the stream in this run';
 COMMENT ON COLUMN pgpull.run_streams.lossy_values IS 'values of accepted rows mapped lossily to null (NaN, infinite dates, ...)';
 COMMENT ON COLUMN pgpull.run_streams.watermark_warned IS 'whether the run logged its one commit-safe watermark warning for the stream';
+COMMENT ON COLUMN pgpull.run_streams.columns IS 'the columns the run extracts, fixed when it took the stream: a column added meanwhile is sent from the next run on';
+COMMENT ON COLUMN pgpull.run_streams.cap IS 'the lowest commit-safe cap of the rows the run read at or after it (ISO text): the bookmark stays at or below it';
+COMMENT ON COLUMN pgpull.run_streams.rows_resent IS 'rows the run read at or after its commit-safe cap: sent now, and again by the next run';
 
 CREATE TABLE pgpull.extraction_log (
 	log_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -169,7 +175,8 @@ CREATE TABLE pgpull.watermark_sample (
 	oldest_pid		integer,					/* the open transaction that set the cap */
 	oldest_start	timestamptz,
 	writers			integer NOT NULL,			/* open transactions holding an ID */
-	hidden			integer NOT NULL			/* open transactions whose start was not visible */
+	hidden			integer NOT NULL,			/* open transactions whose start was not visible */
+	oldest_application text						/* the application_name of oldest_pid */
 );
 CREATE INDEX watermark_sample_taken_at_idx ON pgpull.watermark_sample (taken_at);
 COMMENT ON TABLE pgpull.watermark_sample IS 'internal: samples of the open transactions, for the commit-safe cap of date and time replication keys (kept 3 days)';

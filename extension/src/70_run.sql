@@ -41,9 +41,12 @@
  * Commit-safe watermark (date and time replication keys).  A transaction
  * still open when a chunk's snapshot is taken may commit later a row whose
  * key is its start time (now()), below keys the chunk sends; a bookmark
- * past it would make ">=" miss that row forever.  So chunks leave for the
- * next run every row whose key is at or after a cap no later than the start
- * of any transaction open when the chunk's snapshot was taken.  The cap
+ * past it would make ">=" miss that row forever.  So the bookmark never
+ * passes a cap no later than the start of any transaction open when the
+ * chunk's snapshot was taken: the chunk still reads every row (fresh rows
+ * are never held back), marks those at or after the cap, and record_cap
+ * keeps the bookmark at or below it, so the next run reads them again
+ * (counted in run_streams.rows_resent), with any row committed late.  The cap
  * comes from samples taken on the state connection (the primary):
  * _watermark_sample reads the start of every open transaction of the
  * database (pg_stat_activity.xact_start) and then takes a transaction ID;
@@ -55,11 +58,12 @@
  * has finished there); in the sample's own transaction, a later
  * statement's snapshot under READ COMMITTED.  The chunk query carries the
  * newest sample and a few older ones, and uses the newest valid one; none
- * valid (a standby far behind) means no capped rows this time.  Keys in
- * the future (and infinity) wait for their time.  timestamp keys are
+ * valid (a standby far behind) means the cap -infinity: the bookmark does
+ * not move this time.  Keys in the future (and infinity) are past the cap:
+ * sent, and again until their time has come.  timestamp keys are
  * capped in the writers' local time (UTC, the database's and the session's
  * time zones, the earliest); date keys at the day of the cap (rows dated
- * after it wait).  Other key types get no cap: extraction_query logs a
+ * after it are past it).  Other key types get no cap: extraction_query logs a
  * warning when writing transactions are open.  A transaction open for more
  * than 5 minutes holds the cap back: extraction_query logs a warning too.
  */
@@ -739,7 +743,9 @@ COMMENT ON FUNCTION pgpull.begin_run(text, text, text) IS 'start a run of an int
 /*
  * take_stream: lock a stream for this session (session-level advisory
  * lock on the state connection) and start it in the run, or skip it when
- * another session holds it.  Returns its JSON schema as of now, key names,
+ * another session holds it.  Fixes the columns the run extracts (a column
+ * added while the run goes on is sent from the next run on, with the
+ * schema that has it).  Returns its JSON schema as of now, key names,
  * bookmark properties, whether it is read in keyset chunks, and (full_table)
  * its table version: new when the stream starts from scratch, kept when
  * it resumes.  42P01 (lock not taken) when its relation was dropped.
@@ -762,6 +768,7 @@ DECLARE
 	v_before text;
 	v_nulls bigint;
 	v_schema jsonb;
+	v_stream_columns name[];
 	v_message text;
 BEGIN
 	v_run := pgpull._run(take_stream.run_id, true);
@@ -784,7 +791,8 @@ BEGIN
 	END IF;
 
 	BEGIN
-		v_schema := pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id));
+		v_stream_columns := pgpull._stream_columns(v_stream.stream_id);
+		v_schema := pgpull._json_schema_of(v_stream.relation, v_stream_columns);
 		IF v_stream.method = 'full_table' THEN
 			v_version := v_stream.table_version;
 			IF v_stream.resume_position IS NULL OR v_version IS NULL THEN
@@ -800,10 +808,10 @@ BEGIN
 		UPDATE pgpull.stream s
 		   SET status = 'running', table_version = v_version, updated_at = pg_catalog.now()
 		 WHERE s.stream_id = v_stream.stream_id;
-		INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, bookmark_before, bookmark_after)
-		VALUES (v_run.run_id, v_stream.stream_id, 'running', v_before, v_before)
+		INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, bookmark_before, bookmark_after, columns)
+		VALUES (v_run.run_id, v_stream.stream_id, 'running', v_before, v_before, v_stream_columns)
 		ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
-		   SET status = 'running', ended_at = NULL, error = NULL;
+		   SET status = 'running', ended_at = NULL, error = NULL, columns = EXCLUDED.columns;
 
 		IF v_stream.method = 'key_based' THEN
 			v_message := CASE WHEN v_stream.bookmark IS NULL
@@ -855,7 +863,9 @@ COMMENT ON FUNCTION pgpull.take_stream(bigint, bigint) IS 'lock a stream of a ru
 /*
  * extraction_query: the SELECT of the next chunk of a taken stream, to run
  * as COPY (...) TO STDOUT on the source: columns position (text), lossy
- * (integer), row_json (text), in position order.  after_position NULL: the
+ * (integer), row_json (text) and cap (text: the commit-safe cap, on the
+ * rows at or after it; see record_cap), in position order, of the columns
+ * fixed when the run took the stream.  after_position NULL: the
  * first chunk (from the bookmark, inclusive, or after the resume position);
  * else strictly after it.  LIMIT chunk_rows when the stream is chunked and
  * chunk_rows is not NULL; a chunk with fewer rows is the last.
@@ -883,7 +893,7 @@ DECLARE
 	v_select text;
 	v_order text;
 	v_lower text;
-	v_cap text;
+	v_cap_col text := 'NULL::pg_catalog.text';
 	v_limit text := '';
 	v_null_where text;
 	v_query text;
@@ -913,9 +923,10 @@ BEGIN
 		v_limit := pg_catalog.format(' LIMIT %s', extraction_query.chunk_rows);
 	END IF;
 
-	v_parts := pgpull._row_json_parts(v_stream.relation, pgpull._stream_columns(v_stream.stream_id), 't');
+	v_parts := pgpull._row_json_parts(v_stream.relation,
+									  COALESCE(v_rs.columns, pgpull._stream_columns(v_stream.stream_id)), 't');
 	v_select := pg_catalog.format(
-		'SELECT %s AS "position", (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json',
+		'SELECT %s AS "position", (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
 		CASE WHEN pg_catalog.cardinality(v_pos.names) = 0 THEN '''[]''::pg_catalog.text'
 			 ELSE pg_catalog.format('pg_catalog.array_to_json(ARRAY[%s]::pg_catalog.text[])::pg_catalog.text',
 				(SELECT pg_catalog.string_agg(pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), ', ' ORDER BY c.n)
@@ -928,6 +939,7 @@ BEGIN
 	END LOOP;
 
 	IF v_stream.method = 'full_table' THEN
+		v_select := v_select || v_cap_col || ' AS cap';
 		IF extraction_query.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
 											  v_stream.destination_table, false);
@@ -960,21 +972,27 @@ BEGIN
 		ELSE
 			v_lower := pg_catalog.format('%s IS NOT NULL', v_rk);
 		END IF;
-		/* the commit-safe cap, and the warnings of this run and stream */
+		/*
+		 * The commit-safe cap, and the warnings of this run and stream.  Every
+		 * row is read; those past the cap (at or after it; after its day for
+		 * date keys) carry it in the cap column, and record_cap keeps the
+		 * bookmark at or below it.  No valid sample: every row carries
+		 * -infinity, and the bookmark stays.
+		 */
 		v_sample := pgpull._watermark_sample();
 		IF v_rk_base IN ('pg_catalog.timestamptz'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
 						 'pg_catalog.date'::pg_catalog.regtype) THEN
-			v_cap := pg_catalog.format(' AND %s %s %s', v_rk,
-				CASE WHEN v_rk_base = 'pg_catalog.date'::pg_catalog.regtype THEN '<=' ELSE '<' END,
-				pgpull._watermark_cap_expr(v_sample, v_rk_base));
+			v_cap_col := pg_catalog.format(
+				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s %2$s %3$s, false) THEN COALESCE(%4$s, ''-infinity'') END',
+				v_rk, CASE WHEN v_rk_base = 'pg_catalog.date'::pg_catalog.regtype THEN '<=' ELSE '<' END,
+				pgpull._watermark_cap_expr(v_sample, v_rk_base), pgpull._watermark_cap_expr(v_sample, v_rk_base, true));
 			IF v_sample.oldest_start < v_sample.taken_at - interval '5 minutes' THEN
 				v_message := pg_catalog.format(
-					'a transaction open since %s (process %s) holds back the commit-safe cap: rows with %I at or after it are left for the next run',
+					'a transaction open since %s (process %s, application "%s") holds back the commit-safe cap: rows with %I at or after it are sent now and again by the next run, and the bookmark stays below it',
 					pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', v_sample.oldest_start))::text, '"') || 'Z',
-					v_sample.oldest_pid, v_stream.replication_key);
+					v_sample.oldest_pid, COALESCE(v_sample.oldest_application, ''), v_stream.replication_key);
 			END IF;
 		ELSE
-			v_cap := '';
 			IF v_sample.writers > 0 THEN
 				v_message := pg_catalog.format(
 					'%s transaction%s writing while the chunk was planned: rows %s commit later with a %I below the bookmark will not be extracted (only date and time replication keys are capped)',
@@ -982,7 +1000,7 @@ BEGIN
 					CASE WHEN v_sample.writers = 1 THEN 'it may' ELSE 'they may' END, v_stream.replication_key);
 			END IF;
 		END IF;
-		IF v_message IS NULL AND v_sample.hidden > 0 AND v_cap <> '' THEN
+		IF v_message IS NULL AND v_sample.hidden > 0 AND v_cap_col <> 'NULL::pg_catalog.text' THEN
 			v_message := pg_catalog.format(
 				'the start of %s open transaction%s of other roles is not visible to the extension owner: the commit-safe cap ignores %s (grant pg_read_all_stats to the extension owner)',
 				v_sample.hidden, CASE WHEN v_sample.hidden = 1 THEN '' ELSE 's' END,
@@ -994,12 +1012,13 @@ BEGIN
 			 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
 		END IF;
 
+		v_select := v_select || v_cap_col || ' AS cap';
 		v_order := pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', ');
 		IF v_rs.bookmark_before IS NOT NULL OR v_after[1] IS NOT NULL THEN
 			/* later runs, and first runs past the NULL keys */
 			v_query := v_select || pg_catalog.format(
-				' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE %s%s ORDER BY %s%s',
-				v_label, v_parts.select_list, v_lower, v_cap, v_order, v_limit);
+				' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE %s ORDER BY %s%s',
+				v_label, v_parts.select_list, v_lower, v_order, v_limit);
 		ELSE
 			/* a first run: the NULL keys first (after the position in them), then the others */
 			v_null_where := v_rk || ' IS NULL';
@@ -1009,23 +1028,23 @@ BEGIN
 			END IF;
 			IF v_limit = '' THEN
 				v_query := v_select || pg_catalog.format(
-					' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE (%s) OR (%s%s) ORDER BY %s NULLS FIRST%s',
-					v_label, v_parts.select_list, v_null_where, v_lower, v_cap, v_rk,
+					' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE (%s) OR (%s) ORDER BY %s NULLS FIRST%s',
+					v_label, v_parts.select_list, v_null_where, v_lower, v_rk,
 					CASE WHEN pg_catalog.cardinality(v_keys) > 0
 						 THEN ', ' || pg_catalog.array_to_string(v_keys, ', ') ELSE '' END);
 			ELSE
 				/* each branch can use its own index; the outer sort sees at most 2 chunks */
 				v_query := pg_catalog.format(
-					'SELECT u."position", u.lossy, u.row_json FROM ('
+					'SELECT u."position", u.lossy, u.row_json, u.cap FROM ('
 					'(%1$s, NULL::%2$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
 					' WHERE %6$s ORDER BY %7$s%8$s)'
 					' UNION ALL '
 					'(%1$s, %9$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
-					' WHERE %10$s%11$s ORDER BY %12$s%8$s)'
-					') AS u ORDER BY u.pgpull_rk NULLS FIRST%13$s%8$s',
+					' WHERE %10$s ORDER BY %11$s%8$s)'
+					') AS u ORDER BY u.pgpull_rk NULLS FIRST%12$s%8$s',
 					v_select, v_pos.types[1], v_key_exprs, v_label, v_parts.select_list,
 					v_null_where, pg_catalog.array_to_string(v_keys, ', '), v_limit,
-					v_rk, v_lower, v_cap, v_order,
+					v_rk, v_lower, v_order,
 					(SELECT pg_catalog.string_agg(pg_catalog.format(', u.pgpull_k%s', n), '' ORDER BY n)
 					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n));
 			END IF;
@@ -1096,10 +1115,33 @@ $fn$;
 COMMENT ON FUNCTION pgpull._advance_bookmark(pgpull.stream, text[], text[]) IS 'internal: move a stream''s bookmark or resume position forward (never backwards, compared in the key''s own type)';
 
 /*
+ * _below_cap: a key value (text of type typ) no greater than the run's
+ * commit-safe cap (NULL: none): the value, or the cap.
+ */
+CREATE FUNCTION pgpull._below_cap(value text, cap text, typ text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_below boolean;
+BEGIN
+	IF _below_cap.value IS NULL OR _below_cap.cap IS NULL THEN
+		RETURN _below_cap.value;
+	END IF;
+	EXECUTE pg_catalog.format('SELECT %L::%s <= %L::%2$s', _below_cap.value, _below_cap.typ, _below_cap.cap)
+	   INTO v_below;
+	RETURN CASE WHEN v_below THEN _below_cap.value ELSE _below_cap.cap END;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._below_cap(text, text, text) IS 'internal: a key value, lowered to the run''s commit-safe cap';
+
+/*
  * record_batch: the destination accepted a batch of a stream: count it and
  * advance the stream's bookmark (key_based) or resume position
  * (full_table) with _advance_bookmark, never backwards, so calling it again
- * for the same batch changes nothing but the counts.
+ * for the same batch changes nothing but the counts.  A key_based bookmark
+ * goes no further than the run's commit-safe cap (record_cap).
  */
 CREATE FUNCTION pgpull.record_batch(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
 									last_position text, lossy bigint)
@@ -1137,6 +1179,9 @@ BEGIN
 		v_pos := pgpull._position_columns(v_stream);
 		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
+		IF v_stream.method = 'key_based' THEN
+			v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
+		END IF;
 		IF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
 		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
 			v_after := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).after;
@@ -1163,6 +1208,90 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.record_batch(bigint, bigint, bigint, bigint, text, bigint) IS 'count a batch the destination accepted and advance the stream''s bookmark or resume position (never backwards)';
+
+/*
+ * record_cap: a chunk about to be sent has rows rows at or after the
+ * commit-safe cap cap (the ISO text of the cap column of the extraction
+ * query; -infinity when no sample was valid).  From now on in this run the
+ * stream's bookmark goes no further than the lowest such cap (record_batch,
+ * record_emitted), so the next run reads those rows again, with any row a
+ * transaction open at the cap commits late.  Counts them in rows_resent,
+ * and logs which transaction held the cap when it is set or lowered.
+ */
+CREATE FUNCTION pgpull.record_cap(run_id bigint, stream_id bigint, cap text, rows bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_type pg_catalog.regtype;
+	v_cap text;
+	v_sample pgpull.watermark_sample;
+	v_holder text;
+BEGIN
+	v_run := pgpull._run(record_cap.run_id, true);
+	v_stream := pgpull._stream(v_run, record_cap.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF record_cap.cap IS NULL OR record_cap.rows IS NULL THEN
+		RAISE EXCEPTION 'cap and rows must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A cap is recorded with the rows read at or after it.',
+				  HINT = 'Pass the cap column of the extraction query''s rows, and how many rows carried it.';
+	END IF;
+	IF record_cap.rows < 0 THEN
+		RAISE EXCEPTION 'rows must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('rows is %s.', record_cap.rows),
+				  HINT = 'Pass how many rows carried the cap.';
+	END IF;
+	IF v_stream.method <> 'key_based' THEN
+		RAISE EXCEPTION 'stream "%" has no commit-safe cap', v_stream.destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'Only key_based streams with a date or time replication key are capped.',
+				  HINT = 'Record a cap only for rows whose cap column is not null.';
+	END IF;
+	v_type := (pgpull._position_columns(v_stream)).types[1]::pg_catalog.regtype;
+	BEGIN
+		EXECUTE pg_catalog.format('SELECT %s FROM (SELECT %L::%s AS v) AS s',
+								  pgpull._key_text_expr('s.v', v_type), record_cap.cap, v_type)
+		   INTO v_cap;
+	EXCEPTION WHEN data_exception THEN
+		RAISE EXCEPTION 'cap "%" of stream "%" does not read as type %', record_cap.cap,
+						v_stream.destination_table, v_type
+			USING ERRCODE = '22P02',
+				  DETAIL = 'A cap is a value of the replication key''s type.',
+				  HINT = 'Pass the cap column of the extraction query''s rows as it is.';
+	END;
+
+	UPDATE pgpull.run_streams rs
+	   SET cap = pgpull._below_cap(v_cap, rs.cap, v_type::text),
+		   rows_resent = rs.rows_resent + record_cap.rows
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+	IF v_rs.cap IS NOT NULL AND pgpull._below_cap(v_rs.cap, v_cap, v_type::text) = v_rs.cap THEN
+		RETURN;		/* no lower than before: said already */
+	END IF;
+
+	IF v_cap = '-infinity' THEN
+		v_holder := 'no sample of the open transactions was valid for the chunk''s snapshot (a standby behind its primary), so the bookmark does not move in this run';
+	ELSE
+		SELECT w.* INTO v_sample FROM pgpull.watermark_sample w ORDER BY w.taken_at DESC LIMIT 1;
+		v_holder := CASE WHEN v_sample.oldest_pid IS NULL
+						 THEN 'no open transaction held it: the rows were written moments before the chunk was read'
+						 ELSE pg_catalog.format('the cap was held by the transaction of process %s (application "%s"), open for %s',
+												v_sample.oldest_pid, COALESCE(v_sample.oldest_application, ''),
+												pg_catalog.date_trunc('second', v_sample.taken_at - v_sample.oldest_start)) END;
+	END IF;
+	PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO',
+		pg_catalog.format('%s row%s with %I at or after the commit-safe cap %s: sent now and again by the next run, and the bookmark stays at or below the cap; %s',
+						  record_cap.rows, CASE WHEN record_cap.rows = 1 THEN '' ELSE 's' END,
+						  v_stream.replication_key, v_cap, v_holder));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.record_cap(bigint, bigint, text, bigint) IS 'keep the bookmark of a stream at or below the commit-safe cap of rows read past it, and count them';
 
 /*
  * _end_stream: the outcome of a stream in a run, 'succeeded' or 'failed'
@@ -1261,7 +1390,11 @@ BEGIN
 									   WHEN v_stream.method = 'key_based' AND v_rs.bookmark_after IS NOT NULL
 									   THEN pg_catalog.format('; bookmark %s: %s', v_stream.replication_key,
 															  v_rs.bookmark_after)
-									   ELSE '' END) END);
+									   ELSE '' END) END
+			|| CASE WHEN v_rs.rows_resent > 0
+					THEN pg_catalog.format('; %s row%s at or after the commit-safe cap go again next run',
+										   v_rs.rows_resent, CASE WHEN v_rs.rows_resent = 1 THEN '' ELSE 's' END)
+					ELSE '' END);
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._end_stream(bigint, bigint, text, bigint, text, boolean) IS 'internal: record the outcome of a stream in a run and release its lock';

@@ -87,7 +87,8 @@ BEGIN
 	/* the activity read must be newer than taken_at: drop any cached copy */
 	PERFORM pg_catalog.pg_stat_clear_snapshot();
 	v_sample.taken_at := pg_catalog.clock_timestamp();
-	SELECT a.pid, a.xact_start INTO v_sample.oldest_pid, v_sample.oldest_start
+	SELECT a.pid, a.xact_start, a.application_name
+	  INTO v_sample.oldest_pid, v_sample.oldest_start, v_sample.oldest_application
 	  FROM pg_catalog.pg_stat_activity a
 	 WHERE a.datname = pg_catalog.current_database()
 	   AND a.pid <> pg_catalog.pg_backend_pid()
@@ -116,9 +117,10 @@ BEGIN
 	 */
 	v_sample.cap := LEAST(v_sample.taken_at - interval '10 milliseconds', v_sample.oldest_start, v_prepared);
 	DELETE FROM pgpull.watermark_sample w WHERE w.taken_at < v_sample.taken_at - interval '3 days';
-	INSERT INTO pgpull.watermark_sample (taken_at, xid, cap, oldest_pid, oldest_start, writers, hidden)
+	INSERT INTO pgpull.watermark_sample (taken_at, xid, cap, oldest_pid, oldest_start, writers, hidden,
+										 oldest_application)
 	VALUES (v_sample.taken_at, v_sample.xid, v_sample.cap, v_sample.oldest_pid, v_sample.oldest_start,
-			v_sample.writers, v_sample.hidden)
+			v_sample.writers, v_sample.hidden, v_sample.oldest_application)
 	RETURNING * INTO v_sample;
 	RETURN v_sample;
 END
@@ -130,9 +132,11 @@ COMMENT ON FUNCTION pgpull._watermark_sample() IS 'internal: record when the old
  * on the source, giving the cap of a replication key of base type typ
  * (timestamptz, timestamp or date) from the newest valid sample among the
  * current one and the newest older than 1 s, 10 s, 1 min, 10 min, 1 h,
- * 1 day and 2 days (NULL when none is valid).
+ * 1 day and 2 days (NULL when none is valid); as_text: the same cap as the
+ * ISO text of bookmarks (_key_text_expr).
  */
-CREATE FUNCTION pgpull._watermark_cap_expr(current_sample pgpull.watermark_sample, typ pg_catalog.oid)
+CREATE FUNCTION pgpull._watermark_cap_expr(current_sample pgpull.watermark_sample, typ pg_catalog.oid,
+										   as_text boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -141,37 +145,40 @@ DECLARE
 	v_zones text[] := pgpull._writer_time_zones();
 	v_values text;
 BEGIN
-	SELECT pg_catalog.string_agg(pg_catalog.format('(%L::pg_catalog.xid8, %L::%s)', x.xid,
-			CASE _watermark_cap_expr.typ
-			WHEN 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
-				pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', x.cap))::text, '"') || 'Z'
-			WHEN 'pg_catalog.timestamp'::pg_catalog.regtype THEN
-				(SELECT pg_catalog.btrim(pg_catalog.to_json(pg_catalog.min(pg_catalog.timezone(z.zone, x.cap)))::text, '"')
-				   FROM pg_catalog.unnest(v_zones) AS z(zone))
-			ELSE
-				(SELECT pg_catalog.btrim(pg_catalog.to_json(pg_catalog.min(pg_catalog.timezone(z.zone, x.cap)::pg_catalog.date))::text, '"')
-				   FROM pg_catalog.unnest(v_zones) AS z(zone))
-			END,
+	SELECT pg_catalog.string_agg(pg_catalog.format('(%L::pg_catalog.xid8, %L::%s, %2$L)', x.xid, x.cap_text,
 			pg_catalog.format_type(_watermark_cap_expr.typ, NULL)), ', ' ORDER BY x.taken_at DESC)
 	  INTO v_values
-	  FROM (SELECT DISTINCT s.sample_id, s.taken_at, s.xid, s.cap
-			  FROM (SELECT (_watermark_cap_expr.current_sample).*
-					UNION ALL
-					SELECT o.*
-					  FROM pg_catalog.unnest(ARRAY['1 second', '10 seconds', '1 minute', '10 minutes',
-												   '1 hour', '1 day', '2 days']::interval[]) AS b(age)
-					 CROSS JOIN LATERAL (
-						SELECT w.* FROM pgpull.watermark_sample w
-						 WHERE w.taken_at <= (_watermark_cap_expr.current_sample).taken_at - b.age
-						 ORDER BY w.taken_at DESC LIMIT 1) AS o) AS s) AS x;
+	  FROM (SELECT s.taken_at, s.xid,
+				   CASE _watermark_cap_expr.typ
+				   WHEN 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+					   pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', s.cap))::text, '"') || 'Z'
+				   WHEN 'pg_catalog.timestamp'::pg_catalog.regtype THEN
+					   (SELECT pg_catalog.btrim(pg_catalog.to_json(pg_catalog.min(pg_catalog.timezone(z.zone, s.cap)))::text, '"')
+						  FROM pg_catalog.unnest(v_zones) AS z(zone))
+				   ELSE
+					   (SELECT pg_catalog.btrim(pg_catalog.to_json(pg_catalog.min(pg_catalog.timezone(z.zone, s.cap)::pg_catalog.date))::text, '"')
+						  FROM pg_catalog.unnest(v_zones) AS z(zone))
+				   END AS cap_text
+			  FROM (SELECT DISTINCT u.sample_id, u.taken_at, u.xid, u.cap
+					  FROM (SELECT (_watermark_cap_expr.current_sample).*
+							UNION ALL
+							SELECT o.*
+							  FROM pg_catalog.unnest(ARRAY['1 second', '10 seconds', '1 minute', '10 minutes',
+														   '1 hour', '1 day', '2 days']::interval[]) AS b(age)
+							 CROSS JOIN LATERAL (
+								SELECT w.* FROM pgpull.watermark_sample w
+								 WHERE w.taken_at <= (_watermark_cap_expr.current_sample).taken_at - b.age
+								 ORDER BY w.taken_at DESC LIMIT 1) AS o) AS u) AS s) AS x;
 	RETURN pg_catalog.format(
-		'(SELECT pg_catalog.max(w.cap) FROM (VALUES %s) AS w(xid, cap)'
+		'(SELECT %s FROM (VALUES %s) AS w(xid, cap, cap_text)'
 		' WHERE w.xid < CASE WHEN pg_catalog.pg_is_in_recovery()'
 		' THEN pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())'
 		' ELSE pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) END'
 		' OR (w.xid = pg_catalog.pg_current_xact_id_if_assigned()'
-		' AND pg_catalog.current_setting(''transaction_isolation'') = ''read committed''))',
-		v_values);
+		' AND pg_catalog.current_setting(''transaction_isolation'') = ''read committed'')%s)',
+		CASE WHEN _watermark_cap_expr.as_text THEN 'w.cap_text' ELSE 'pg_catalog.max(w.cap)' END,
+		v_values,
+		CASE WHEN _watermark_cap_expr.as_text THEN ' ORDER BY w.cap DESC LIMIT 1' ELSE '' END);
 END
 $fn$;
-COMMENT ON FUNCTION pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid) IS 'internal: SQL of the commit-safe cap of a date or time replication key';
+COMMENT ON FUNCTION pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid, boolean) IS 'internal: SQL of the commit-safe cap of a date or time replication key';

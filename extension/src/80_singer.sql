@@ -140,7 +140,8 @@ COMMENT ON FUNCTION pgpull._is_count(jsonb) IS 'internal: whether a JSON value i
  * the resume position, and returns the stream's bookmark entry as of the
  * last row sent (last_position: its position; NULL while none was sent in
  * this run; complete: the stream was sent to its end) for the STATE
- * message that follows these rows.
+ * message that follows these rows.  A key_based entry goes no further than
+ * the run's commit-safe cap (record_cap).
  */
 CREATE FUNCTION pgpull.record_emitted(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
 									  last_position text, lossy bigint, complete boolean)
@@ -184,6 +185,7 @@ BEGIN
 	END IF;
 	IF v_stream.method = 'key_based' THEN
 		v_key_value := v_rs.bookmark_before;
+		v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
 		IF v_values[1] IS NOT NULL THEN
 			/* the ISO text of the key, whatever the spelling of the position */
 			v_type := v_pos.types[1]::pg_catalog.regtype;

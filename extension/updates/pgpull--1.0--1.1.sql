@@ -233,7 +233,8 @@ $fn$;
  * record_batch: the destination accepted a batch of a stream: count it and
  * advance the stream's bookmark (key_based) or resume position
  * (full_table) with _advance_bookmark, never backwards, so calling it again
- * for the same batch changes nothing but the counts.
+ * for the same batch changes nothing but the counts.  A key_based bookmark
+ * goes no further than the run's commit-safe cap (record_cap).
  */
 CREATE OR REPLACE FUNCTION pgpull.record_batch(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
 									last_position text, lossy bigint)
@@ -271,6 +272,9 @@ BEGIN
 		v_pos := pgpull._position_columns(v_stream);
 		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
+		IF v_stream.method = 'key_based' THEN
+			v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
+		END IF;
 		IF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
 		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
 			v_after := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).after;
@@ -296,6 +300,114 @@ BEGIN
 								   ELSE '' END));
 END
 $fn$;
+COMMENT ON FUNCTION pgpull.record_batch(bigint, bigint, bigint, bigint, text, bigint) IS 'count a batch the destination accepted and advance the stream''s bookmark or resume position (never backwards)';
+
+/*
+ * _below_cap: a key value (text of type typ) no greater than the run's
+ * commit-safe cap (NULL: none): the value, or the cap.
+ */
+CREATE FUNCTION pgpull._below_cap(value text, cap text, typ text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_below boolean;
+BEGIN
+	IF _below_cap.value IS NULL OR _below_cap.cap IS NULL THEN
+		RETURN _below_cap.value;
+	END IF;
+	EXECUTE pg_catalog.format('SELECT %L::%s <= %L::%2$s', _below_cap.value, _below_cap.typ, _below_cap.cap)
+	   INTO v_below;
+	RETURN CASE WHEN v_below THEN _below_cap.value ELSE _below_cap.cap END;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._below_cap(text, text, text) IS 'internal: a key value, lowered to the run''s commit-safe cap';
+
+/*
+ * record_cap: a chunk about to be sent has rows rows at or after the
+ * commit-safe cap cap (the ISO text of the cap column of the extraction
+ * query; -infinity when no sample was valid).  From now on in this run the
+ * stream's bookmark goes no further than the lowest such cap (record_batch,
+ * record_emitted), so the next run reads those rows again, with any row a
+ * transaction open at the cap commits late.  Counts them in rows_resent,
+ * and logs which transaction held the cap when it is set or lowered.
+ */
+CREATE FUNCTION pgpull.record_cap(run_id bigint, stream_id bigint, cap text, rows bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_type pg_catalog.regtype;
+	v_cap text;
+	v_sample pgpull.watermark_sample;
+	v_holder text;
+BEGIN
+	v_run := pgpull._run(record_cap.run_id, true);
+	v_stream := pgpull._stream(v_run, record_cap.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF record_cap.cap IS NULL OR record_cap.rows IS NULL THEN
+		RAISE EXCEPTION 'cap and rows must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A cap is recorded with the rows read at or after it.',
+				  HINT = 'Pass the cap column of the extraction query''s rows, and how many rows carried it.';
+	END IF;
+	IF record_cap.rows < 0 THEN
+		RAISE EXCEPTION 'rows must not be negative'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('rows is %s.', record_cap.rows),
+				  HINT = 'Pass how many rows carried the cap.';
+	END IF;
+	IF v_stream.method <> 'key_based' THEN
+		RAISE EXCEPTION 'stream "%" has no commit-safe cap', v_stream.destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'Only key_based streams with a date or time replication key are capped.',
+				  HINT = 'Record a cap only for rows whose cap column is not null.';
+	END IF;
+	v_type := (pgpull._position_columns(v_stream)).types[1]::pg_catalog.regtype;
+	BEGIN
+		EXECUTE pg_catalog.format('SELECT %s FROM (SELECT %L::%s AS v) AS s',
+								  pgpull._key_text_expr('s.v', v_type), record_cap.cap, v_type)
+		   INTO v_cap;
+	EXCEPTION WHEN data_exception THEN
+		RAISE EXCEPTION 'cap "%" of stream "%" does not read as type %', record_cap.cap,
+						v_stream.destination_table, v_type
+			USING ERRCODE = '22P02',
+				  DETAIL = 'A cap is a value of the replication key''s type.',
+				  HINT = 'Pass the cap column of the extraction query''s rows as it is.';
+	END;
+
+	UPDATE pgpull.run_streams rs
+	   SET cap = pgpull._below_cap(v_cap, rs.cap, v_type::text),
+		   rows_resent = rs.rows_resent + record_cap.rows
+	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+	IF v_rs.cap IS NOT NULL AND pgpull._below_cap(v_rs.cap, v_cap, v_type::text) = v_rs.cap THEN
+		RETURN;		/* no lower than before: said already */
+	END IF;
+
+	IF v_cap = '-infinity' THEN
+		v_holder := 'no sample of the open transactions was valid for the chunk''s snapshot (a standby behind its primary), so the bookmark does not move in this run';
+	ELSE
+		SELECT w.* INTO v_sample FROM pgpull.watermark_sample w ORDER BY w.taken_at DESC LIMIT 1;
+		v_holder := CASE WHEN v_sample.oldest_pid IS NULL
+						 THEN 'no open transaction held it: the rows were written moments before the chunk was read'
+						 ELSE pg_catalog.format('the cap was held by the transaction of process %s (application "%s"), open for %s',
+												v_sample.oldest_pid, COALESCE(v_sample.oldest_application, ''),
+												pg_catalog.date_trunc('second', v_sample.taken_at - v_sample.oldest_start)) END;
+	END IF;
+	PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO',
+		pg_catalog.format('%s row%s with %I at or after the commit-safe cap %s: sent now and again by the next run, and the bookmark stays at or below the cap; %s',
+						  record_cap.rows, CASE WHEN record_cap.rows = 1 THEN '' ELSE 's' END,
+						  v_stream.replication_key, v_cap, v_holder));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.record_cap(bigint, bigint, text, bigint) IS 'keep the bookmark of a stream at or below the commit-safe cap of rows read past it, and count them';
+
 
 /*
  * commit_state: a state value a Singer target echoed after storing the
@@ -712,7 +824,11 @@ BEGIN
 									   WHEN v_stream.method = 'key_based' AND v_rs.bookmark_after IS NOT NULL
 									   THEN pg_catalog.format('; bookmark %s: %s', v_stream.replication_key,
 															  v_rs.bookmark_after)
-									   ELSE '' END) END);
+									   ELSE '' END) END
+			|| CASE WHEN v_rs.rows_resent > 0
+					THEN pg_catalog.format('; %s row%s at or after the commit-safe cap go again next run',
+										   v_rs.rows_resent, CASE WHEN v_rs.rows_resent = 1 THEN '' ELSE 's' END)
+					ELSE '' END);
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._end_stream(bigint, bigint, text, bigint, text, boolean) IS 'internal: record the outcome of a stream in a run and release its lock';
@@ -812,6 +928,7 @@ AS $fn$
 		'pgpull.take_stream(bigint,bigint)',
 		'pgpull.extraction_query(bigint,bigint,text,integer)',
 		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
+		'pgpull.record_cap(bigint,bigint,text,bigint)',
 		'pgpull.log(bigint,bigint,text,text)',
 		'pgpull.end_stream(bigint,bigint,text,bigint,text)',
 		'pgpull.end_run(bigint,text,text)',
@@ -820,6 +937,7 @@ AS $fn$
 		'pgpull.commit_state(jsonb)'
 	]::text[];
 $fn$;
+COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
 
 /*
  * Integrations belong to roles: only the roles an integration is granted
@@ -1087,6 +1205,8 @@ BEGIN
 	LOOP
 		IF pg_catalog.has_function_privilege(v_role, 'pgpull.begin_run(text,text,text)', 'EXECUTE') THEN
 			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.database_id() TO %I', v_role);
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.record_cap(bigint, bigint, text, bigint) TO %I',
+									  v_role);
 			INSERT INTO pgpull.integration_grant (integration, role_name)
 			SELECT i.integration, v_role
 			  FROM (SELECT s.integration FROM pgpull.stream s UNION SELECT u.integration FROM pgpull.runs u) AS i
@@ -1585,7 +1705,8 @@ REVOKE EXECUTE ON FUNCTION pgpull._entry_mac(text, bigint, jsonb) FROM PUBLIC;
  * the resume position, and returns the stream's bookmark entry as of the
  * last row sent (last_position: its position; NULL while none was sent in
  * this run; complete: the stream was sent to its end) for the STATE
- * message that follows these rows.
+ * message that follows these rows.  A key_based entry goes no further than
+ * the run's commit-safe cap (record_cap).
  */
 CREATE OR REPLACE FUNCTION pgpull.record_emitted(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
 									  last_position text, lossy bigint, complete boolean)
@@ -1629,6 +1750,7 @@ BEGIN
 	END IF;
 	IF v_stream.method = 'key_based' THEN
 		v_key_value := v_rs.bookmark_before;
+		v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
 		IF v_values[1] IS NOT NULL THEN
 			/* the ISO text of the key, whatever the spelling of the position */
 			v_type := v_pos.types[1]::pg_catalog.regtype;
@@ -1670,6 +1792,7 @@ BEGIN
 	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
 END
 $fn$;
+COMMENT ON FUNCTION pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean) IS 'count rows sent to a Singer target (no bookmark moves) and return the stream''s entry for the next STATE message';
 
 /*
  * Fresh rows are not held back by backends that never write rows: the
@@ -1723,7 +1846,8 @@ BEGIN
 	/* the activity read must be newer than taken_at: drop any cached copy */
 	PERFORM pg_catalog.pg_stat_clear_snapshot();
 	v_sample.taken_at := pg_catalog.clock_timestamp();
-	SELECT a.pid, a.xact_start INTO v_sample.oldest_pid, v_sample.oldest_start
+	SELECT a.pid, a.xact_start, a.application_name
+	  INTO v_sample.oldest_pid, v_sample.oldest_start, v_sample.oldest_application
 	  FROM pg_catalog.pg_stat_activity a
 	 WHERE a.datname = pg_catalog.current_database()
 	   AND a.pid <> pg_catalog.pg_backend_pid()
@@ -1752,10 +1876,410 @@ BEGIN
 	 */
 	v_sample.cap := LEAST(v_sample.taken_at - interval '10 milliseconds', v_sample.oldest_start, v_prepared);
 	DELETE FROM pgpull.watermark_sample w WHERE w.taken_at < v_sample.taken_at - interval '3 days';
-	INSERT INTO pgpull.watermark_sample (taken_at, xid, cap, oldest_pid, oldest_start, writers, hidden)
+	INSERT INTO pgpull.watermark_sample (taken_at, xid, cap, oldest_pid, oldest_start, writers, hidden,
+										 oldest_application)
 	VALUES (v_sample.taken_at, v_sample.xid, v_sample.cap, v_sample.oldest_pid, v_sample.oldest_start,
-			v_sample.writers, v_sample.hidden)
+			v_sample.writers, v_sample.hidden, v_sample.oldest_application)
 	RETURNING * INTO v_sample;
 	RETURN v_sample;
 END
 $fn$;
+COMMENT ON FUNCTION pgpull._watermark_sample() IS 'internal: record when the oldest open transaction of the database started';
+
+/*
+ * Fresh rows are never held back: the commit-safe cap no longer filters a
+ * chunk's rows, it keeps the bookmark at or below it (record_cap); the
+ * extraction query gains the cap column, and the columns of a stream are
+ * fixed for the run when it is taken (run_streams.columns).  The samples
+ * name the application of the transaction holding the cap.
+ */
+ALTER TABLE pgpull.run_streams
+	ADD COLUMN columns name[],
+	ADD COLUMN cap text,
+	ADD COLUMN rows_resent bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN pgpull.run_streams.columns IS 'the columns the run extracts, fixed when it took the stream: a column added meanwhile is sent from the next run on';
+COMMENT ON COLUMN pgpull.run_streams.cap IS 'the lowest commit-safe cap of the rows the run read at or after it (ISO text): the bookmark stays at or below it';
+COMMENT ON COLUMN pgpull.run_streams.rows_resent IS 'rows the run read at or after its commit-safe cap: sent now, and again by the next run';
+ALTER TABLE pgpull.watermark_sample ADD COLUMN oldest_application text;
+DROP FUNCTION pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid);
+
+/*
+ * take_stream: lock a stream for this session (session-level advisory
+ * lock on the state connection) and start it in the run, or skip it when
+ * another session holds it.  Fixes the columns the run extracts (a column
+ * added while the run goes on is sent from the next run on, with the
+ * schema that has it).  Returns its JSON schema as of now, key names,
+ * bookmark properties, whether it is read in keyset chunks, and (full_table)
+ * its table version: new when the stream starts from scratch, kept when
+ * it resumes.  42P01 (lock not taken) when its relation was dropped.
+ */
+CREATE OR REPLACE FUNCTION pgpull.take_stream(run_id bigint, stream_id bigint)
+RETURNS TABLE (taken boolean, json_schema jsonb, key_names text[], bookmark_properties text[],
+			   chunked boolean, table_version bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_label text;
+	v_columns record;
+	v_mine boolean;
+	v_version bigint;
+	v_before text;
+	v_nulls bigint;
+	v_schema jsonb;
+	v_stream_columns name[];
+	v_message text;
+BEGIN
+	v_run := pgpull._run(take_stream.run_id, true);
+	v_stream := pgpull._stream(v_run, take_stream.stream_id);
+	/* checked before locking: a dropped relation or column never holds the lock */
+	v_label := pgpull._stream_relation(v_stream);
+	v_columns := pgpull._position_columns(v_stream);
+
+	v_mine := pgpull._lock_holder(pgpull._lock_class(), v_stream.stream_id)
+			  IS NOT DISTINCT FROM pg_catalog.pg_backend_pid();
+	IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(pgpull._lock_class(), v_stream.stream_id::integer) THEN
+		INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, ended_at)
+		VALUES (v_run.run_id, v_stream.stream_id, 'skipped', pg_catalog.now())
+		ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
+		   SET status = 'skipped', ended_at = pg_catalog.now();
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_stream.stream_id, 'INFO', 'stream is being synced by another puller, skipped');
+		RETURN QUERY SELECT false, NULL::jsonb, NULL::text[], NULL::text[], NULL::boolean, NULL::bigint;
+		RETURN;
+	END IF;
+
+	BEGIN
+		v_stream_columns := pgpull._stream_columns(v_stream.stream_id);
+		v_schema := pgpull._json_schema_of(v_stream.relation, v_stream_columns);
+		IF v_stream.method = 'full_table' THEN
+			v_version := v_stream.table_version;
+			IF v_stream.resume_position IS NULL OR v_version IS NULL THEN
+				v_version := GREATEST(
+					(pg_catalog.extract('epoch', pg_catalog.clock_timestamp()) * 1000)::bigint,
+					v_version + 1);
+			END IF;
+			v_before := pg_catalog.array_to_json(v_stream.resume_position)::text;
+		ELSE
+			v_before := v_stream.bookmark;
+		END IF;
+
+		UPDATE pgpull.stream s
+		   SET status = 'running', table_version = v_version, updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_stream.stream_id;
+		INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, bookmark_before, bookmark_after, columns)
+		VALUES (v_run.run_id, v_stream.stream_id, 'running', v_before, v_before, v_stream_columns)
+		ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
+		   SET status = 'running', ended_at = NULL, error = NULL, columns = EXCLUDED.columns;
+
+		IF v_stream.method = 'key_based' THEN
+			v_message := CASE WHEN v_stream.bookmark IS NULL
+							  THEN 'stream taken: first run, every row (NULL replication keys first)'
+							  ELSE pg_catalog.format('stream taken: rows with %I >= %s', v_stream.replication_key,
+													 v_stream.bookmark) END;
+		ELSE
+			v_message := pg_catalog.format('stream taken: table version %s, %s', v_version,
+				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
+					 ELSE 'resuming after ' || v_before END);
+		END IF;
+		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
+
+		/* later runs skip NULL replication keys: say how many */
+		IF v_stream.method = 'key_based' AND v_stream.bookmark IS NOT NULL THEN
+			BEGIN
+				EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I IS NULL',
+										  v_label, v_stream.replication_key) INTO v_nulls;
+				IF v_nulls > 0 THEN
+					PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO',
+							pg_catalog.format('%s row%s with a NULL %I skipped: NULL replication keys are sent on the first run only',
+											  v_nulls, CASE WHEN v_nulls = 1 THEN '' ELSE 's' END,
+											  v_stream.replication_key));
+				END IF;
+			EXCEPTION WHEN insufficient_privilege THEN
+				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+				VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG',
+						'rows with a NULL replication key not counted: the extension owner cannot read the relation');
+			END;
+			PERFORM pgpull._watermark_sample();
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		IF NOT v_mine THEN
+			PERFORM pgpull._unlock(pgpull._lock_class(), v_stream.stream_id);
+		END IF;
+		RAISE;
+	END;
+
+	RETURN QUERY
+	SELECT true, v_schema, v_stream.key_columns::text[],
+		   CASE WHEN v_stream.method = 'key_based' THEN ARRAY[v_stream.replication_key::text]
+				ELSE '{}'::text[] END,
+		   pg_catalog.cardinality(v_stream.key_columns) > 0,
+		   v_version;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.take_stream(bigint, bigint) IS 'lock a stream of a run for this session and start it, or skip it when another puller has it';
+
+/*
+ * extraction_query: the SELECT of the next chunk of a taken stream, to run
+ * as COPY (...) TO STDOUT on the source: columns position (text), lossy
+ * (integer), row_json (text) and cap (text: the commit-safe cap, on the
+ * rows at or after it; see record_cap), in position order, of the columns
+ * fixed when the run took the stream.  after_position NULL: the
+ * first chunk (from the bookmark, inclusive, or after the resume position);
+ * else strictly after it.  LIMIT chunk_rows when the stream is chunked and
+ * chunk_rows is not NULL; a chunk with fewer rows is the last.
+ */
+CREATE OR REPLACE FUNCTION pgpull.extraction_query(run_id bigint, stream_id bigint, after_position text, chunk_rows integer)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_rs pgpull.run_streams;
+	v_label text;
+	v_pos record;
+	v_parts record;
+	v_chunked boolean;
+	v_after text[];
+	v_keys text[] := '{}';
+	v_key_types text[];
+	v_key_exprs text := '';
+	v_rk text;
+	v_rk_base pg_catalog.oid;
+	v_select text;
+	v_order text;
+	v_lower text;
+	v_cap_col text := 'NULL::pg_catalog.text';
+	v_limit text := '';
+	v_null_where text;
+	v_query text;
+	v_sample pgpull.watermark_sample;
+	v_message text;
+	i integer;
+BEGIN
+	v_run := pgpull._run(extraction_query.run_id, true);
+	v_stream := pgpull._stream(v_run, extraction_query.stream_id);
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF extraction_query.chunk_rows IS NOT NULL AND extraction_query.chunk_rows < 1 THEN
+		RAISE EXCEPTION 'chunk_rows must be positive'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('chunk_rows is %s.', extraction_query.chunk_rows),
+				  HINT = 'Pass NULL to read the stream in one pass.';
+	END IF;
+	v_label := pgpull._stream_relation(v_stream);
+	v_pos := pgpull._position_columns(v_stream);
+	v_chunked := pg_catalog.cardinality(v_stream.key_columns) > 0;
+	IF extraction_query.after_position IS NOT NULL AND NOT v_chunked THEN
+		RAISE EXCEPTION 'stream "%" is read in one pass', v_stream.destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'It has no key columns, so no position to continue from.',
+				  HINT = 'Pass after_position NULL.';
+	END IF;
+	IF v_chunked AND extraction_query.chunk_rows IS NOT NULL THEN
+		v_limit := pg_catalog.format(' LIMIT %s', extraction_query.chunk_rows);
+	END IF;
+
+	v_parts := pgpull._row_json_parts(v_stream.relation,
+									  COALESCE(v_rs.columns, pgpull._stream_columns(v_stream.stream_id)), 't');
+	v_select := pg_catalog.format(
+		'SELECT %s AS "position", (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
+		CASE WHEN pg_catalog.cardinality(v_pos.names) = 0 THEN '''[]''::pg_catalog.text'
+			 ELSE pg_catalog.format('pg_catalog.array_to_json(ARRAY[%s]::pg_catalog.text[])::pg_catalog.text',
+				(SELECT pg_catalog.string_agg(pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), ', ' ORDER BY c.n)
+				   FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n))) END,
+		v_parts.lossy_expr);
+	v_keys := ARRAY(SELECT pg_catalog.format('t.%I', k) FROM pg_catalog.unnest(v_stream.key_columns) AS k);
+	v_key_types := v_pos.types[pg_catalog.cardinality(v_pos.types) - pg_catalog.cardinality(v_keys) + 1 :];
+	FOR i IN 1 .. pg_catalog.cardinality(v_keys) LOOP
+		v_key_exprs := v_key_exprs || pg_catalog.format(', %s AS pgpull_k%s', v_keys[i], i);
+	END LOOP;
+
+	IF v_stream.method = 'full_table' THEN
+		v_select := v_select || v_cap_col || ' AS cap';
+		IF extraction_query.after_position IS NOT NULL THEN
+			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
+											  v_stream.destination_table, false);
+		ELSIF v_stream.resume_position IS NOT NULL AND v_chunked THEN
+			v_after := pgpull._position_parse(pg_catalog.array_to_json(v_stream.resume_position)::text,
+											  v_pos.types, v_stream.destination_table, false);
+		END IF;
+		v_query := v_select || pg_catalog.format(' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r',
+												 v_label, v_parts.select_list);
+		IF v_after IS NOT NULL THEN
+			v_query := v_query || pg_catalog.format(' WHERE (%s) > %s', pg_catalog.array_to_string(v_keys, ', '),
+													pgpull._row_literal(v_after, v_pos.types));
+		END IF;
+		IF v_chunked THEN
+			v_query := v_query || ' ORDER BY ' || pg_catalog.array_to_string(v_keys, ', ') || v_limit;
+		END IF;
+	ELSE
+		v_rk := pg_catalog.format('t.%I', v_stream.replication_key);
+		v_rk_base := v_pos.base_types[1];
+		IF extraction_query.after_position IS NOT NULL THEN
+			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
+											  v_stream.destination_table, v_rs.bookmark_before IS NULL);
+		END IF;
+		/* the non-NULL keys: from the bookmark, or after the position */
+		IF v_after[1] IS NOT NULL THEN
+			v_lower := pg_catalog.format('(%s) > %s',
+				pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', '), pgpull._row_literal(v_after, v_pos.types));
+		ELSIF v_stream.bookmark IS NOT NULL THEN
+			v_lower := pg_catalog.format('%s >= %L::%s', v_rk, v_stream.bookmark, v_pos.types[1]);
+		ELSE
+			v_lower := pg_catalog.format('%s IS NOT NULL', v_rk);
+		END IF;
+		/*
+		 * The commit-safe cap, and the warnings of this run and stream.  Every
+		 * row is read; those past the cap (at or after it; after its day for
+		 * date keys) carry it in the cap column, and record_cap keeps the
+		 * bookmark at or below it.  No valid sample: every row carries
+		 * -infinity, and the bookmark stays.
+		 */
+		v_sample := pgpull._watermark_sample();
+		IF v_rk_base IN ('pg_catalog.timestamptz'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
+						 'pg_catalog.date'::pg_catalog.regtype) THEN
+			v_cap_col := pg_catalog.format(
+				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s %2$s %3$s, false) THEN COALESCE(%4$s, ''-infinity'') END',
+				v_rk, CASE WHEN v_rk_base = 'pg_catalog.date'::pg_catalog.regtype THEN '<=' ELSE '<' END,
+				pgpull._watermark_cap_expr(v_sample, v_rk_base), pgpull._watermark_cap_expr(v_sample, v_rk_base, true));
+			IF v_sample.oldest_start < v_sample.taken_at - interval '5 minutes' THEN
+				v_message := pg_catalog.format(
+					'a transaction open since %s (process %s, application "%s") holds back the commit-safe cap: rows with %I at or after it are sent now and again by the next run, and the bookmark stays below it',
+					pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', v_sample.oldest_start))::text, '"') || 'Z',
+					v_sample.oldest_pid, COALESCE(v_sample.oldest_application, ''), v_stream.replication_key);
+			END IF;
+		ELSE
+			IF v_sample.writers > 0 THEN
+				v_message := pg_catalog.format(
+					'%s transaction%s writing while the chunk was planned: rows %s commit later with a %I below the bookmark will not be extracted (only date and time replication keys are capped)',
+					v_sample.writers, CASE WHEN v_sample.writers = 1 THEN ' was' ELSE 's were' END,
+					CASE WHEN v_sample.writers = 1 THEN 'it may' ELSE 'they may' END, v_stream.replication_key);
+			END IF;
+		END IF;
+		IF v_message IS NULL AND v_sample.hidden > 0 AND v_cap_col <> 'NULL::pg_catalog.text' THEN
+			v_message := pg_catalog.format(
+				'the start of %s open transaction%s of other roles is not visible to the extension owner: the commit-safe cap ignores %s (grant pg_read_all_stats to the extension owner)',
+				v_sample.hidden, CASE WHEN v_sample.hidden = 1 THEN '' ELSE 's' END,
+				CASE WHEN v_sample.hidden = 1 THEN 'it' ELSE 'them' END);
+		END IF;
+		IF v_message IS NOT NULL AND NOT v_rs.watermark_warned THEN
+			PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING', v_message);
+			UPDATE pgpull.run_streams rs SET watermark_warned = true
+			 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+		END IF;
+
+		v_select := v_select || v_cap_col || ' AS cap';
+		v_order := pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', ');
+		IF v_rs.bookmark_before IS NOT NULL OR v_after[1] IS NOT NULL THEN
+			/* later runs, and first runs past the NULL keys */
+			v_query := v_select || pg_catalog.format(
+				' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE %s ORDER BY %s%s',
+				v_label, v_parts.select_list, v_lower, v_order, v_limit);
+		ELSE
+			/* a first run: the NULL keys first (after the position in them), then the others */
+			v_null_where := v_rk || ' IS NULL';
+			IF v_after IS NOT NULL THEN
+				v_null_where := v_null_where || pg_catalog.format(' AND (%s) > %s',
+					pg_catalog.array_to_string(v_keys, ', '), pgpull._row_literal(v_after[2:], v_key_types));
+			END IF;
+			IF v_limit = '' THEN
+				v_query := v_select || pg_catalog.format(
+					' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE (%s) OR (%s) ORDER BY %s NULLS FIRST%s',
+					v_label, v_parts.select_list, v_null_where, v_lower, v_rk,
+					CASE WHEN pg_catalog.cardinality(v_keys) > 0
+						 THEN ', ' || pg_catalog.array_to_string(v_keys, ', ') ELSE '' END);
+			ELSE
+				/* each branch can use its own index; the outer sort sees at most 2 chunks */
+				v_query := pg_catalog.format(
+					'SELECT u."position", u.lossy, u.row_json, u.cap FROM ('
+					'(%1$s, NULL::%2$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
+					' WHERE %6$s ORDER BY %7$s%8$s)'
+					' UNION ALL '
+					'(%1$s, %9$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
+					' WHERE %10$s ORDER BY %11$s%8$s)'
+					') AS u ORDER BY u.pgpull_rk NULLS FIRST%12$s%8$s',
+					v_select, v_pos.types[1], v_key_exprs, v_label, v_parts.select_list,
+					v_null_where, pg_catalog.array_to_string(v_keys, ', '), v_limit,
+					v_rk, v_lower, v_order,
+					(SELECT pg_catalog.string_agg(pg_catalog.format(', u.pgpull_k%s', n), '' ORDER BY n)
+					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n));
+			END IF;
+		END IF;
+	END IF;
+
+	IF extraction_query.after_position IS NULL THEN
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG', 'extraction query: ' || v_query);
+	END IF;
+	RETURN v_query;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (position, lossy, row_json) of the next chunk of a taken stream, for COPY on the source';
+
+/*
+ * _watermark_cap_expr: the scalar subquery, run inside a chunk's snapshot
+ * on the source, giving the cap of a replication key of base type typ
+ * (timestamptz, timestamp or date) from the newest valid sample among the
+ * current one and the newest older than 1 s, 10 s, 1 min, 10 min, 1 h,
+ * 1 day and 2 days (NULL when none is valid); as_text: the same cap as the
+ * ISO text of bookmarks (_key_text_expr).
+ */
+CREATE FUNCTION pgpull._watermark_cap_expr(current_sample pgpull.watermark_sample, typ pg_catalog.oid,
+										   as_text boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_zones text[] := pgpull._writer_time_zones();
+	v_values text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('(%L::pg_catalog.xid8, %L::%s, %2$L)', x.xid, x.cap_text,
+			pg_catalog.format_type(_watermark_cap_expr.typ, NULL)), ', ' ORDER BY x.taken_at DESC)
+	  INTO v_values
+	  FROM (SELECT s.taken_at, s.xid,
+				   CASE _watermark_cap_expr.typ
+				   WHEN 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+					   pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', s.cap))::text, '"') || 'Z'
+				   WHEN 'pg_catalog.timestamp'::pg_catalog.regtype THEN
+					   (SELECT pg_catalog.btrim(pg_catalog.to_json(pg_catalog.min(pg_catalog.timezone(z.zone, s.cap)))::text, '"')
+						  FROM pg_catalog.unnest(v_zones) AS z(zone))
+				   ELSE
+					   (SELECT pg_catalog.btrim(pg_catalog.to_json(pg_catalog.min(pg_catalog.timezone(z.zone, s.cap)::pg_catalog.date))::text, '"')
+						  FROM pg_catalog.unnest(v_zones) AS z(zone))
+				   END AS cap_text
+			  FROM (SELECT DISTINCT u.sample_id, u.taken_at, u.xid, u.cap
+					  FROM (SELECT (_watermark_cap_expr.current_sample).*
+							UNION ALL
+							SELECT o.*
+							  FROM pg_catalog.unnest(ARRAY['1 second', '10 seconds', '1 minute', '10 minutes',
+														   '1 hour', '1 day', '2 days']::interval[]) AS b(age)
+							 CROSS JOIN LATERAL (
+								SELECT w.* FROM pgpull.watermark_sample w
+								 WHERE w.taken_at <= (_watermark_cap_expr.current_sample).taken_at - b.age
+								 ORDER BY w.taken_at DESC LIMIT 1) AS o) AS u) AS s) AS x;
+	RETURN pg_catalog.format(
+		'(SELECT %s FROM (VALUES %s) AS w(xid, cap, cap_text)'
+		' WHERE w.xid < CASE WHEN pg_catalog.pg_is_in_recovery()'
+		' THEN pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())'
+		' ELSE pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()) END'
+		' OR (w.xid = pg_catalog.pg_current_xact_id_if_assigned()'
+		' AND pg_catalog.current_setting(''transaction_isolation'') = ''read committed'')%s)',
+		CASE WHEN _watermark_cap_expr.as_text THEN 'w.cap_text' ELSE 'pg_catalog.max(w.cap)' END,
+		v_values,
+		CASE WHEN _watermark_cap_expr.as_text THEN ' ORDER BY w.cap DESC LIMIT 1' ELSE '' END);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid, boolean) IS 'internal: SQL of the commit-safe cap of a date or time replication key';
+
+REVOKE EXECUTE ON FUNCTION pgpull._watermark_cap_expr(pgpull.watermark_sample, pg_catalog.oid, boolean),
+	pgpull._below_cap(text, text, text),
+	pgpull.record_cap(bigint, bigint, text, bigint)
+	FROM PUBLIC;

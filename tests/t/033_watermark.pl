@@ -4,7 +4,9 @@
 # open when a sync reads (the classic way key-based replication loses rows:
 # it commits later with a key below the new bookmark) is not skipped: the
 # commit-safe cap keeps the bookmark below its start, and the next sync
-# sends its rows.
+# sends its rows.  The open transaction holds back only the bookmark, never
+# fresh rows: a row committed after it started goes in the very sync that
+# follows, is counted in rows_resent, and the log names the transaction.
 use strict;
 use warnings FATAL => 'all';
 use IPC::Run;
@@ -56,8 +58,12 @@ same_wl('rows changed just before the sync are in the destination (timestamp key
 # a transaction open across a sync: it started first, others commit after
 # it with later keys, the sync runs, then it commits
 my ($in, $out, $err) = ('', '', '');
-my $h = IPC::Run::start([ 'psql', '-X', '-q', '-At', '-d', $node->connstr('postgres') ],
-	'<', \$in, '>', \$out, '2>', \$err, IPC::Run::timeout(120));
+my $h;
+{
+	local $ENV{PGAPPNAME} = 'slow writer';
+	$h = IPC::Run::start([ 'psql', '-X', '-q', '-At', '-d', $node->connstr('postgres') ],
+		'<', \$in, '>', \$out, '2>', \$err, IPC::Run::timeout(120));
+}
 $in .= "BEGIN;\nINSERT INTO w (id, v) VALUES (200, 'slow writer');\nSELECT 'inserted';\n";
 $h->pump until $out =~ /inserted/;
 sleep 1;	# keys of later transactions are clearly later than its start
@@ -70,8 +76,17 @@ my $start = $node->safe_psql('postgres',
 	                                    WHERE query LIKE '%inserted%' AND pid <> pg_backend_pid())
 	    FROM pgpull.streams WHERE destination_table = 'w'});
 is($start, 't', 'the bookmark stays at or below the start of the open transaction');
-is($node->safe_psql('dest', q{SELECT v FROM "default".w WHERE id = 5}), 'v5',
-	'a row committed after the open transaction started waits for the next sync');
+is($node->safe_psql('dest', q{SELECT v FROM "default".w WHERE id = 5}), 'after the slow writer',
+	'a row committed after the open transaction started goes in this very sync');
+my $writer = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE application_name = 'slow writer'});
+is($node->safe_psql('postgres', q{
+	SELECT rs.rows_resent >= 1 AND rs.cap IS NOT NULL
+	  FROM pgpull.run_streams rs JOIN pgpull.stream s USING (stream_id)
+	 WHERE s.destination_table = 'w' ORDER BY rs.run_id DESC LIMIT 1}),
+	't', 'the rows past the cap are counted in rows_resent');
+like($r->{stderr}, qr/INFO w \d+ rows? with updated_at at or after the commit-safe cap [0-9T:.-]+Z: sent now and again by the next run, and the bookmark stays at or below the cap; the cap was held by the transaction of process $writer \(application "slow writer"\), open for/,
+	'the log names the transaction holding the cap: process, application, age');
 
 $in .= "COMMIT;\n\\q\n";
 $h->finish;
@@ -79,6 +94,8 @@ $r = PgPullTest::sync($node, $rcv);
 is($r->{rc}, 0, 'sync after the writer committed');
 PgPullTest::same_rows($node, 'w', 'id, v, updated_at', 'default',
 	'nothing lost: the late commit and the rows after it are in the destination');
+is($node->safe_psql('dest', q{SELECT v FROM "default".w WHERE id = 200}), 'slow writer',
+	'the open transaction\'s own row, committed later, went in the sync after');
 
 $rcv->stop;
 $node->stop;
