@@ -364,19 +364,19 @@ BEGIN
 		v_schema := '{}';
 		IF v_info.base_typmod >= 4 THEN
 			/*
-			 * numeric(p,s): |value| < 10^(p-s), in Draft 4's words (boolean
-			 * exclusive*).  Left out past 10^308, which validators reading
-			 * numbers as doubles would take for infinity.
+			 * numeric(p,s): |value| <= 10^(p-s) - 10^(-s), inclusive bounds,
+			 * which every draft reads alike (Draft 4's boolean exclusive*
+			 * is a number in Draft 6 and later, and a target validating
+			 * with a later draft would refuse every value).  Left out past
+			 * 10^308, which validators reading numbers as doubles would take
+			 * for infinity.
 			 */
 			v_precision := ((v_info.base_typmod - 4) >> 16) & 65535;
 			v_scale := (((v_info.base_typmod - 4) & 2047) # 1024) - 1024;
 		END IF;
 		IF v_info.base_typmod >= 4 AND v_precision - v_scale <= 308 THEN
-			v_bound := CASE WHEN v_precision >= v_scale
-							THEN ('1' || pg_catalog.repeat('0', v_precision - v_scale))::numeric
-							ELSE ('0.' || pg_catalog.repeat('0', v_scale - v_precision - 1) || '1')::numeric END;
-			v_schema := pg_catalog.jsonb_build_object('minimum', -v_bound, 'exclusiveMinimum', true,
-													  'maximum', v_bound, 'exclusiveMaximum', true);
+			v_bound := pg_catalog.trim_scale(10::numeric ^ (v_precision - v_scale) - 10::numeric ^ (-v_scale));
+			v_schema := pg_catalog.jsonb_build_object('minimum', -v_bound, 'maximum', v_bound);
 		END IF;
 	WHEN 'float4', 'float8', 'money' THEN
 		v_type := '"number"';

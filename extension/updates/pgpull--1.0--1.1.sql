@@ -2283,3 +2283,125 @@ REVOKE EXECUTE ON FUNCTION pgpull._watermark_cap_expr(pgpull.watermark_sample, p
 	pgpull._below_cap(text, text, text),
 	pgpull.record_cap(bigint, bigint, text, bigint)
 	FROM PUBLIC;
+
+/*
+ * numeric(p,s) bounds are inclusive (10^(p-s) - 10^(-s)): Draft 4's boolean
+ * exclusiveMaximum is a number in later drafts, and targets validating with
+ * them refused every value.
+ */
+/*
+ * _type_schema: the JSON Schema (Draft 4) of the JSON values of a type.
+ * nullable: whether the value may be NULL (a domain's NOT NULL overrides);
+ * the types whose values the mapping may turn into null (numbers but
+ * integers, date and time stamps) and json are nullable regardless.
+ * ndims: the declared dimensions of an array column (0 = unknown, 1 used);
+ * the schema nests that many arrays, so a value of other dimensions than
+ * declared (PostgreSQL does not enforce them) does not validate.
+ */
+CREATE OR REPLACE FUNCTION pgpull._type_schema(typ pg_catalog.oid, typmod integer, ndims integer,
+									nullable boolean, depth integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_info record;
+	v_type jsonb;
+	v_schema jsonb;
+	v_nullable boolean;
+	v_precision integer;
+	v_scale integer;
+	v_bound numeric;
+	v_ndims integer;
+BEGIN
+	IF _type_schema.depth > 32 THEN
+		RAISE EXCEPTION 'type % nests too deeply to map', _type_schema.typ::pg_catalog.regtype
+			USING ERRCODE = '54001';
+	END IF;
+	v_info := pgpull._type_info(_type_schema.typ, _type_schema.typmod);
+	v_nullable := _type_schema.nullable AND NOT v_info.not_null;
+
+	CASE v_info.kind
+	WHEN 'array' THEN
+		v_schema := pgpull._type_schema(v_info.sub_type, v_info.base_typmod, 0, true,
+										_type_schema.depth + 1);
+		v_ndims := GREATEST(CASE WHEN v_info.ndims > 0 THEN v_info.ndims
+								 ELSE _type_schema.ndims END, 1);
+		/* the sub-arrays of a multidimensional array are never null */
+		FOR k IN 2 .. v_ndims LOOP
+			v_schema := pg_catalog.jsonb_build_object('type', 'array', 'items', v_schema);
+		END LOOP;
+		v_type := '"array"';
+		v_schema := pg_catalog.jsonb_build_object('items', v_schema);
+	WHEN 'composite' THEN
+		v_type := '"object"';
+		SELECT pg_catalog.jsonb_build_object('properties', COALESCE(pg_catalog.jsonb_object_agg(
+					a.attname,
+					pgpull._type_schema(a.atttypid, a.atttypmod, a.attndims, true,
+										_type_schema.depth + 1)), '{}'))
+		  INTO v_schema
+		  FROM pgpull._attributes(v_info.sub_type) a;
+	WHEN 'int2' THEN
+		v_type := '"integer"';
+		v_schema := '{"minimum": -32768, "maximum": 32767}';
+	WHEN 'int4' THEN
+		v_type := '"integer"';
+		v_schema := '{"minimum": -2147483648, "maximum": 2147483647}';
+	WHEN 'int8' THEN
+		v_type := '"integer"';
+		v_schema := '{"minimum": -9223372036854775808, "maximum": 9223372036854775807}';
+	WHEN 'numeric' THEN
+		v_type := '"number"';
+		v_nullable := true;
+		v_schema := '{}';
+		IF v_info.base_typmod >= 4 THEN
+			/*
+			 * numeric(p,s): |value| <= 10^(p-s) - 10^(-s), inclusive bounds,
+			 * which every draft reads alike (Draft 4's boolean exclusive*
+			 * is a number in Draft 6 and later, and a target validating
+			 * with a later draft would refuse every value).  Left out past
+			 * 10^308, which validators reading numbers as doubles would take
+			 * for infinity.
+			 */
+			v_precision := ((v_info.base_typmod - 4) >> 16) & 65535;
+			v_scale := (((v_info.base_typmod - 4) & 2047) # 1024) - 1024;
+		END IF;
+		IF v_info.base_typmod >= 4 AND v_precision - v_scale <= 308 THEN
+			v_bound := pg_catalog.trim_scale(10::numeric ^ (v_precision - v_scale) - 10::numeric ^ (-v_scale));
+			v_schema := pg_catalog.jsonb_build_object('minimum', -v_bound, 'maximum', v_bound);
+		END IF;
+	WHEN 'float4', 'float8', 'money' THEN
+		v_type := '"number"';
+		v_nullable := true;
+	WHEN 'bool' THEN
+		v_type := '"boolean"';
+	WHEN 'date' THEN
+		v_type := '"string"';
+		v_nullable := true;
+		v_schema := '{"format": "date"}';
+	WHEN 'timestamp', 'timestamptz' THEN
+		v_type := '"string"';
+		v_nullable := true;
+		v_schema := '{"format": "date-time"}';
+	WHEN 'bytea' THEN
+		v_type := '"string"';
+		v_schema := '{"contentEncoding": "base64"}';
+	WHEN 'json', 'jsonb', 'json_cast' THEN
+		/* any JSON value, JSON null included */
+		RETURN '{"type": ["null", "boolean", "number", "string", "object", "array"]}';
+	WHEN 'varchar', 'bpchar' THEN
+		v_type := '"string"';
+		IF v_info.base_typmod >= 4 THEN
+			v_schema := pg_catalog.jsonb_build_object('maxLength', v_info.base_typmod - 4);
+		END IF;
+	ELSE
+		v_type := '"string"';
+	END CASE;
+
+	IF v_nullable THEN
+		v_type := pg_catalog.jsonb_build_array('null', v_type);
+	END IF;
+	RETURN pg_catalog.jsonb_build_object('type', v_type) || COALESCE(v_schema, '{}');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._type_schema(pg_catalog.oid, integer, integer, boolean, integer) IS 'internal: the JSON Schema (Draft 4) of the JSON values of a type';
