@@ -122,19 +122,19 @@ commit_classify(const char *line, size_t len, const char *integration,
 
 /*
  * commit_apply: confirm a pgpull state (JSON text of len bytes) with
- * pgpull.commit_state, and print a run log line per bookmark it moved
- * (DEBUG for the others), the stream named as at the destination (with
- * --all-databases, database is the catalog's, which prefixes it; else
- * NULL).  Sets *moved to how many moved.  Returns 0, or -1 with err set.
+ * pgpull.commit_state, and print a run log line per bookmark it moved, a
+ * WARNING per entry it rejected (DEBUG for the others), the stream named
+ * as at the destination (with --all-databases, database is the catalog's,
+ * which prefixes it; else NULL).  Adds to *counts what moved and what was
+ * rejected.  Returns 0, or -1 with err set.
  */
 int
 commit_apply(PGconn *conn, const char *line, size_t len, const char *database,
-			 int *moved, PPError *err)
+			 CommitCounts *counts, PPError *err)
 {
 	CommitResult *results;
 	int			n;
 
-	*moved = 0;
 	if (state_commit(conn, line, len, &results, &n, err) != 0)
 		return -1;
 	for (int i = 0; i < n; i++)
@@ -145,9 +145,14 @@ commit_apply(PGconn *conn, const char *line, size_t len, const char *database,
 
 		if (results[i].moved)
 		{
-			(*moved)++;
+			counts->moved++;
 			runlog_print_stream(name, "INFO", "the Singer target confirmed: %s",
 								results[i].detail ? results[i].detail : "bookmark moved");
+		}
+		else if (results[i].detail && strncmp(results[i].detail, "rejected", 8) == 0)
+		{
+			counts->rejected++;
+			runlog_print_stream(name, "WARNING", "nothing moved: %s", results[i].detail);
 		}
 		else
 			runlog_print_stream(name, "DEBUG", "nothing moved: %s",
@@ -234,13 +239,13 @@ database_state(json_t *state, const char *database, json_t *run)
 /*
  * commit_apply_databases: confirm a state of --all-databases: each
  * database's part in its own catalog (dc), with commit_apply.  An error
- * in one database is reported, naming it, and the others go on.  Sets
- * *moved to how many bookmarks moved.  Returns the worst exit status of
- * the databases (EXIT_OK: every part applied).
+ * in one database is reported, naming it, and the others go on.  Adds to
+ * *counts what moved and what was rejected.  Returns the worst exit status
+ * of the databases (EXIT_OK: every part applied).
  */
 int
 commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
-					   int *moved)
+					   CommitCounts *counts)
 {
 	json_error_t jerr;
 	json_t	   *state = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -251,7 +256,6 @@ commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
 	int			status = EXIT_OK;
 	PPError		err;
 
-	*moved = 0;
 	pp_error_init(&err);
 	json_object_foreach(json_object_get(state, "bookmarks"), table, value)
 	{
@@ -267,9 +271,8 @@ commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
 	{
 		char	   *part = database_state(state, database, value);
 		PGconn	   *conn = dbconns_get(dc, database, &err);
-		int			n = 0;
 
-		if (conn == NULL || commit_apply(conn, part, strlen(part), database, &n, &err) != 0)
+		if (conn == NULL || commit_apply(conn, part, strlen(part), database, counts, &err) != 0)
 		{
 			int			rc = exit_status_for_commit(&err);
 
@@ -278,7 +281,6 @@ commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
 				status = rc;
 			pp_error_clear(&err);
 		}
-		*moved += n;
 		free(part);
 	}
 	json_decref(state);
@@ -348,7 +350,7 @@ commit_state_run(PullerOptions *o)
 	DatabaseConns dc;
 	PPError		err;
 	int			status = EXIT_OK;
-	int			moved_total = 0;
+	CommitCounts counts = {0, 0};
 
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
@@ -442,8 +444,6 @@ commit_state_run(PullerOptions *o)
 
 	for (int i = 0; i < nstates; i++)
 	{
-		int			moved;
-
 		if (pp_interrupted)
 		{
 			pp_log_error("interrupted");
@@ -452,14 +452,13 @@ commit_state_run(PullerOptions *o)
 		}
 		if (states[i].databases != NULL)
 		{
-			int			rc = commit_apply_databases(&dc, states[i].line, states[i].len, &moved);
+			int			rc = commit_apply_databases(&dc, states[i].line, states[i].len, &counts);
 
 			if (rc != EXIT_OK)
 				pp_log_detail("The state is line %ld of %s; its other databases were applied.",
 							  states[i].lineno, label);
 			if (rc > status)
 				status = rc;
-			moved_total += moved;
 			continue;
 		}
 		if (conn == NULL)
@@ -472,7 +471,7 @@ commit_state_run(PullerOptions *o)
 				goto done;
 			}
 		}
-		if (commit_apply(conn, states[i].line, states[i].len, NULL, &moved, &err) != 0)
+		if (commit_apply(conn, states[i].line, states[i].len, NULL, &counts, &err) != 0)
 		{
 			pp_error_report(&err);
 			pp_log_detail("The state is line %ld of %s; the states before it were applied.",
@@ -480,21 +479,29 @@ commit_state_run(PullerOptions *o)
 			status = exit_status_for_commit(&err);
 			goto done;
 		}
-		moved_total += moved;
 	}
 	if (status != EXIT_OK)
 		runlog_print("INFO", "%d %s of %s applied in the databases that could take them: %d %s moved",
-					 nstates, nstates == 1 ? "state" : "states", label, moved_total,
-					 moved_total == 1 ? "bookmark" : "bookmarks");
-	else if (moved_total == 0)
+					 nstates, nstates == 1 ? "state" : "states", label, counts.moved,
+					 counts.moved == 1 ? "bookmark" : "bookmarks");
+	else if (counts.moved == 0)
 		runlog_print("INFO", "%d %s of %s applied: no bookmark moved, the catalog holds them already",
 					 nstates, nstates == 1 ? "state" : "states", label);
 	else
 		runlog_print("INFO", "%d %s of %s applied: %d %s moved", nstates,
-					 nstates == 1 ? "state" : "states", label, moved_total,
-					 moved_total == 1 ? "bookmark" : "bookmarks");
+					 nstates == 1 ? "state" : "states", label, counts.moved,
+					 counts.moved == 1 ? "bookmark" : "bookmarks");
 	if (skipped > 0)
 		runlog_print("INFO", "%ld other %s skipped", skipped, skipped == 1 ? "line" : "lines");
+	if (counts.rejected > 0)
+	{
+		runlog("WARNING", "%d bookmark %s rejected: pgpull did not write %s for a run of this catalog, or %s changed",
+			   counts.rejected, counts.rejected == 1 ? "entry was" : "entries were",
+			   counts.rejected == 1 ? "it" : "them", counts.rejected == 1 ? "it was" : "they were");
+		pp_log_hint("Pass the states the Singer target echoed, as it echoed them; a target may change whitespace and key order, not values.");
+		if (status == EXIT_OK)
+			status = EXIT_STREAM_FAILED;
+	}
 
 done:
 	for (int i = 0; i < nstates; i++)

@@ -31,10 +31,18 @@ typedef enum EchoKind
 extern EchoKind commit_classify(const char *line, size_t len,
 								const char *integration, int64_t *run_id,
 								char **other_integration, json_t **databases);
+/* what confirming states did */
+typedef struct CommitCounts
+{
+	int			moved;			/* bookmarks moved */
+	int			rejected;		/* entries pgpull did not write, or not for a
+								 * run of this catalog */
+} CommitCounts;
+
 extern int	commit_apply(PGconn *conn, const char *line, size_t len,
-						 const char *database, int *moved, PPError *err);
+						 const char *database, CommitCounts *counts, PPError *err);
 extern int	commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
-								   int *moved);
+								   CommitCounts *counts);
 extern int	commit_state_run(PullerOptions *o);
 
 #endif							/* PGPULL_COMMIT_H */

@@ -59,6 +59,7 @@ typedef struct SingerSink
 	int64_t		pend_lossy;
 	int64_t		echoes;			/* states of this integration the target echoed */
 	int64_t		confirmed;		/* bookmarks they moved */
+	int64_t		rejected;		/* entries commit_state rejected */
 	bool		foreign_warned;
 	DatabaseConns catalogs;		/* --all-databases: where states are confirmed */
 } SingerSink;
@@ -294,6 +295,14 @@ singer_finish(Sink *sink, PPError *err)
 		runlog_print("INFO", "the Singer target echoed %" PRId64 " %s: %" PRId64 " %s moved",
 					 ss->echoes, pp_plural(ss->echoes, "state", "states"),
 					 ss->confirmed, pp_plural(ss->confirmed, "bookmark", "bookmarks"));
+	if (ss->rejected > 0)
+	{
+		runlog("WARNING", "%" PRId64 " bookmark %s the Singer target echoed %s rejected: pgpull did not write %s for this run, or the target changed %s",
+			   ss->rejected, pp_plural(ss->rejected, "entry", "entries"),
+			   ss->rejected == 1 ? "was" : "were", ss->rejected == 1 ? "it" : "them",
+			   ss->rejected == 1 ? "its values" : "their values");
+		ss->sink.failed = "the Singer target echoed bookmark entries pgpull rejected";
+	}
 	return 0;
 }
 
@@ -398,7 +407,7 @@ on_echo(void *arg, const char *line, size_t len)
 	SingerSink *ss = arg;
 	int64_t		run_id;
 	char	   *other = NULL;
-	int			moved = 0;
+	CommitCounts counts = {0, 0};
 	PPError		err;
 	EchoKind	kind = commit_classify(line, len, ss->o->integration, &run_id, &other, NULL);
 
@@ -426,15 +435,16 @@ on_echo(void *arg, const char *line, size_t len)
 	ss->echoes++;
 	if (kind == ECHO_DATABASES)
 	{
-		if (commit_apply_databases(&ss->catalogs, line, len, &moved) != EXIT_OK)
+		if (commit_apply_databases(&ss->catalogs, line, len, &counts) != EXIT_OK)
 			ss->sink.failed = "a state the Singer target echoed could not be confirmed";
-		ss->confirmed += moved;
+		ss->confirmed += counts.moved;
+		ss->rejected += counts.rejected;
 		return;
 	}
 	if (ss->run == NULL || ss->run->state_lost)
 		return;
 	pp_error_init(&err);
-	if (commit_apply(ss->run->state, line, len, NULL, &moved, &err) != 0)
+	if (commit_apply(ss->run->state, line, len, NULL, &counts, &err) != 0)
 	{
 		runlog("ERROR", "could not confirm a state the Singer target echoed: %s", err.message);
 		if (err.detail)
@@ -444,6 +454,7 @@ on_echo(void *arg, const char *line, size_t len)
 		else
 			ss->sink.failed = "a state the Singer target echoed could not be confirmed";
 	}
-	ss->confirmed += moved;
+	ss->confirmed += counts.moved;
+	ss->rejected += counts.rejected;
 	pp_error_clear(&err);
 }

@@ -100,6 +100,13 @@ is( $node->safe_psql('postgres', "SELECT moved || ' ' || detail FROM pgpull.comm
 		connstr => $attacker),
 	'false rejected: its MAC does not verify: pgpull did not write this bookmark for this run, or it was changed',
 	'a hand-written state from another session: rejected, not applied');
+# pgpull commit-state says so, and fails
+my $cli = PgPullTest::pgpull(args => [ 'commit-state', '--source', $attacker, '-' ], stdin => \"$forged\n");
+is($cli->{rc}, 1, 'commit-state of a forged state: exit status 1');
+like($cli->{stderr}, qr/WARNING items nothing moved: rejected: its MAC does not verify/,
+	'commit-state: the rejected entry is a WARNING naming the stream');
+like($cli->{stderr}, qr/WARNING - 1 bookmark entry was rejected: pgpull did not write it/,
+	'commit-state: the summary counts it');
 $forged =~ s/"run_id": $singer_run/"run_id": null/;
 like( $node->safe_psql('postgres', "SELECT detail FROM pgpull.commit_state('$forged')", connstr => $attacker),
 	qr/^rejected: the state names no run of pgpull$/, 'and without a run_id too');
