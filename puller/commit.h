@@ -33,6 +33,8 @@ extern EchoKind commit_classify(const char *line, size_t len,
 								char **other_integration, json_t **databases);
 extern int	commit_apply(PGconn *conn, const char *line, size_t len,
 						 const char *database, int *moved, PPError *err);
+extern char *commit_database_state(json_t *state, const char *database,
+								   json_t *run);
 extern int	commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
 								   int *moved);
 extern int	commit_state_run(PullerOptions *o);
