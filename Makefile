@@ -8,7 +8,8 @@
 #   make install   install both (the program lands in PostgreSQL's bindir,
 #                  with a link in /usr/local/bin)
 #   make check     deps, build, install, then every test against throwaway
-#                  clusters; ends with one line "N passed, N failed, N skipped"
+#                  clusters and the fuzz harnesses over their corpora; ends
+#                  with one line "N passed, N failed, N skipped"
 #   make fuzz      each libFuzzer harness of puller/fuzz/ for FUZZ_SECONDS
 #                  (default 60); fails on a crash or a sanitizer report
 #   make demo      a throwaway cluster with sample data, end to end
@@ -69,7 +70,7 @@ endif
 ifeq ($(DRIVER_ONLY),yes)
 
 check: deps
-	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install
+	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install fuzz-build
 	@'$(pgpull_src)/tests/run_check.sh' '$(pgpull_src)' '$(REGRESS)'
 
 # Each harness for FUZZ_SECONDS, over its seeds and what it found before
