@@ -289,9 +289,11 @@ http_read_header(char *buf, size_t size, size_t nitems, void *arg)
 	else
 	{
 		time_t		t = curl_getdate(value, NULL);
+		time_t		now = time(NULL);
 
+		/* one reading of the clock: a second passing must not make it negative */
 		if (t != -1)
-			h->retry_after = t > time(NULL) ? (double) (t - time(NULL)) : 0;
+			h->retry_after = t > now ? (double) (t - now) : 0;
 	}
 	return n;
 }
