@@ -8,7 +8,10 @@
 #   make install   install both (the program lands in PostgreSQL's bindir,
 #                  with a link in /usr/local/bin)
 #   make check     deps, build, install, then every test against throwaway
-#                  clusters; ends with one line "N passed, N failed, N skipped"
+#                  clusters and the fuzz harnesses over their corpora; ends
+#                  with one line "N passed, N failed, N skipped"
+#   make fuzz      each libFuzzer harness of puller/fuzz/ for FUZZ_SECONDS
+#                  (default 60); fails on a crash or a sanitizer report
 #   make demo      a throwaway cluster with sample data, end to end
 #   make bench     figures: rows/s, MB/s and peak RSS of a 1 M-row sync
 #   make installcheck  pg_regress and TAP against a server you run (PGHOST...)
@@ -43,12 +46,21 @@ PROVE_TESTS = tests/t/*.pl
 PG_PROVE_FLAGS += -I $(srcdir)/tests
 # No C module, so no LLVM bitcode; and a fresh Debian has no clang.
 override with_llvm = no
+EXTRA_CLEAN = puller/fuzz/build
 
-# "make check", "make demo", "make bench" and "make deps" are the README's
-# commands.  PGXS defines a "check" of its own (to say it is unsupported
+# The libFuzzer harnesses of the parsers of untrusted input, puller/fuzz/
+# fuzz_NAME.c, built with clang and its sanitizers in a directory of their
+# own (the program's PGXS build is left alone), each with the objects it
+# needs.  tests/fuzz/corpus/NAME holds each one's seeds.
+FUZZ_HARNESSES = copy response retry_after echo options
+FUZZ_DIR     = puller/fuzz/build
+FUZZ_SECONDS ?= 60
+
+# "make check", "make demo", "make bench", "make fuzz" and "make deps" are
+# the README's commands.  PGXS defines a "check" of its own (to say it is unsupported
 # for extensions), so these targets are made without PGXS: they run the
 # build and install in a sub-make, which includes it.
-DRIVER_GOALS := check demo bench deps
+DRIVER_GOALS := check demo bench deps fuzz
 ifneq ($(MAKECMDGOALS),)
 ifeq ($(filter-out $(DRIVER_GOALS),$(MAKECMDGOALS)),)
 DRIVER_ONLY := yes
@@ -58,8 +70,15 @@ endif
 ifeq ($(DRIVER_ONLY),yes)
 
 check: deps
-	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install
+	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install fuzz-build
 	@'$(pgpull_src)/tests/run_check.sh' '$(pgpull_src)' '$(REGRESS)'
+
+# Each harness for FUZZ_SECONDS, over its seeds and what it found before
+# (kept in $(FUZZ_DIR)/corpus): make fuzz [FUZZ_SECONDS=N]
+fuzz: deps
+	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' fuzz-build
+	@'$(pgpull_src)/puller/fuzz/run.sh' '$(FUZZ_DIR)' '$(pgpull_src)/tests/fuzz/corpus' \
+		'$(FUZZ_DIR)' '$(FUZZ_SECONDS)' $(FUZZ_HARNESSES)
 
 demo: deps
 	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install
@@ -110,9 +129,41 @@ uninstall-puller:
 	rm -f '$(DESTDIR)$(bindir)/pgpull$(X)'
 	@if [ -L /usr/local/bin/pgpull ]; then rm -f /usr/local/bin/pgpull; fi
 
+# The fuzz harnesses.  The objects of the program are compiled again, with
+# coverage for libFuzzer (fuzzer-no-link) and AddressSanitizer and
+# UndefinedBehaviorSanitizer, whose first report ends the run; the
+# harness's link adds libFuzzer's main.  Each lists the objects it needs.
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes \
+               -Wdeclaration-after-statement -Werror
+FUZZ_CPPFLAGS = -I$(pgpull_src)/puller $(PG_CPPFLAGS)
+fuzz_copy_OBJS        = extract common error
+fuzz_response_OBJS    = http batch common conn error log sshproc state tunnel
+fuzz_retry_after_OBJS = $(fuzz_response_OBJS)
+fuzz_echo_OBJS        = target commit common conn databases error log sshproc state tunnel
+fuzz_options_OBJS     = options common error log sshproc state tunnel
+FUZZ_PIECES = $(FUZZ_DIR)/pieces.o
+
+fuzz-build: $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
+
+$(FUZZ_DIR)/%.o: $(pgpull_src)/puller/%.c $(pgpull_src)/extension/pgpull.control
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_CPPFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/%.o: $(pgpull_src)/puller/fuzz/%.c
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_CPPFLAGS) -MMD -MP -c -o $@ $<
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz_%.o $$(addprefix $(FUZZ_DIR)/,$$(addsuffix .o,$$(fuzz_$$*_OBJS))) $(FUZZ_PIECES)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PG_LIBS)
+
+-include $(wildcard $(FUZZ_DIR)/*.d)
+
 endif
 
 deps:
 	@'$(pgpull_src)/tests/deps.sh'
 
-.PHONY: deps demo bench check install-link uninstall-puller
+.PHONY: deps demo bench check fuzz fuzz-build install-link uninstall-puller

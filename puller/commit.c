@@ -55,7 +55,6 @@ typedef struct PendingState
 
 static int	exit_status_for_commit(const PPError *err);
 static const char *owner(json_t *databases, const char *table);
-static char *database_state(json_t *state, const char *database, json_t *run);
 static bool same_runs(const PendingState *earlier, int64_t run_id,
 					  json_t *databases);
 
@@ -189,13 +188,14 @@ owner(json_t *databases, const char *table)
 }
 
 /*
- * database_state: the part of a state of --all-databases that is one
- * database's, as pgpull.commit_state takes it: the header with the
- * database's run, and its bookmarks without their prefix.  The caller
- * frees it.
+ * commit_database_state: the part of a state of --all-databases (state,
+ * parsed) that is one database's, as pgpull.commit_state takes it: the
+ * header with the database's run, and its bookmarks without their prefix.
+ * The caller frees it.  Not static only for the fuzz harness
+ * (puller/fuzz/).
  */
-static char *
-database_state(json_t *state, const char *database, json_t *run)
+char *
+commit_database_state(json_t *state, const char *database, json_t *run)
 {
 	json_t	   *header = json_object_get(state, "pgpull");
 	json_t	   *databases = json_object_get(header, "databases");
@@ -269,7 +269,7 @@ commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
 	}
 	json_object_foreach(databases, database, value)
 	{
-		char	   *part = database_state(state, database, value);
+		char	   *part = commit_database_state(state, database, value);
 		PGconn	   *conn = dbconns_get(dc, database, &err);
 
 		if (conn == NULL || commit_apply(conn, part, strlen(part), database, counts, &err) != 0)

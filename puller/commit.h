@@ -41,6 +41,8 @@ typedef struct CommitCounts
 
 extern int	commit_apply(PGconn *conn, const char *line, size_t len,
 						 const char *database, CommitCounts *counts, PPError *err);
+extern char *commit_database_state(json_t *state, const char *database,
+								   json_t *run);
 extern int	commit_apply_databases(DatabaseConns *dc, const char *line, size_t len,
 								   CommitCounts *counts);
 extern int	commit_state_run(PullerOptions *o);

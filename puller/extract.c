@@ -5,8 +5,8 @@
  *
  * The extension builds each row's JSON on the server; the puller only runs
  * COPY (query) TO STDOUT (FORMAT binary) and takes the four fields of each
- * tuple apart: position text, lossy int4, row_json text, cap text.  Binary format
- * spares un-escaping: a text field is its bytes as they are.
+ * tuple apart: position text, lossy int4, row_json text, cap text.  Binary
+ * format spares un-escaping: a text field is its bytes as they are.
  *
  * The binary COPY stream is the 11-byte signature, a 32-bit flags field, a
  * 32-bit header extension length and that many bytes; then per tuple a
@@ -287,21 +287,20 @@ finish_copy(CopyReader *r, PPError *err)
 }
 
 /*
- * copy_next: the next row.  Returns 1 with row set (its pointers are valid
- * until the next call), 0 at the end of a COPY that succeeded, -1 with err
- * set (the server's error: for example a recovery conflict on a standby).
- * After 0 or -1 the connection is out of COPY mode, except when -1 came
- * from malformed data: then copy_abort ends it.
+ * copy_parse: the next row of the COPY data handed over so far (by
+ * copy_next, from the connection, or by copy_add_data).  Returns 1 with
+ * row set (its pointers are valid until the next call), 0 when more data
+ * is needed, -1 with err set when the data is malformed.  copy_next is this
+ * fed from the connection; the fuzz harness (puller/fuzz/) feeds it
+ * without one.
  */
 int
-copy_next(CopyReader *r, CopyRow *row, PPError *err)
+copy_parse(CopyReader *r, CopyRow *row, PPError *err)
 {
 	for (;;)
 	{
 		bool		got_row;
 		int			rc;
-		char	   *buf = NULL;
-		int			n;
 
 		/* what the previous call consumed is no longer needed */
 		if (r->carry.len > 0 && r->carry_pos == r->carry.len)
@@ -317,14 +316,61 @@ copy_next(CopyReader *r, CopyRow *row, PPError *err)
 		}
 
 		rc = parse_some(r, row, &got_row, err);
-		if (rc < 0)
-			return -1;
-		if (rc > 0)
+		if (rc <= 0)
+			return rc;
+		if (got_row)
+			return 1;
+	}
+}
+
+/*
+ * copy_add_data: hand the reader one CopyData message of len > 0 bytes,
+ * after copy_parse answered that it needs more.  The reader owns msg from
+ * then on and frees it with PQfreemem.
+ */
+void
+copy_add_data(CopyReader *r, char *msg, size_t len)
+{
+	if (r->carry.len > r->carry_pos)
+	{
+		/* a tuple continues: gather it in the carry buffer */
+		if (r->carry_pos > 0)
 		{
-			if (got_row)
-				return 1;
-			continue;
+			memmove(r->carry.data, r->carry.data + r->carry_pos,
+					r->carry.len - r->carry_pos);
+			r->carry.len -= r->carry_pos;
+			r->carry_pos = 0;
 		}
+		buf_append(&r->carry, msg, len);
+		PQfreemem(msg);
+	}
+	else
+	{
+		r->msg = msg;
+		r->msg_len = len;
+		r->msg_pos = 0;
+	}
+}
+
+/*
+ * copy_next: the next row.  Returns 1 with row set (its pointers are valid
+ * until the next call), 0 at the end of a COPY that succeeded, -1 with err
+ * set (the server's error: for example a recovery conflict on a standby).
+ * After 0 or -1 the connection is out of COPY mode, except when -1 came
+ * from malformed data: then copy_abort ends it.
+ */
+int
+copy_next(CopyReader *r, CopyRow *row, PPError *err)
+{
+	for (;;)
+	{
+		int			rc;
+		char	   *buf = NULL;
+		int			n;
+
+		rc = copy_parse(r, row, err);
+		if (rc != 0)
+			return rc;
 
 		/* need more data */
 		if (!r->active)
@@ -332,25 +378,7 @@ copy_next(CopyReader *r, CopyRow *row, PPError *err)
 		n = PQgetCopyData(r->conn, &buf, 0);
 		if (n > 0)
 		{
-			if (r->carry.len > r->carry_pos)
-			{
-				/* a tuple continues: gather it in the carry buffer */
-				if (r->carry_pos > 0)
-				{
-					memmove(r->carry.data, r->carry.data + r->carry_pos,
-							r->carry.len - r->carry_pos);
-					r->carry.len -= r->carry_pos;
-					r->carry_pos = 0;
-				}
-				buf_append(&r->carry, buf, (size_t) n);
-				PQfreemem(buf);
-			}
-			else
-			{
-				r->msg = buf;
-				r->msg_len = (size_t) n;
-				r->msg_pos = 0;
-			}
+			copy_add_data(r, buf, (size_t) n);
 			continue;
 		}
 		if (n == -1)

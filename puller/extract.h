@@ -43,6 +43,8 @@ typedef struct CopyReader
 
 extern int	copy_start(CopyReader *r, PGconn *conn, const char *query, PPError *err);
 extern int	copy_next(CopyReader *r, CopyRow *row, PPError *err);
+extern int	copy_parse(CopyReader *r, CopyRow *row, PPError *err);
+extern void copy_add_data(CopyReader *r, char *msg, size_t len);
 extern void copy_abort(CopyReader *r);
 extern void copy_finish(CopyReader *r);
 

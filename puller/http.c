@@ -76,12 +76,10 @@
 static size_t read_body(char *buf, size_t size, size_t nitems, void *arg);
 static int	seek_body(void *arg, curl_off_t offset, int origin);
 static size_t write_response(char *ptr, size_t size, size_t nmemb, void *arg);
-static size_t read_header(char *buf, size_t size, size_t nitems, void *arg);
 static int	progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 					 curl_off_t ultotal, curl_off_t ulnow);
 static bool fatal_curl_error(HttpClient *h, CURLcode rc, PPError *err);
 static double now_seconds(void);
-static char *destination_message(const HttpClient *h);
 static int	send_range(HttpClient *h, const Batch *b, int from, int to,
 					   BatchAcceptedFn accepted, void *arg, PPError *err);
 
@@ -152,7 +150,7 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 	CHECK_SETOPT(h, CURLOPT_SEEKDATA, h);
 	CHECK_SETOPT(h, CURLOPT_WRITEFUNCTION, write_response);
 	CHECK_SETOPT(h, CURLOPT_WRITEDATA, h);
-	CHECK_SETOPT(h, CURLOPT_HEADERFUNCTION, read_header);
+	CHECK_SETOPT(h, CURLOPT_HEADERFUNCTION, http_read_header);
 	CHECK_SETOPT(h, CURLOPT_HEADERDATA, h);
 	CHECK_SETOPT(h, CURLOPT_XFERINFOFUNCTION, progress);
 	CHECK_SETOPT(h, CURLOPT_XFERINFODATA, h);
@@ -255,11 +253,13 @@ write_response(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 /*
- * read_header: curl's header callback: pick up Retry-After (seconds or an
- * HTTP date).
+ * http_read_header: curl's header callback: pick up Retry-After (seconds
+ * or an HTTP date) in h->retry_after.  buf holds one header line of
+ * size * nitems bytes, not NUL-terminated.  Not static only for the fuzz
+ * harness (puller/fuzz/).
  */
-static size_t
-read_header(char *buf, size_t size, size_t nitems, void *arg)
+size_t
+http_read_header(char *buf, size_t size, size_t nitems, void *arg)
 {
 	HttpClient *h = arg;
 	size_t		n = size * nitems;
@@ -289,9 +289,11 @@ read_header(char *buf, size_t size, size_t nitems, void *arg)
 	else
 	{
 		time_t		t = curl_getdate(value, NULL);
+		time_t		now = time(NULL);
 
+		/* one reading of the clock: a second passing must not make it negative */
 		if (t != -1)
-			h->retry_after = t > time(NULL) ? (double) (t - time(NULL)) : 0;
+			h->retry_after = t > now ? (double) (t - now) : 0;
 	}
 	return n;
 }
@@ -381,14 +383,14 @@ now_seconds(void)
 }
 
 /*
- * destination_message: what the destination said in its response body:
+ * http_destination_message: what the destination said in its response body:
  * the "error" or "message" member of a JSON object (with "errors" when
  * present), or else the text itself; at most MESSAGE_SHOWN characters,
  * control characters as spaces.  NULL when the body is empty.  The caller
- * frees it.
+ * frees it.  Not static only for the fuzz harness (puller/fuzz/).
  */
-static char *
-destination_message(const HttpClient *h)
+char *
+http_destination_message(const HttpClient *h)
 {
 	json_t	   *j;
 	json_error_t jerr;
@@ -486,7 +488,7 @@ send_range(HttpClient *h, const Batch *b, int from, int to,
 
 		if (rc == CURLE_OK && status == 413)
 		{
-			char	   *msg = destination_message(h);
+			char	   *msg = http_destination_message(h);
 
 			if (to > from)
 			{
@@ -513,7 +515,7 @@ send_range(HttpClient *h, const Batch *b, int from, int to,
 
 		if (rc == CURLE_OK && status == 401)
 		{
-			char	   *msg = destination_message(h);
+			char	   *msg = http_destination_message(h);
 
 			pp_error_set(err, PPERR_DESTINATION, "destination rejected the token (HTTP 401)");
 			if (msg)
@@ -527,7 +529,7 @@ send_range(HttpClient *h, const Batch *b, int from, int to,
 		if (rc == CURLE_OK && status != 408 && status != 429 &&
 			!(status >= 500 && status <= 599))
 		{
-			char	   *msg = destination_message(h);
+			char	   *msg = http_destination_message(h);
 
 			pp_error_set(err, PPERR_STREAM, "destination rejected a batch of %d rows (HTTP %ld)",
 						 to - from + 1, status);
@@ -545,7 +547,7 @@ send_range(HttpClient *h, const Batch *b, int from, int to,
 								 h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
 		else
 		{
-			char	   *msg = destination_message(h);
+			char	   *msg = http_destination_message(h);
 
 			reason = pp_psprintf("destination answered HTTP %ld%s%s", status,
 								 msg ? ": " : "", msg ? msg : "");

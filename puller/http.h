@@ -49,4 +49,8 @@ extern int	http_send_batch(HttpClient *h, const Batch *b, BatchAcceptedFn accept
 							void *arg, PPError *err);
 extern void http_cleanup(HttpClient *h);
 
+/* the parsers of what a destination answers (also for puller/fuzz/) */
+extern size_t http_read_header(char *buf, size_t size, size_t nitems, void *arg);
+extern char *http_destination_message(const HttpClient *h);
+
 #endif							/* PGPULL_HTTP_H */

@@ -241,6 +241,18 @@ deliver_lines(Target *t)
 }
 
 /*
+ * target_echo_data: take len bytes the target printed and deliver the
+ * lines they complete.  read_echo's, and the fuzz harness's
+ * (puller/fuzz/), way in.
+ */
+void
+target_echo_data(Target *t, const char *data, size_t len)
+{
+	buf_append(&t->echo, data, len);
+	deliver_lines(t);
+}
+
+/*
  * read_echo: read what the target printed (once; the descriptor is
  * non-blocking) and deliver the complete lines.  At its end, delivers an
  * unterminated last line and closes the descriptor.
@@ -256,8 +268,7 @@ read_echo(Target *t)
 	n = read(t->echo_fd, chunk, sizeof(chunk));
 	if (n > 0)
 	{
-		buf_append(&t->echo, chunk, (size_t) n);
-		deliver_lines(t);
+		target_echo_data(t, chunk, (size_t) n);
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -266,10 +277,7 @@ read_echo(Target *t)
 	if (n < 0)
 		runlog("WARNING", "could not read the standard output of the Singer target: %s", strerror(errno));
 	if (t->echo.len > 0)
-	{
-		buf_append(&t->echo, "\n", 1);
-		deliver_lines(t);
-	}
+		target_echo_data(t, "\n", 1);
 	close(t->echo_fd);
 	t->echo_fd = -1;
 }

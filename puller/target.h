@@ -44,6 +44,7 @@ extern int	target_start(Target *t, const char *command, TargetEchoFn on_echo,
 extern bool target_buffer_full(const Target *t);
 extern int	target_flush(Target *t, PPError *err);
 extern void target_poll_echo(Target *t);
+extern void target_echo_data(Target *t, const char *data, size_t len);
 extern int	target_finish(Target *t, PPError *err);
 extern void target_kill(Target *t);
 extern void target_free(Target *t);

@@ -11,6 +11,7 @@ PACKAGES="
 	openssl ca-certificates curl procps
 	openssh-server openssh-client
 	valgrind
+	clang libclang-rt-14-dev
 "
 
 missing=""

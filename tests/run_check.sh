@@ -94,6 +94,26 @@ for t in tests/t/${PGPULL_TAP:-*}.pl; do
 	add_counts "$t_ok" "$t_bad" "$t_skip"
 done
 
+# Fuzz: each libFuzzer harness over its committed corpus, plus a short
+# random run (puller/fuzz/run.sh); a crash, a sanitizer report or a leak
+# fails it.  make check built them; make rebuilds here only what is stale
+# (this copy may come from a tree built otherwise).  A harness counts one
+# pass or one failure.
+echo "== fuzz"
+fuzz_start=$(date +%s)
+make -s --no-print-directory -C "$SRC" fuzz-build >"$work/fuzz_build.log" 2>&1 ||
+	cat "$work/fuzz_build.log"
+for src in "$SRC"/puller/fuzz/fuzz_*.c; do
+	name=$(basename "$src" .c)
+	if "$SRC/puller/fuzz/run.sh" "$SRC/puller/fuzz/build" "$SRC/tests/fuzz/corpus" \
+		"$work/fuzz" 7 "${name#fuzz_}"; then
+		add_counts 1 0 0
+	else
+		add_counts 0 1 0
+	fi
+done
+echo "fuzz: $(($(date +%s) - fuzz_start)) s"
+
 echo "make check took $(($(date +%s) - start)) s"
 counts_line "$passed" "$failed" "$skipped"
 [ "$failed" -eq 0 ]
