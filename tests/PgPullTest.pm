@@ -9,23 +9,68 @@
 # in database "postgres" (with the extension), the destination in database
 # "dest", so source and destination are compared in SQL on the same server
 # (same time zone, same output settings).
+#
+# A file that says "use PgPullTest valgrind => 1;" runs every pgpull under
+# valgrind memcheck and ends with one assertion that valgrind reported
+# nothing (see VALGRIND below).
 package PgPullTest;
 
 use strict;
 use warnings FATAL => 'all';
 
 use Carp;
+use File::Spec;
 use IPC::Run;
 use PgPullReceiver;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Test2::API;
 use Test::More;
 
 =pod
 
+=head1 VALGRIND
+
+    use PgPullTest valgrind => 1;
+
+at the top of a test file runs every pgpull the file starts through this
+module under valgrind memcheck: sync, start_sync, pgpull, and the commands
+of sync_command and pgpull_command (for the runs a file starts itself).  The
+environment variable PGPULL_VALGRIND=1 or 0 overrides the file's choice
+(PGPULL_VALGRIND=1 make check runs every file so; 0 none, for a quicker
+round), and the option valgrind => 0|1 of one call overrides both (a sync
+whose point is volume rather than code paths may stay outside, with a
+comment saying why).
+
+Under valgrind, an invalid read or write, a use of uninitialised memory, a
+bad free or a definite leak makes pgpull exit with status 99, and writes a
+report to tmp_check/log/valgrind/PID.log (the child processes pgpull starts,
+ssh and Singer targets, are not traced).  At done_testing a file that ran
+pgpull under valgrind gets one more assertion, "valgrind reported nothing",
+which fails with the reports as diagnostics when any log is not empty: a
+test that checks only that a run failed still fails the file.  make deps
+installs valgrind: when it is missing, the run dies, and so does the test.
+
 =head1 FUNCTIONS
 
 =over
+
+=cut
+
+# whether the file asked for valgrind, and how many commands went under it
+my $valgrind_file = 0;
+my $valgrind_runs = 0;
+
+sub import
+{
+	my ($class, %o) = @_;
+	my @unknown = grep { $_ ne 'valgrind' } sort keys %o;
+	croak "unrecognized option of PgPullTest: @unknown" if @unknown;
+	$valgrind_file = $o{valgrind} if exists $o{valgrind};
+	return;
+}
+
+Test2::API::test2_add_callback_testing_done(\&valgrind_reported_nothing);
 
 =item source_node(NAME, conf => TEXT, hba => TEXT, streaming => 0|1)
 
@@ -79,39 +124,86 @@ sub receiver
 =item sync_command(NODE, RECEIVER, args => [...], valgrind => 0|1)
 
 The command line of "pgpull sync" from NODE's database "postgres" to the
-receiver (target and, for TLS, --cacert), with args appended.
+receiver (target and, for TLS, --cacert), with args appended; under
+valgrind as pgpull_command says.
 
 =cut
 
 sub sync_command
 {
 	my ($node, $rcv, %o) = @_;
-	my @cmd = (
-		'pgpull', 'sync',
+	my @args = (
+		'sync',
 		'--source' => $o{source} // $node->connstr('postgres'),
 		'--target' => $o{target} // $rcv->url);
-	push @cmd, '--cacert' => $rcv->cacert
+	push @args, '--cacert' => $rcv->cacert
 	  if $rcv->cacert && !$o{no_cacert};
-	push @cmd, @{ $o{args} } if $o{args};
-	@cmd = valgrind(@cmd) if $o{valgrind};
-	return \@cmd;
+	push @args, @{ $o{args} } if $o{args};
+	return [ pgpull_command(\@args, valgrind => $o{valgrind}) ];
+}
+
+=item valgrind_on()
+
+Whether this file runs pgpull under valgrind (see VALGRIND): for a test
+that times a run.
+
+=cut
+
+sub valgrind_on
+{
+	return $ENV{PGPULL_VALGRIND}
+	  if defined $ENV{PGPULL_VALGRIND} && $ENV{PGPULL_VALGRIND} ne '';
+	return $valgrind_file;
+}
+
+=item pgpull_command([ARGS...], valgrind => 0|1)
+
+The command line (a list) of pgpull with the arguments: under valgrind when
+valgrind_on() says so or valgrind is 1, not when it is 0.
+
+=cut
+
+sub pgpull_command
+{
+	my ($args, %o) = @_;
+	my @cmd = ('pgpull', @$args);
+	return ($o{valgrind} // valgrind_on()) ? valgrind(@cmd) : @cmd;
 }
 
 =item valgrind(COMMAND...)
 
-COMMAND (a list) to run under valgrind: quiet unless it finds something;
-a memory error or a leak (definite, indirect or possible) makes it exit 99
-and print lines starting "==PID==".  make deps installs valgrind: when it is
-missing, running this command dies, and so does the test.
+COMMAND (a list) to run under valgrind memcheck, its report in
+tmp_check/log/valgrind/PID.log, empty when it found nothing; an error or a
+definite leak makes it exit 99.  Child processes are not traced.
 
 =cut
 
 sub valgrind
 {
+	my $dir = valgrind_dir();
+	mkdir $dir;
+	$valgrind_runs++;
 	return ('valgrind', '--quiet', '--leak-check=full',
-		'--show-leak-kinds=definite,indirect,possible',
-		'--errors-for-leak-kinds=definite,indirect,possible',
-		'--error-exitcode=99', @_);
+		'--show-leak-kinds=definite', '--errors-for-leak-kinds=definite',
+		'--error-exitcode=99', '--num-callers=30', "--log-file=$dir/%p.log", @_);
+}
+
+# where the valgrind reports of this file go (absolute: valgrind opens the
+# log file in pgpull's working directory)
+sub valgrind_dir
+{
+	return File::Spec->rel2abs("$PostgreSQL::Test::Utils::log_path/valgrind");
+}
+
+# At done_testing, after any run under valgrind: one assertion that every
+# report is empty, the reports as diagnostics when not.
+sub valgrind_reported_nothing
+{
+	return unless $valgrind_runs;
+	my @reports = grep { -s $_ } glob(valgrind_dir() . '/*.log');
+	ok(!@reports, "valgrind reported nothing (pgpull runs: $valgrind_runs)");
+	diag("--- $_\n" . slurp_file($_)) for @reports;
+	return;
 }
 
 =item sync(NODE, RECEIVER, token => TOKEN, args => [...], valgrind => 0|1)
@@ -153,9 +245,10 @@ sub exit_status
 
 =item pgpull(args => [...], stdin => IN, stdout => OUT, valgrind => 0|1)
 
-Runs "pgpull" with the arguments, stdin from IN (default: nothing), stdout
-to OUT (default: kept), as IPC::Run takes them.  Returns { rc, stdout,
-stderr }.  Its stderr goes to the test log.
+Runs "pgpull" with the arguments (under valgrind as pgpull_command says),
+stdin from IN (default: nothing), stdout to OUT (default: kept), as
+IPC::Run takes them.  Returns { rc, stdout, stderr }.  Its stderr goes to
+the test log.
 
 =cut
 
@@ -163,8 +256,7 @@ sub pgpull
 {
 	my (%o) = @_;
 	my ($out, $err) = ('', '');
-	my @cmd = ('pgpull', @{ $o{args} });
-	@cmd = valgrind(@cmd) if $o{valgrind};
+	my @cmd = pgpull_command($o{args}, valgrind => $o{valgrind});
 	note('# Running: ' . join(' ', @cmd));
 	IPC::Run::run(\@cmd, '<', $o{stdin} // \undef, '>', $o{stdout} // \$out,
 		'2>', \$err, IPC::Run::timeout(600));
@@ -173,7 +265,7 @@ sub pgpull
 	return { rc => $rc, stdout => $out, stderr => $err };
 }
 
-=item start_sync(NODE, RECEIVER, token => TOKEN, args => [...])
+=item start_sync(NODE, RECEIVER, token => TOKEN, args => [...], valgrind => 0|1)
 
 Starts "pgpull sync" in the background; returns { harness, stdout, stderr }
 (scalar refs filled as it runs).  finish_sync waits for it.

@@ -10,10 +10,11 @@
 # followed by a run that loses nothing.  Two pullers started together share
 # an integration's streams: each stream is synced by one at a time, the
 # other skips it.  A recovery conflict that cancels a chunk on a standby
-# source is read past.
+# source is read past.  Every pgpull runs under valgrind, which reports
+# nothing.
 use strict;
 use warnings FATAL => 'all';
-use PgPullTest;
+use PgPullTest valgrind => 1;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;

@@ -7,9 +7,10 @@
 #   record_batch: the run fails, the batch goes again next run, nothing is
 #   skipped;
 # - the database restarted mid-run (pg_ctl restart -m fast): the same.
+# Every pgpull runs under valgrind, which reports nothing.
 use strict;
 use warnings FATAL => 'all';
-use PgPullTest;
+use PgPullTest valgrind => 1;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;

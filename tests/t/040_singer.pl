@@ -14,15 +14,15 @@
 # unconfirmed run is sent again (at-least-once).  A full_table run cut short
 # by a failing target resumes, with the same table version, after the
 # position the target confirmed; the target never deletes the rows of the
-# first part; the next complete run has a new version.  Under valgrind a
-# sync and a commit-state are clean.
+# first part; the next complete run has a new version.  Every pgpull runs
+# under valgrind, which reports nothing.
 use strict;
 use warnings FATAL => 'all';
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use IPC::Run;
 use JSON::PP;
-use PgPullTest;
+use PgPullTest valgrind => 1;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -229,8 +229,8 @@ my %catalog_ids = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
 # -- standard output closed early: the run fails, nothing moves
 {
 	my ($head, $err) = ('', '');
-	my $h = IPC::Run::start([ 'pgpull', 'sync', '--source', $source, '--target', '-' ], '<', \undef,
-		'2>', \$err, '|', [ 'head', '-c', '100' ], '>', \$head, IPC::Run::timeout(600));
+	my $h = IPC::Run::start([ PgPullTest::pgpull_command([ 'sync', '--source', $source, '--target', '-' ]) ],
+		'<', \undef, '2>', \$err, '|', [ 'head', '-c', '100' ], '>', \$head, IPC::Run::timeout(600));
 	eval { $h->finish; };
 	my $rc = ($h->full_results)[0] >> 8;
 	note("exit status $rc, stderr:\n$err");
@@ -390,19 +390,6 @@ $rc = resume_load("$tmp/partC.jsonl", "$tmp/echoC.txt");
 is($node->safe_psql('dest', 'SELECT count(*), count(DISTINCT _sdc_table_version), min(_sdc_table_version) > '
 		. $va . ' FROM resume_test.big'),
 	'5000|1|t', 'the target keeps only the rows of the new version');
-
-# -- valgrind (make deps installs it: without it the test fails)
-$node->safe_psql('postgres', q{UPDATE items SET updated_at = timestamptz '2025-06-01 00:00:00+00' WHERE id < 100});
-$r = pgpull(args => [ 'sync', '--source', $source, '--target', '-', '--batch-rows', '40' ],
-	stdout => "$tmp/valgrind.jsonl", valgrind => 1);
-ok($r->{rc} == 0 && $r->{stderr} !~ /==\d+==/, 'valgrind: a --target - sync is clean') or diag($r->{stderr});
-($rc, $err) = load("$tmp/valgrind.jsonl", "$tmp/echo_valgrind.txt");
-$r = pgpull(args => [ 'commit-state', '--source', $source, "$tmp/echo_valgrind.txt" ], valgrind => 1);
-ok($r->{rc} == 0 && $r->{stderr} !~ /==\d+==/, 'valgrind: commit-state is clean') or diag($r->{stderr});
-is(PgPullTest::stream_row($node, 'items', q{bookmark::timestamptz = (SELECT max(updated_at) FROM items)}),
-	't', 'valgrind: the bookmark moved');
-$r = pgpull(args => [ 'commit-state', '--source', $source, "$tmp/nostate.txt" ], valgrind => 1);
-ok($r->{rc} == 2 && $r->{stderr} !~ /==\d+==/, 'valgrind: commit-state without a state is clean');
 
 $node->stop;
 done_testing();
