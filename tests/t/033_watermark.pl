@@ -7,10 +7,11 @@
 # sends its rows.  The open transaction holds back only the bookmark, never
 # fresh rows: a row committed after it started goes in the very sync that
 # follows, is counted in rows_resent, and the log names the transaction.
+# Every pgpull runs under valgrind, which reports nothing.
 use strict;
 use warnings FATAL => 'all';
 use IPC::Run;
-use PgPullTest;
+use PgPullTest valgrind => 1;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
