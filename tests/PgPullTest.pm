@@ -159,7 +159,8 @@ sub valgrind_on
 =item pgpull_command([ARGS...], valgrind => 0|1)
 
 The command line (a list) of pgpull with the arguments: under valgrind when
-valgrind_on() says so or valgrind is 1, not when it is 0.
+valgrind_on() says so or valgrind is 1, not when it is 0, nor when TMPDIR
+names no writable directory (valgrind needs one for its own files).
 
 =cut
 
@@ -167,7 +168,14 @@ sub pgpull_command
 {
 	my ($args, %o) = @_;
 	my @cmd = ('pgpull', @$args);
-	return ($o{valgrind} // valgrind_on()) ? valgrind(@cmd) : @cmd;
+	return @cmd unless $o{valgrind} // valgrind_on();
+	# valgrind writes files of its own in TMPDIR and gives up without one
+	if (defined $ENV{TMPDIR} && !(-d $ENV{TMPDIR} && -w $ENV{TMPDIR}))
+	{
+		note("not under valgrind: TMPDIR $ENV{TMPDIR} is not a writable directory");
+		return @cmd;
+	}
+	return valgrind(@cmd);
 }
 
 =item valgrind(COMMAND...)
