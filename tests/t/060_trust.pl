@@ -67,12 +67,18 @@ my $far = q{'["9999-12-31T00:00:00Z","0"]'};
 like(attack("SELECT pgpull.record_batch($run, $sid, 0, 0, $far, 0)"),
 	qr/55000: stream $sid of run $run is not held by this session/,
 	'record_batch on the puller\'s run from another session: refused, naming the stream and run');
+like(attack("SELECT pgpull.record_cap($run, $sid, '-infinity', 1)"),
+	qr/55000: stream $sid of run $run is not held by this session/,
+	'record_cap on the puller\'s stream from another session (a cap that would stall its bookmark): refused');
 like(attack("SELECT pgpull.end_stream($run, $sid, 'succeeded', 0, NULL)"),
 	qr/55000: stream $sid of run $run is not held by this session/,
 	'end_stream of the puller\'s stream from another session: refused');
 like(attack("SELECT pgpull.end_run($run, 'succeeded', NULL)"),
 	qr/55000: run $run is not held by this session/,
 	'end_run of the puller\'s run from another session: refused');
+is($node->safe_psql('postgres',
+		"SELECT cap IS NULL AND rows_resent = 0 FROM pgpull.run_streams WHERE run_id = $run AND stream_id = $sid"),
+	't', 'the puller\'s run has no cap and no rows counted from the attacks');
 
 # its own run, and the stream it did not take
 my $own = $node->safe_psql('postgres',
@@ -81,6 +87,9 @@ my $own = $node->safe_psql('postgres',
 like(attack("SELECT pgpull.record_batch($own, $sid, 0, 0, $far, 0)"),
 	qr/55000: stream $sid is not being synced by run $own/,
 	'record_batch on its own run for a stream it did not take: refused');
+like(attack("SELECT pgpull.record_cap($own, $sid, '-infinity', 1)"),
+	qr/55000: stream $sid is not being synced by run $own/,
+	'record_cap on its own run for a stream it did not take: refused');
 like(attack("SELECT pgpull.end_stream($own, $sid, 'succeeded', 0, NULL)"),
 	qr/55000: stream $sid is not being synced by run $own/,
 	'end_stream succeeded for a stream it did not take: refused');
