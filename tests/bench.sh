@@ -6,10 +6,12 @@
 # A throwaway cluster with a table of ROWS rows (default 1000000) of mixed
 # types, then the figures: the server's own COPY of the table and of the
 # extraction's row JSON (what pgpull can at best reach), pgpull syncing it
-# full-table into a sink that accepts every batch (the puller's own speed),
-# into the reference receiver (which validates and loads every record, and
-# is much slower than pgpull), and as Singer messages to a file when the
-# program supports it.  Prints rows/s, MB/s and the puller's peak RSS.
+# full-table into a sink that accepts every batch (tests/bench_sink, an
+# Import API endpoint in C that discards what it gets: the puller's own
+# speed), into the reference receiver (which validates and loads every
+# record, and is much slower than pgpull), and as Singer messages to a file
+# when the program supports it.  Prints rows/s, MB/s and the puller's peak
+# RSS.  The sink is built by "make bench" (tests/bench_sink.c).
 set -eu
 
 SRC=$1
@@ -71,7 +73,12 @@ awk -v r="$ROWS" -v p="$plain" -v m="$mapped" 'BEGIN {
 	printf "COPY of the row JSON:    %.2f s = %.0f rows/s (%.2fx plain COPY)\n", m, r / m, p / m }'
 
 echo "== pgpull sync, full table, into a sink that accepts every batch"
-/usr/bin/python3 "$SRC/tests/bench_sink.py" "$work/sink.port" & pids+=($!)
+if [ ! -x "$SRC/tests/bench_sink" ]; then
+	echo "pgpull: error: tests/bench_sink is not built" >&2
+	echo "pgpull: hint: Run \"make bench\", which builds it." >&2
+	exit 2
+fi
+"$SRC/tests/bench_sink" "$work/sink.port" & pids+=($!)
 for _ in $(seq 100); do [ -s "$work/sink.port" ] && break; sleep 0.1; done
 PGPULL_TOKEN=bench /usr/bin/python3 "$SRC/tests/bench_run.py" "pgpull -> sink" "$ROWS" - \
 	pgpull sync --source="dbname=bench" --target="http://127.0.0.1:$(cat "$work/sink.port")"
