@@ -13,7 +13,8 @@
 #   make fuzz      each libFuzzer harness of puller/fuzz/ for FUZZ_SECONDS
 #                  (default 60); fails on a crash or a sanitizer report
 #   make demo      a throwaway cluster with sample data, end to end
-#   make bench     figures: rows/s, MB/s and peak RSS of a 1 M-row sync
+#   make bench     figures: rows/s, MB/s and peak RSS of a 1 M-row sync,
+#                  and their ratios to the server's COPY
 #   make installcheck  pg_regress and TAP against a server you run (PGHOST...)
 #
 # The extension's script of the current version, extension/pgpull--X.Y.sql,
