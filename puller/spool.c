@@ -43,6 +43,7 @@ typedef struct SpoolHeader
 static const char *spool_dir(void);
 static int	open_file(Spool *s, PPError *err);
 static int	file_error(PPError *err, const char *what);
+static size_t data_len(const SpoolHeader *h);
 static void set_row(CopyRow *row, const SpoolHeader *h, const char *data);
 
 /*
@@ -169,6 +170,16 @@ spool_rewind(Spool *s, PPError *err)
 }
 
 /*
+ * data_len: how many bytes follow header h.
+ */
+static size_t
+data_len(const SpoolHeader *h)
+{
+	return (h->position_len < 0 ? 0 : (size_t) h->position_len) +
+		(h->cap_len < 0 ? 0 : (size_t) h->cap_len) + (size_t) h->row_json_len;
+}
+
+/*
  * set_row: the row of header h whose bytes start at data.
  */
 static void
@@ -202,7 +213,7 @@ spool_next(Spool *s, CopyRow *row, PPError *err)
 		{
 			memcpy(&h, s->mem.data + s->mem_pos, sizeof(h));
 			set_row(row, &h, s->mem.data + s->mem_pos + sizeof(h));
-			s->mem_pos += sizeof(h) + row->position_len + row->cap_len + row->row_json_len;
+			s->mem_pos += sizeof(h) + data_len(&h);
 			return 1;
 		}
 		if (s->file == NULL || s->file_bytes == 0)
@@ -216,8 +227,7 @@ spool_next(Spool *s, CopyRow *row, PPError *err)
 			return 0;
 		return file_error(err, "read");
 	}
-	len = (h.position_len < 0 ? 0 : (size_t) h.position_len) +
-		(h.cap_len < 0 ? 0 : (size_t) h.cap_len) + (size_t) h.row_json_len;
+	len = data_len(&h);
 	buf_reset(&s->row);
 	buf_reserve(&s->row, len);
 	if (len > 0 && fread(s->row.data, len, 1, s->file) != 1)

@@ -193,25 +193,14 @@ deliver_chunk(SyncContext *ctx, const StreamInfo *s, PPError *err)
 {
 	Sink	   *sink = ctx->sink;
 	CopyRow		row;
-	int			rc;
+	int			rc = 0;
 
 	if (ctx->capped > 0)
-	{
 		rc = state_record_cap(ctx->run.state, ctx->run.run_id, s->stream_id, ctx->cap.data,
 							  ctx->capped, err);
-		ctx->capped = 0;
-		if (rc != 0)
-		{
-			drop_chunk(ctx);
-			return -1;
-		}
-	}
-	if (spool_rewind(&ctx->spool, err) != 0)
-	{
-		drop_chunk(ctx);
-		return -1;
-	}
-	while ((rc = spool_next(&ctx->spool, &row, err)) == 1)
+	if (rc == 0)
+		rc = spool_rewind(&ctx->spool, err);
+	while (rc == 0 && (rc = spool_next(&ctx->spool, &row, err)) == 1)
 	{
 		if (pp_interrupted)
 		{
@@ -222,8 +211,6 @@ deliver_chunk(SyncContext *ctx, const StreamInfo *s, PPError *err)
 		rc = sink->methods->add_row(sink, &row, err);
 		if (rc == SINK_FULL)
 			rc = sink->methods->flush(sink, err);
-		if (rc != 0)
-			break;
 	}
 	drop_chunk(ctx);
 	return rc < 0 ? -1 : 0;
