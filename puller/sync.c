@@ -32,6 +32,7 @@
 #include "databases.h"
 #include "extract.h"
 #include "log.h"
+#include "probe.h"
 #include "sink.h"
 #include "source.h"
 #include "spool.h"
@@ -487,6 +488,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	const char *run_status;
 	char	   *run_error = NULL;
 	bool		sink_failed = false;
+	bool	   *unchanged = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
@@ -548,8 +550,16 @@ sync_database(PullerOptions *o, Sink *shared)
 		pp_error_clear(&err);
 	}
 
+	/* the streams with nothing new succeed at once, without being taken */
+	unchanged = pp_malloc(sizeof(bool) * (size_t) (nstreams > 0 ? nstreams : 1));
+	memset(unchanged, 0, sizeof(bool) * (size_t) (nstreams > 0 ? nstreams : 1));
+	if (!ctx.sink->down)
+		n_ok += probe_unchanged(ctx.source, &ctx.run, ctx.sink, streams, nstreams, unchanged);
+
 	for (int i = 0; i < nstreams; i++)
 	{
+		if (unchanged[i])
+			continue;
 		if (ctx.run.state_lost || ctx.interrupted || ctx.unreachable || ctx.sink->down)
 		{
 			runlog_set_stream(streams[i].destination_table, streams[i].stream_id);
@@ -620,6 +630,7 @@ fail:
 done:
 	runlog_close();
 	free(run_error);
+	free(unchanged);
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
 	spool_free(&ctx.spool);
