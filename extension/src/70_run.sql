@@ -7,6 +7,9 @@
  *	 version()											the extension's version
  *	 database_id()										the database's identity
  *	 begin_run(integration, puller_version, target_kind)	a run and its streams
+ *	 probe_query(run_id), record_unchanged(run_id, stream_ids)
+ *														the streams with nothing new
+ *														(72_probe.sql)
  *	 take_stream(run_id, stream_id)						lock a stream, or skip it
  *	 extraction_query(run_id, stream_id, after_position, chunk_rows)
  *														the SQL of the next chunk
