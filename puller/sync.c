@@ -505,11 +505,8 @@ sync_database(PullerOptions *o, Sink *shared)
 	else if ((ctx.sink = import_sink_create(o, &err)) == NULL)
 		goto fail;
 
-	ctx.run.state = conn_open(o->state ? o->state : o->source, CONN_STATE, &err);
-	if (ctx.run.state == NULL)
-		goto fail;
-	ctx.source = conn_open(o->source, CONN_SOURCE, &err);
-	if (ctx.source == NULL)
+	if (conn_open_both(o->state ? o->state : o->source, o->source,
+					   &ctx.run.state, &ctx.source, &err) != 0)
 		goto fail;
 	if (state_version(ctx.run.state, "state", &err) != 0 ||
 		state_version(ctx.source, "source", &err) != 0)

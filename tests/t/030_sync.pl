@@ -245,6 +245,8 @@ $node->safe_psql('postgres',
 $r = PgPullTest::sync($node, $rcv, token => 'tok-staging',
 	args => [ '--integration', 'Staging Area', '--batch-rows', '40' ]);
 is($r->{rc}, 0, 'a sync with several batches: exit status 0');
+$node->safe_psql('postgres',
+	q{UPDATE items SET updated_at = timestamptz '2025-06-15 00:00:00+00' WHERE id < 10});
 $rcv->set_faults([ { kind => 'status', code => 413 }, { kind => 'status', code => 503 } ]);
 $r = PgPullTest::sync($node, $rcv, token => 'wrong',
 	args => [ '--integration', 'Staging Area', '--max-retries', '0' ]);
