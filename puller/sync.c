@@ -6,7 +6,8 @@
  * The flow follows the run protocol (README.md, "The run protocol"):
  * connect to the source and the state database, check the extension's
  * version and that both reach one database (source.c), begin a run, warn
- * about a standby source's settings, then for each stream: take it (skip it when
+ * about a standby source's settings, record at once the streams with nothing
+ * new (probe.c), then for each other stream: take it (skip it when
  * another puller holds it), read it in chunks (each chunk one COPY in its
  * own read-only repeatable-read transaction on the source, kept in a spool
  * until that transaction is committed: spool.c) and hand its rows to the
