@@ -21,23 +21,6 @@
  */
 
 /*
- * _probe_op: the comparison of a stream's first chunk with its bookmark,
- * by the base type of its replication key: ">" for date and time keys, ">="
- * for the others.
- */
-CREATE FUNCTION pgpull._probe_op(base_type pg_catalog.oid)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-	SELECT CASE WHEN _probe_op.base_type IN ('pg_catalog.timestamptz'::pg_catalog.regtype,
-											 'pg_catalog.timestamp'::pg_catalog.regtype,
-											 'pg_catalog.date'::pg_catalog.regtype)
-				THEN '>' ELSE '>=' END;
-$fn$;
-COMMENT ON FUNCTION pgpull._probe_op(pg_catalog.oid) IS 'internal: how the extraction of a key_based stream compares its replication key with its bookmark';
-
-/*
  * probe_query: the statement that finds the streams of a run with nothing
  * new, to run on the source as the puller's role: one column stream_id, a
  * row for each key_based stream with a bookmark (not yet in the run) in
@@ -62,7 +45,8 @@ BEGIN
 	PERFORM pgpull._require_lock(pgpull._run_lock_class(), v_run.run_id, pg_catalog.format('run %s', v_run.run_id));
 	SELECT pg_catalog.string_agg(pg_catalog.format('(%s::pg_catalog.int8, EXISTS (SELECT FROM %I.%I AS t WHERE t.%I %s %L::%s))',
 												   p.stream_id, p.nspname, p.relname, p.replication_key,
-												   pgpull._probe_op(pgpull._base_type(p.atttypid)), p.bookmark,
+												   CASE WHEN pgpull._capped_type(pgpull._base_type(p.atttypid)) THEN '>' ELSE '>=' END,
+												   p.bookmark,
 												   pg_catalog.format_type(p.atttypid, NULL)),
 								 ', ' ORDER BY p.stream_id)
 	  INTO v_probes
@@ -148,7 +132,9 @@ BEGIN
 		stream_id := v_id;
 		message := pg_catalog.format('nothing new: no row with %I %s %s, nothing sent; the bookmark stays',
 									 v_stream.replication_key,
-									 pgpull._probe_op(pgpull._column_type(v_stream.relation, v_stream.replication_key, true)),
+									 CASE WHEN pgpull._capped_type(pgpull._column_type(v_stream.relation, v_stream.replication_key,
+																					   true))
+										  THEN '>' ELSE '>=' END,
 									 v_stream.bookmark);
 		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
 		VALUES (v_run.run_id, v_id, 'INFO', message);
