@@ -23,11 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "state.h"
 
-static void print_clean(const char *s);
+static void print_clean(Buf *line, const char *s);
 static void runlog_emit(const char *level, const char *message, bool to_db);
 static void print_line(const char *stream, const char *level, const char *message);
 
@@ -88,19 +89,24 @@ runlog_set_stream(const char *name, int64_t stream_id)
 }
 
 /*
- * print_clean: print s with control characters as spaces, so a log line
- * stays one line.
+ * print_clean: append s to line with control characters as spaces, so a
+ * log line stays one line.
  */
 static void
-print_clean(const char *s)
+print_clean(Buf *line, const char *s)
 {
 	for (; *s; s++)
-		fputc(((unsigned char) *s < 0x20 || *s == 0x7f) ? ' ' : *s, stderr);
+	{
+		char		c = ((unsigned char) *s < 0x20 || *s == 0x7f) ? ' ' : *s;
+
+		buf_append(line, &c, 1);
+	}
 }
 
 /*
  * print_line: print one run log line on stderr (DEBUG lines only when
- * verbose); stream NULL is the run itself.
+ * verbose); stream NULL is the run itself.  The line goes in one write, so
+ * the lines of the processes of --jobs never mix.
  */
 static void
 print_line(const char *stream, const char *level, const char *message)
@@ -108,18 +114,23 @@ print_line(const char *stream, const char *level, const char *message)
 	struct timespec ts;
 	struct tm	tm;
 	char		stamp[32];
+	Buf			line;
 
 	if (strcmp(level, "DEBUG") == 0 && !log_verbose)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
-	print_clean(stream ? stream : "-");
-	fputc(' ', stderr);
-	print_clean(message);
-	fputc('\n', stderr);
+	buf_init(&line);
+	buf_appendf(&line, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
+	print_clean(&line, stream ? stream : "-");
+	buf_append(&line, " ", 1);
+	print_clean(&line, message);
+	buf_append(&line, "\n", 1);
 	fflush(stderr);
+	if (write(STDERR_FILENO, line.data, line.len) < 0)
+		line.len = 0;			/* nowhere to say it */
+	buf_free(&line);
 }
 
 /*

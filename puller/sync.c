@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "databases.h"
 #include "extract.h"
+#include "jobs.h"
 #include "log.h"
 #include "sink.h"
 #include "source.h"
@@ -39,13 +40,6 @@
 #include "sync.h"
 
 #define CHUNK_RETRIES	6		/* re-reads after recovery conflicts in a row */
-
-typedef enum StreamOutcome
-{
-	STREAM_SUCCEEDED,
-	STREAM_FAILED,
-	STREAM_SKIPPED
-} StreamOutcome;
 
 typedef struct SyncContext
 {
@@ -70,6 +64,7 @@ static int	read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 static int	deliver_chunk(SyncContext *ctx, const StreamInfo *s, PPError *err);
 static void drop_chunk(SyncContext *ctx);
 static void end_error(SyncContext *ctx, PPError *err);
+static bool run_stopping(const SyncContext *ctx);
 static StreamOutcome sync_stream(SyncContext *ctx, const StreamInfo *s);
 static int	exit_status_for(const PPError *err);
 
@@ -240,6 +235,17 @@ end_error(SyncContext *ctx, PPError *err)
 }
 
 /*
+ * run_stopping: whether the run is ending early (state connection lost,
+ * interrupted, destination unreachable or down): no more stream is taken.
+ */
+static bool
+run_stopping(const SyncContext *ctx)
+{
+	return ctx->run.state_lost || ctx->interrupted || ctx->unreachable ||
+		ctx->sink->down != NULL;
+}
+
+/*
  * sync_stream: sync one stream, record its outcome and return it.  Sets
  * the context's flags that end the run early (state connection lost,
  * destination unreachable, interrupted).
@@ -266,7 +272,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	runlog_set_stream(s->destination_table, s->stream_id);
 
 	/* a dropped relation fails here; end_stream records it all the same */
-	if (state_take_stream(ctx->run.state, ctx->run.run_id, s->stream_id, &plan, &err) != 0)
+	if (jobs_take(&ctx->run, ctx->o, s->stream_id, &plan, &err) != 0)
 		goto failed;
 	if (!plan.taken)
 	{
@@ -515,9 +521,11 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (o->state && source_same_database(ctx.source, ctx.run.state, &err) != 0)
 		goto fail;
 
-	if (state_begin_run(ctx.run.state, o->integration, PGPULL_VERSION,
-						options_target_kind_name(o), &ctx.run.run_id,
-						&streams, &nstreams, &err) != 0)
+	if (jobs_join_run(&ctx.run.run_id, &streams, &nstreams))
+		;						/* a worker of --jobs, in its parent's run */
+	else if (state_begin_run(ctx.run.state, o->integration, PGPULL_VERSION,
+							 options_target_kind_name(o), &ctx.run.run_id,
+							 &streams, &nstreams, &err) != 0)
 	{
 		if (err.kind == PPERR_STREAM)
 			err.kind = PPERR_CONFIG;
@@ -529,16 +537,21 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (o->database != NULL)
 		databases_prefix_streams(streams, nstreams, o->database);
 	runlog_open(ctx.run.state, ctx.run.run_id);
-	if (source_check_standby(ctx.source, &err) != 0)
+	if (!jobs_join_run(&ctx.run.run_id, &streams, &nstreams))
 	{
-		runlog("WARNING", "%s", err.message);
-		pp_error_clear(&err);
+		if (source_check_standby(ctx.source, &err) != 0)
+		{
+			runlog("WARNING", "%s", err.message);
+			pp_error_clear(&err);
+		}
+		if (nstreams == 0)
+			runlog("WARNING", "integration \"%s\" tracks no streams", o->integration);
+		else
+			runlog_print("INFO", "run %" PRId64 " started: integration \"%s\", %d %s",
+						 ctx.run.run_id, o->integration, nstreams, pp_plural(nstreams, "stream", "streams"));
 	}
-	if (nstreams == 0)
-		runlog("WARNING", "integration \"%s\" tracks no streams", o->integration);
-	else
-		runlog_print("INFO", "run %" PRId64 " started: integration \"%s\", %d %s",
-					 ctx.run.run_id, o->integration, nstreams, pp_plural(nstreams, "stream", "streams"));
+	/* --jobs: the other processes start here (jobs.c) */
+	jobs_begin(&ctx.run, ctx.source, o, streams, nstreams);
 
 	/* a sink that cannot begin says why with each stream (sink->down) */
 	if (ctx.sink->methods->begin_run(ctx.sink, &ctx.run, &err) != 0)
@@ -548,9 +561,9 @@ sync_database(PullerOptions *o, Sink *shared)
 		pp_error_clear(&err);
 	}
 
-	for (int i = 0; i < nstreams; i++)
+	for (int i; (i = jobs_next_stream(&ctx.run, o, streams, nstreams, run_stopping(&ctx))) >= 0;)
 	{
-		if (ctx.run.state_lost || ctx.interrupted || ctx.unreachable || ctx.sink->down)
+		if (run_stopping(&ctx))
 		{
 			runlog_set_stream(streams[i].destination_table, streams[i].stream_id);
 			runlog_print("WARNING", "stream not synced: %s",
@@ -558,10 +571,11 @@ sync_database(PullerOptions *o, Sink *shared)
 						 ctx.interrupted ? "interrupted" :
 						 ctx.sink->down ? ctx.sink->down :
 						 "the destination could not be reached");
+			jobs_outcome(i, STREAM_FAILED);
 			n_failed++;
 			continue;
 		}
-		switch (sync_stream(&ctx, &streams[i]))
+		switch (jobs_outcome(i, sync_stream(&ctx, &streams[i])))
 		{
 			case STREAM_SUCCEEDED:
 				n_ok++;
@@ -583,6 +597,10 @@ sync_database(PullerOptions *o, Sink *shared)
 		sink_failed = true;
 	if (ctx.interrupted || pp_interrupted)
 		ctx.interrupted = true;
+	/* a worker of --jobs reports; the puller counts the streams of all (jobs.c) */
+	if (jobs_end(nstreams, &n_ok, &n_failed, &n_skipped, &ctx.interrupted,
+				 &ctx.connect_failed, &sink_failed, &run_error))
+		goto worker_done;
 
 	if (ctx.interrupted)
 	{
@@ -605,6 +623,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	}
 	runlog_close();
 
+worker_done:
 	if (ctx.run.state_lost || ctx.connect_failed || ctx.unreachable)
 		status = EXIT_CONNECT;
 	else if (n_failed > 0 || ctx.interrupted || sink_failed)
