@@ -31,6 +31,9 @@ typedef struct Spool
 	Buf			row;			/* a row read back from the file */
 } Spool;
 
+/* the memory a spool keeps before its file: SPOOL_MEMORY, less with --jobs */
+extern size_t spool_memory;
+
 extern void spool_init(Spool *s);
 extern int	spool_add(Spool *s, const CopyRow *row, PPError *err);
 extern int	spool_rewind(Spool *s, PPError *err);
