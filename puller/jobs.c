@@ -53,7 +53,6 @@
 #include "conn.h"
 #include "jobs.h"
 #include "log.h"
-#include "spool.h"
 
 #define JOBS_WAIT_SECONDS	0.05	/* between looks at the other processes */
 
@@ -165,10 +164,6 @@ jobs_begin(const SinkRun *run, PGconn *source, PullerOptions *o,
 	memset(shared, 0, shared_size);
 	if (!shared_mapped)
 		return;
-	/* the processes share the memory one would spool in (at least 1 MB each) */
-	spool_memory = SPOOL_MEMORY / (size_t) o->jobs;
-	if (spool_memory < 1024 * 1024)
-		spool_memory = 1024 * 1024;
 
 	fflush(stdout);
 	fflush(stderr);

@@ -121,6 +121,7 @@ print_line(const char *stream, const char *level, const char *message)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	/* one write per line: the processes of --jobs and the sending thread log */
 	buf_init(&line);
 	buf_appendf(&line, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
 	print_clean(&line, stream ? stream : "-");

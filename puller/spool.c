@@ -10,8 +10,7 @@
  * primary.  So sync.c reads a whole chunk into a spool, at the pace of the
  * source, commits, and only then hands the rows to the sink.
  *
- * The first spool_memory bytes of rows (SPOOL_MEMORY; jobs.c gives each
- * process of --jobs N a share) stay in memory; the rest go to a
+ * The first SPOOL_MEMORY bytes of rows stay in memory; the rest go to a
  * temporary file in $TMPDIR (or /tmp), unlinked as soon as it is made so
  * that nothing is left behind however pgpull ends, and reused for every
  * chunk of the run.  Memory stays bounded whatever the chunk holds; the
@@ -46,8 +45,6 @@ static int	open_file(Spool *s, PPError *err);
 static int	file_error(PPError *err, const char *what);
 static size_t data_len(const SpoolHeader *h);
 static void set_row(CopyRow *row, const SpoolHeader *h, const char *data);
-
-size_t		spool_memory = SPOOL_MEMORY;
 
 /*
  * spool_dir: where the temporary file goes.
@@ -105,6 +102,7 @@ spool_init(Spool *s)
 {
 	memset(s, 0, sizeof(Spool));
 	buf_init(&s->mem);
+	s->mem_limit = SPOOL_MEMORY;
 	buf_init(&s->row);
 }
 
@@ -123,7 +121,7 @@ spool_add(Spool *s, const CopyRow *row, PPError *err)
 	h.cap_len = row->cap ? (int32_t) row->cap_len : -1;
 	h.row_json_len = (int32_t) row->row_json_len;
 
-	if (!s->to_file && s->mem.len + need > spool_memory && s->mem.len > 0)
+	if (!s->to_file && s->mem.len + need > s->mem_limit && (s->mem.len > 0 || s->mem_limit == 0))
 		s->to_file = true;
 	if (!s->to_file)
 	{

@@ -20,7 +20,8 @@
 
 typedef struct Spool
 {
-	Buf			mem;			/* the first rows, up to SPOOL_MEMORY bytes */
+	Buf			mem;			/* the first rows, up to mem_limit bytes */
+	size_t		mem_limit;		/* SPOOL_MEMORY unless set after spool_init */
 	FILE	   *file;			/* the rest, in an unlinked temporary file */
 	bool		to_file;		/* rows now go to the file */
 	int64_t		nrows;
@@ -30,9 +31,6 @@ typedef struct Spool
 	bool		reading_file;
 	Buf			row;			/* a row read back from the file */
 } Spool;
-
-/* the memory a spool keeps before its file: SPOOL_MEMORY, less with --jobs */
-extern size_t spool_memory;
 
 extern void spool_init(Spool *s);
 extern int	spool_add(Spool *s, const CopyRow *row, PPError *err);
