@@ -110,6 +110,12 @@ like(attack("SELECT pgpull.end_stream($run1, $sid, 'succeeded', 0, NULL)"),
 like(attack("SELECT pgpull.record_batch($own, $sid, 0, 0, '[\"$upper1\"]', 0)"),
 	qr/55000: stream $sid is not being synced by run $own/,
 	'record_batch in its own run without a range: refused');
+like(attack("SELECT * FROM pgpull.take_range($own, $sid, 0, 1000)"),
+	qr/22023: jobs must be between 1 and 64/, 'take_range with jobs 0: refused');
+like(attack("SELECT * FROM pgpull.take_range($own, $sid, NULL, 1000)"),
+	qr/22023: jobs must be between 1 and 64/, 'take_range with jobs NULL: refused');
+like(attack("SELECT * FROM pgpull.take_range($own, $sid, 2, 0)"),
+	qr/22023: chunk_rows must be positive/, 'take_range with chunk_rows 0: refused');
 is($resume1->(), '["10"]', 'the puller\'s range did not move');
 is($puller->("SELECT pgpull.record_batch($run1, $sid, 10, 100, '[\"20\"]', 0)"), "\n",
 	'the puller goes on');
