@@ -134,13 +134,13 @@ jobs_join_run(int64_t *run_id, StreamInfo **streams, int *nstreams)
 /*
  * jobs_begin: after the run began (run, on the state connection; source,
  * the source connection), set up the shared memory and start the o->jobs
- * - 1 workers.  A worker runs sync_database and exits with its status; it
- * never returns from here.  Nothing to do in a worker.  When the memory
+ * - 1 workers.  A worker runs worker (sync_database) and exits with its
+ * status; it never returns from here.  Nothing to do in a worker.  When the memory
  * or a process cannot be had, the run goes on with the processes it has.
  */
 void
 jobs_begin(const SinkRun *run, PGconn *source, PullerOptions *o,
-		   StreamInfo *streams, int nstreams)
+		   StreamInfo *streams, int nstreams, JobsWorkerMain worker)
 {
 	if (worker_no > 0)
 		return;
@@ -194,7 +194,7 @@ jobs_begin(const SinkRun *run, PGconn *source, PullerOptions *o,
 			joined_run_id = run->run_id;
 			joined_streams = streams;
 			joined_nstreams = nstreams;
-			_exit(sync_database(o, NULL));
+			_exit(worker(o, NULL));
 		}
 		shared->workers[w].pid = pid;
 		shared->nworkers = w;

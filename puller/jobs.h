@@ -17,11 +17,21 @@
 #include "options.h"
 #include "sink.h"
 #include "state.h"
-#include "sync.h"
+
+/* what became of a stream (or of a key range of it) in a run */
+typedef enum StreamOutcome
+{
+	STREAM_SUCCEEDED,
+	STREAM_FAILED,
+	STREAM_SKIPPED
+} StreamOutcome;
+
+/* what a worker process runs: sync.c's sync_database */
+typedef int (*JobsWorkerMain) (PullerOptions *o, Sink *shared);
 
 extern bool jobs_join_run(int64_t *run_id, StreamInfo **streams, int *nstreams);
 extern void jobs_begin(const SinkRun *run, PGconn *source, PullerOptions *o,
-					   StreamInfo *streams, int nstreams);
+					   StreamInfo *streams, int nstreams, JobsWorkerMain worker);
 extern int	jobs_next_stream(SinkRun *run, const PullerOptions *o,
 							 const StreamInfo *streams, int nstreams,
 							 bool stopping);

@@ -513,7 +513,7 @@ sync_database(PullerOptions *o, Sink *shared)
 						 ctx.run.run_id, o->integration, nstreams, pp_plural(nstreams, "stream", "streams"));
 	}
 	/* --jobs: the other processes start here (jobs.c) */
-	jobs_begin(&ctx.run, ctx.source, o, streams, nstreams);
+	jobs_begin(&ctx.run, ctx.source, o, streams, nstreams, sync_database);
 	if (o->jobs > 1 && sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
 		goto fail;
 

@@ -13,14 +13,6 @@
 #include "options.h"
 #include "sink.h"
 
-/* what became of a stream (or of a key range of it) in a run */
-typedef enum StreamOutcome
-{
-	STREAM_SUCCEEDED,
-	STREAM_FAILED,
-	STREAM_SKIPPED
-} StreamOutcome;
-
 extern int	sync_run(PullerOptions *o);
 extern int	sync_database(PullerOptions *o, Sink *shared);
 extern bool sync_finish_sink(Sink *sink, bool *interrupted, char **error);
