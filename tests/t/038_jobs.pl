@@ -9,7 +9,9 @@
 # run row per puller, the rows adding up).  Then, after a reset (with
 # statistics now), a run interrupted by SIGTERM leaves its ranges pending
 # with their resume positions and is recorded as interrupted; the next run,
-# with --jobs 1, reads only what is left and completes the stream.
+# with --jobs 1, reads only what is left and completes the stream.  A
+# puller killed with SIGKILL takes its worker with it, and the next run
+# resumes its ranges.
 # --jobs 2 syncs several small streams; --jobs is checked.
 use strict;
 use warnings FATAL => 'all';
@@ -166,6 +168,33 @@ is($node->safe_psql('postgres', q{
 	  FROM pgpull.stream}),
 	'succeeded true 0', 'resume: the stream completed');
 ok($cut ne '', "resume: the ranges were $cut");
+
+# -- a puller killed outright: its workers follow it, and the next run resumes
+$node->safe_psql('postgres', q{SELECT pgpull.reset('big')});
+$rcv->clear_requests;
+$rcv->set_faults([ { kind => 'slow', seconds => 0.2, count => 100000 } ]);
+{
+	local $ENV{PGAPPNAME} = $app;
+	$run = PgPullTest::start_sync($node, $rcv, valgrind => 0,
+		args => [ '--jobs', '2', '--chunk-rows', '10000', '--batch-rows', '1000' ]);
+}
+ok(poll(sub {
+	$node->safe_psql('postgres',
+		q{SELECT count(*) >= 2 FROM pgpull.stream_range WHERE resume_position IS NOT NULL}) eq 't' }),
+	'kill: two ranges have accepted rows');
+$run->{harness}->signal('KILL');
+PgPullTest::finish_sync($run);
+$rcv->clear_faults;
+ok(poll(sub {
+	$node->safe_psql('postgres', qq{SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = '$app'}) eq 't' }),
+	'kill: the worker process ended with the puller');
+$r = PgPullTest::sync($node, $rcv, args => [ '--chunk-rows', '10000' ]);
+is($r->{rc}, 0, 'kill: the next run succeeded');
+like($r->{stderr}, qr/run abandoned: its puller ended without ending it/, 'kill: it marked the killed run abandoned');
+like($r->{stderr}, qr/range \d+ of 8: .*resuming after/, 'kill: it resumed the ranges');
+PgPullTest::same_rows($node, 'big', 'id, v, n', 'default', 'kill: every row is at the destination');
+is($node->safe_psql('postgres', q{SELECT status || ' ' || (SELECT count(*) FROM pgpull.stream_range) FROM pgpull.stream}),
+	'succeeded 0', 'kill: the stream completed');
 
 # -- --jobs 2, several small streams
 for my $i (1 .. 6)
