@@ -100,6 +100,8 @@ for my $i (0, 1)
 	is($done[$i]{rc}, 0, "puller " . ($i + 1) . ": exit status 0");
 	like($done[$i]{stderr}, qr/INFO big stream taken: table version \d+, range \d+ of \d+: \(id (>|<=) \d+/,
 		"puller " . ($i + 1) . ": its log names a range it read");
+	like($done[$i]{stderr}, qr/INFO big range \d+ of 8 synced: \d+ rows extracted, \d+ loaded/,
+		"puller " . ($i + 1) . ": its log says which ranges it synced");
 	like($done[$i]{stderr}, qr/reading with 2 processes/, "puller " . ($i + 1) . ": it read with 2 processes");
 }
 like($done[0]{stderr} . $done[1]{stderr}, qr/table version \d+ cut into 8 ranges of id \(about \d+ rows each, from a sample/,
