@@ -34,7 +34,7 @@ DATA        = extension/pgpull.control extension/pgpull--1.0.sql \
 DATA_built  = extension/pgpull--$(PGPULL_VERSION).sql
 EXTENSION_SRC = $(sort $(wildcard $(pgpull_src)/extension/src/*.sql))
 PROGRAM     = puller/pgpull
-OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/spool.o puller/sender.o puller/batch.o puller/http.o puller/sync.o puller/probe.o puller/source.o puller/sink_import.o puller/sink_singer.o puller/singer.o puller/target.o puller/commit.o puller/databases.o puller/sync_all.o puller/tunnel.o puller/sshproc.o
+OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/spool.o puller/sender.o puller/batch.o puller/http.o puller/sync.o puller/probe.o puller/jobs.o puller/source.o puller/sink_import.o puller/sink_singer.o puller/singer.o puller/target.o puller/commit.o puller/databases.o puller/sync_all.o puller/tunnel.o puller/sshproc.o
 # -Wextra without -Wunused-parameter: callbacks (libcurl, libpq, sinks) take
 # parameters they do not all use.
 PG_CFLAGS   = -pthread -Wextra -Wno-unused-parameter -Werror
@@ -110,6 +110,9 @@ LIBS :=
 # The program refuses an extension of another version than its own, which
 # it takes from the control file.
 $(OBJS): $(pgpull_src)/extension/pgpull.control
+# Every object is rebuilt when a header changes: a struct that grows in
+# one object and not in another breaks at run time.
+$(OBJS): $(wildcard $(pgpull_src)/puller/*.h)
 
 # The current version's script: the sources in load order, under a line
 # saying it is generated.  The \echo guard must start a line of its own.

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "state.h"
@@ -104,7 +105,8 @@ append_clean(Buf *b, const char *s)
 
 /*
  * print_line: print one run log line on stderr (DEBUG lines only when
- * verbose); stream NULL is the run itself.
+ * verbose); stream NULL is the run itself.  The line goes in one write, so
+ * the lines of the processes of --jobs never mix.
  */
 static void
 print_line(const char *stream, const char *level, const char *message)
@@ -120,8 +122,8 @@ print_line(const char *stream, const char *level, const char *message)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
 	/*
-	 * One write per line: stderr is unbuffered, and the sending thread
-	 * logs too (sender.c).
+	 * One write per line: the sending thread (sender.c) and the processes
+	 * of --jobs (jobs.c) log too.
 	 */
 	buf_init(&line);
 	buf_appendf(&line, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
@@ -129,8 +131,9 @@ print_line(const char *stream, const char *level, const char *message)
 	buf_append_str(&line, " ");
 	append_clean(&line, message);
 	buf_append_str(&line, "\n");
-	fwrite(line.data, 1, line.len, stderr);
 	fflush(stderr);
+	if (write(STDERR_FILENO, line.data, line.len) < 0)
+		line.len = 0;			/* nowhere to say it */
 	buf_free(&line);
 }
 

@@ -74,6 +74,10 @@ usage(void)
 	printf("                         between two STATEs\n");
 	printf("      --chunk-rows=N     read large relations N rows per query (default: %d)\n",
 		   CHUNK_ROWS_DEFAULT);
+	printf("      --jobs=N           read with N processes at once, 1..%d (default: 1): streams\n",
+		   JOBS_MAX);
+	printf("                         N at a time, and a large full-table stream in key\n");
+	printf("                         ranges; not with a Singer target\n");
 	printf("      --http-timeout=SECONDS  give up on one request after SECONDS (default: %d)\n",
 		   HTTP_TIMEOUT_DEFAULT);
 	printf("      --max-retries=N    retry a request at most N times, 0..100 (default: %d);\n",

@@ -47,6 +47,7 @@ enum
 	OPT_HTTP_TIMEOUT,
 	OPT_MAX_RETRIES,
 	OPT_ALL_DATABASES,
+	OPT_JOBS,
 	OPT_SSH,
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
@@ -320,6 +321,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
 		{"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
 		{"all-databases", no_argument, NULL, OPT_ALL_DATABASES},
+		{"jobs", required_argument, NULL, OPT_JOBS},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -332,6 +334,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	o->chunk_rows = CHUNK_ROWS_DEFAULT;
 	o->http_timeout = HTTP_TIMEOUT_DEFAULT;
 	o->max_retries = MAX_RETRIES_DEFAULT;
+	o->jobs = 1;
 	o->integration = pp_strdup("default");
 
 	opterr = 0;
@@ -388,6 +391,11 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 			case OPT_ALL_DATABASES:
 				o->all_databases = true;
 				break;
+			case OPT_JOBS:
+				if (!parse_long(optarg, "--jobs", 1, JOBS_MAX, &v))
+					return EXIT_USAGE;
+				o->jobs = (int) v;
+				break;
 			default:
 				rc = common_option(c, argv, o);
 				if (rc != 0)
@@ -426,6 +434,21 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		pp_usage_error("--state cannot be used with --all-databases");
 		pp_log_detail("With --all-databases each database keeps its own catalog.");
 		pp_log_hint("Leave out --state; --source names the server, and its databases are listed there.");
+		return EXIT_USAGE;
+	}
+	if (o->jobs > 1 && o->all_databases)
+	{
+		pp_usage_error("--jobs cannot be used with --all-databases");
+		pp_log_detail("With --all-databases the databases are synced one after the other, each with its own run.");
+		pp_log_hint("Run one pgpull sync --jobs per database instead, or leave out --jobs.");
+		return EXIT_USAGE;
+	}
+	if (o->jobs > 1 && o->target_kind == TARGET_SINGER)
+	{
+		pp_usage_error("--jobs cannot be used with %s",
+					   o->target_command ? "--target-command" : "--target -");
+		pp_log_detail("A Singer target reads one stream of messages, and its states confirm the streams in the order they were sent: the messages of several processes would have to be ordered again.");
+		pp_log_hint("Leave out --jobs (1 is the default), or use an Import API --target.");
 		return EXIT_USAGE;
 	}
 	if (!check_conninfo(o->source, "--source"))

@@ -24,6 +24,7 @@
 #define CHUNK_ROWS_DEFAULT		100000
 #define HTTP_TIMEOUT_DEFAULT	300
 #define MAX_RETRIES_DEFAULT		5
+#define JOBS_MAX				64		/* --jobs: processes, and key ranges */
 #define RETRY_TIME_LIMIT		900		/* seconds spent retrying one request */
 
 /* what options_parse_sync returns when --help or --version was given */
@@ -58,6 +59,7 @@ typedef struct PullerOptions
 	bool		verbose;
 	char	   *state_file;		/* commit-state: FILE, or "-" for stdin */
 	bool		all_databases;	/* --all-databases */
+	int			jobs;			/* --jobs: processes reading at once */
 	char	   *database;		/* --all-databases, one database's run: its
 								 * name, which prefixes destination tables */
 	char	   *ssh;			/* --ssh [USER@]HOST[:PORT], or NULL */

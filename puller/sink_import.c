@@ -60,6 +60,8 @@ typedef struct ImportSink
 	Buf			held_data;		/* its JSON and position */
 	int64_t		batches;		/* accepted in this stream */
 	int64_t		rows_loaded;	/* accepted in this stream */
+	int			range_no;		/* the key range of it being sent, or 0 */
+	int			range_count;
 } ImportSink;
 
 static int	import_begin_run(Sink *sink, SinkRun *run, PPError *err);
@@ -323,6 +325,8 @@ import_begin_stream(Sink *sink, const StreamInfo *s, const StreamPlan *plan,
 	is->stream = s;
 	is->batches = 0;
 	is->rows_loaded = 0;
+	is->range_no = plan->range_no;
+	is->range_count = plan->range_count;
 	return batch_start_stream(&is->batch, s->destination_table, plan->json_schema,
 							  plan->key_names, err);
 }
@@ -441,7 +445,12 @@ import_end_stream(Sink *sink, const StreamInfo *s, int64_t rows_extracted,
 	if (state_end_stream(is->run->state, is->run->run_id, s->stream_id,
 						 error ? "failed" : "succeeded", rows_extracted, error, err) != 0)
 		return -1;
-	if (error == NULL)
+	if (error == NULL && is->range_no > 0)
+		runlog_print("INFO", "range %d of %d synced: %" PRId64 " %s extracted, %" PRId64 " loaded, %" PRId64 " %s",
+					 is->range_no, is->range_count,
+					 rows_extracted, pp_plural(rows_extracted, "row", "rows"), is->rows_loaded,
+					 is->batches, pp_plural(is->batches, "batch", "batches"));
+	else if (error == NULL)
 		runlog_print("INFO", "stream synced: %" PRId64 " %s extracted, %" PRId64 " loaded, %" PRId64 " %s",
 					 rows_extracted, pp_plural(rows_extracted, "row", "rows"), is->rows_loaded,
 					 is->batches, pp_plural(is->batches, "batch", "batches"));

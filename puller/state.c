@@ -39,6 +39,7 @@ static PGresult *exec_params(PGconn *conn, const char *sql, int nparams,
 							 PPError *err);
 static char *dup_value(const PGresult *res, int row, int col);
 static int64_t int64_value(const PGresult *res, int row, int col);
+static void read_plan(const PGresult *res, StreamPlan *plan);
 static int	end_stream(PGconn *conn, const char *function, int64_t run_id,
 					   int64_t stream_id, const char *status, int64_t rows_extracted,
 					   const char *error, PPError *err);
@@ -224,6 +225,28 @@ state_free_streams(StreamInfo *streams, int nstreams)
 }
 
 /*
+ * read_plan: fill plan from the one row of take_stream or take_range
+ * (taken, json_schema, key_names, bookmark_properties, chunked,
+ * table_version, then, from take_range, range_no and range_count).
+ */
+static void
+read_plan(const PGresult *res, StreamPlan *plan)
+{
+	plan->taken = !PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	plan->json_schema = dup_value(res, 0, 1);
+	plan->key_names = dup_value(res, 0, 2);
+	plan->bookmark_properties = dup_value(res, 0, 3);
+	plan->chunked = !PQgetisnull(res, 0, 4) && strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+	plan->has_table_version = !PQgetisnull(res, 0, 5);
+	plan->table_version = int64_value(res, 0, 5);
+	if (PQnfields(res) >= 8)
+	{
+		plan->range_no = (int) int64_value(res, 0, 6);
+		plan->range_count = (int) int64_value(res, 0, 7);
+	}
+}
+
+/*
  * state_take_stream: take a stream for this run (an advisory lock on the
  * state connection).  Returns 0 with plan filled (plan->taken false when
  * another puller holds it), or -1 with err set (for example SQLSTATE 42P01
@@ -261,13 +284,50 @@ state_take_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
 		PQCLEAR(res);
 		return -1;
 	}
-	plan->taken = !PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	plan->json_schema = dup_value(res, 0, 1);
-	plan->key_names = dup_value(res, 0, 2);
-	plan->bookmark_properties = dup_value(res, 0, 3);
-	plan->chunked = !PQgetisnull(res, 0, 4) && strcmp(PQgetvalue(res, 0, 4), "t") == 0;
-	plan->has_table_version = !PQgetisnull(res, 0, 5);
-	plan->table_version = int64_value(res, 0, 5);
+	read_plan(res, plan);
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_take_range: pgpull.take_range, take_stream for a puller reading
+ * with jobs sessions: a key range of a large full_table stream
+ * (plan->range_no from 1), or the whole stream (range_no 0).  Returns as
+ * state_take_stream.
+ */
+int
+state_take_range(PGconn *conn, int64_t run_id, int64_t stream_id, int jobs,
+				 int chunk_rows, StreamPlan *plan, PPError *err)
+{
+	static const Oid types[4] = {INT8OID, INT8OID, INT4OID, INT4OID};
+	char		v[4][24];
+	const char *values[4];
+	PGresult   *res;
+
+	memset(plan, 0, sizeof(*plan));
+	snprintf(v[0], sizeof(v[0]), "%" PRId64, run_id);
+	snprintf(v[1], sizeof(v[1]), "%" PRId64, stream_id);
+	snprintf(v[2], sizeof(v[2]), "%d", jobs);
+	snprintf(v[3], sizeof(v[3]), "%d", chunk_rows);
+	for (int i = 0; i < 4; i++)
+		values[i] = v[i];
+	res = exec_params(conn,
+					  "SELECT taken, json_schema::pg_catalog.text,"
+					  " pg_catalog.array_to_json(key_names)::pg_catalog.text,"
+					  " pg_catalog.array_to_json(bookmark_properties)::pg_catalog.text,"
+					  " chunked, table_version, range_no, range_count"
+					  " FROM pgpull.take_range($1, $2, $3, $4)",
+					  4, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.take_range returned %d rows instead of 1",
+					 PQntuples(res));
+		PQCLEAR(res);
+		return -1;
+	}
+	read_plan(res, plan);
 	PQCLEAR(res);
 	return 0;
 }

@@ -26,7 +26,7 @@ typedef struct StreamInfo
 	char	   *bookmark;		/* NULL when none */
 } StreamInfo;
 
-/* what pgpull.take_stream answers */
+/* what pgpull.take_stream (or pgpull.take_range) answers */
 typedef struct StreamPlan
 {
 	bool		taken;
@@ -36,6 +36,9 @@ typedef struct StreamPlan
 	bool		chunked;
 	bool		has_table_version;
 	int64_t		table_version;
+	int			range_no;		/* take_range: the key range taken, from 1;
+								 * 0 for the whole stream */
+	int			range_count;	/* and how many the stream has */
 } StreamPlan;
 
 extern int	state_version(PGconn *conn, const char *which, PPError *err);
@@ -46,6 +49,9 @@ extern int	state_begin_run(PGconn *conn, const char *integration,
 extern void state_free_streams(StreamInfo *streams, int nstreams);
 extern int	state_take_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
 							  StreamPlan *plan, PPError *err);
+extern int	state_take_range(PGconn *conn, int64_t run_id, int64_t stream_id,
+							 int jobs, int chunk_rows, StreamPlan *plan,
+							 PPError *err);
 extern void state_free_plan(StreamPlan *plan);
 extern int	state_extraction_query(PGconn *conn, int64_t run_id, int64_t stream_id,
 								   const char *after_position, int chunk_rows,

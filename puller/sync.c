@@ -35,6 +35,7 @@
 #include "conn.h"
 #include "databases.h"
 #include "extract.h"
+#include "jobs.h"
 #include "log.h"
 #include "probe.h"
 #include "sender.h"
@@ -44,13 +45,6 @@
 #include "sync.h"
 
 #define CHUNK_RETRIES	6		/* re-reads after recovery conflicts in a row */
-
-typedef enum StreamOutcome
-{
-	STREAM_SUCCEEDED,
-	STREAM_FAILED,
-	STREAM_SKIPPED
-} StreamOutcome;
 
 typedef struct SyncContext
 {
@@ -71,6 +65,9 @@ static int	read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 					   bool *last_pos_null, int64_t *nrows, int64_t *rows_extracted,
 					   PPError *err);
 static void end_error(SyncContext *ctx, PPError *err);
+static bool run_stopping(const SyncContext *ctx);
+static StreamInfo *probe_streams(SyncContext *ctx, StreamInfo *streams, int nstreams,
+								 int *ntodo, int *n_unchanged);
 static StreamOutcome sync_stream(SyncContext *ctx, const StreamInfo *s);
 static int	exit_status_for(const PPError *err);
 
@@ -193,6 +190,17 @@ end_error(SyncContext *ctx, PPError *err)
 }
 
 /*
+ * run_stopping: whether the run is ending early (state connection lost,
+ * interrupted, destination unreachable or down): no more stream is taken.
+ */
+static bool
+run_stopping(const SyncContext *ctx)
+{
+	return ctx->run.state_lost || ctx->interrupted || ctx->unreachable ||
+		ctx->sink->down != NULL;
+}
+
+/*
  * sync_stream: sync one stream, record its outcome and return it.  Sets
  * the context's flags that end the run early (state connection lost,
  * destination unreachable, interrupted).
@@ -220,7 +228,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	runlog_set_stream(s->destination_table, s->stream_id);
 
 	/* a dropped relation fails here; end_stream records it all the same */
-	if (state_take_stream(ctx->run.state, ctx->run.run_id, s->stream_id, &plan, &err) != 0)
+	if (jobs_take(&ctx->run, ctx->o, s->stream_id, &plan, &err) != 0)
 		goto failed;
 	if (!plan.taken)
 	{
@@ -386,6 +394,41 @@ exit_status_for(const PPError *err)
 }
 
 /*
+ * probe_streams: record the streams with nothing new (probe.c) and return
+ * the others, to sync: a new array of the same StreamInfo (free it alone),
+ * or streams itself when every one is to sync.  Sets *n_unchanged to how
+ * many were recorded.
+ */
+static StreamInfo *
+probe_streams(SyncContext *ctx, StreamInfo *streams, int nstreams, int *ntodo,
+			  int *n_unchanged)
+{
+	bool	   *unchanged;
+	StreamInfo *todo;
+	int			n;
+
+	*ntodo = nstreams;
+	if (nstreams == 0 || ctx->sink->down)
+		return streams;
+	unchanged = pp_malloc(sizeof(bool) * (size_t) nstreams);
+	memset(unchanged, 0, sizeof(bool) * (size_t) nstreams);
+	n = probe_unchanged(ctx->source, &ctx->run, ctx->sink, streams, nstreams, unchanged);
+	if (n == 0)
+	{
+		free(unchanged);
+		return streams;
+	}
+	*n_unchanged = n;
+	todo = pp_malloc(sizeof(StreamInfo) * (size_t) nstreams);
+	*ntodo = 0;
+	for (int i = 0; i < nstreams; i++)
+		if (!unchanged[i])
+			todo[(*ntodo)++] = streams[i];
+	free(unchanged);
+	return todo;
+}
+
+/*
  * sync_finish_sink: finish a sink after its last run (sink.h), and log
  * why when that fails.  Returns whether it failed; sets *interrupted when
  * it was interrupted, and *error, when NULL, to why it failed.
@@ -450,7 +493,10 @@ sync_database(PullerOptions *o, Sink *shared)
 	const char *run_status;
 	char	   *run_error = NULL;
 	bool		sink_failed = false;
-	bool	   *unchanged = NULL;
+	StreamInfo *todo = NULL;		/* the streams to sync: not unchanged */
+	int			n_unchanged = 0;
+	int			ntodo = 0;
+	bool		worker;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
@@ -464,7 +510,8 @@ sync_database(PullerOptions *o, Sink *shared)
 		ctx.sink = singer_sink_create(o);
 	else if ((ctx.sink = import_sink_create(o, &err)) == NULL)
 		goto fail;
-	if (sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
+	/* with --jobs, after the fork: a process forks with no thread running */
+	if (o->jobs == 1 && sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
 		goto fail;
 
 	if (conn_open_both(o->state ? o->state : o->source, o->source,
@@ -476,9 +523,12 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (o->state && source_same_database(ctx.source, ctx.run.state, &err) != 0)
 		goto fail;
 
-	if (state_begin_run(ctx.run.state, o->integration, PGPULL_VERSION,
-						options_target_kind_name(o), &ctx.run.run_id,
-						&streams, &nstreams, &err) != 0)
+	worker = jobs_join_run(&ctx.run.run_id, &streams, &nstreams);
+	if (worker)
+		;						/* a worker of --jobs, in its parent's run */
+	else if (state_begin_run(ctx.run.state, o->integration, PGPULL_VERSION,
+							 options_target_kind_name(o), &ctx.run.run_id,
+							 &streams, &nstreams, &err) != 0)
 	{
 		if (err.kind == PPERR_STREAM)
 			err.kind = PPERR_CONFIG;
@@ -490,16 +540,27 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (o->database != NULL)
 		databases_prefix_streams(streams, nstreams, o->database);
 	runlog_open(ctx.run.state, ctx.run.run_id);
-	if (source_check_standby(ctx.source, &err) != 0)
+	todo = streams;
+	ntodo = nstreams;
+	if (!worker)
 	{
-		runlog("WARNING", "%s", err.message);
-		pp_error_clear(&err);
+		if (source_check_standby(ctx.source, &err) != 0)
+		{
+			runlog("WARNING", "%s", err.message);
+			pp_error_clear(&err);
+		}
+		if (nstreams == 0)
+			runlog("WARNING", "integration \"%s\" tracks no streams", o->integration);
+		else
+			runlog_print("INFO", "run %" PRId64 " started: integration \"%s\", %d %s",
+						 ctx.run.run_id, o->integration, nstreams, pp_plural(nstreams, "stream", "streams"));
 	}
-	if (nstreams == 0)
-		runlog("WARNING", "integration \"%s\" tracks no streams", o->integration);
-	else
-		runlog_print("INFO", "run %" PRId64 " started: integration \"%s\", %d %s",
-					 ctx.run.run_id, o->integration, nstreams, pp_plural(nstreams, "stream", "streams"));
+	/* --jobs: the probe first, then the other processes start (jobs.c) */
+	if (!worker && o->jobs > 1)
+		todo = probe_streams(&ctx, streams, nstreams, &ntodo, &n_unchanged);
+	jobs_begin(&ctx.run, ctx.source, o, todo, ntodo, sync_database);
+	if (o->jobs > 1 && sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
+		goto fail;
 
 	/* a sink that cannot begin says why with each stream (sink->down) */
 	if (ctx.sink->methods->begin_run(ctx.sink, &ctx.run, &err) != 0)
@@ -510,27 +571,24 @@ sync_database(PullerOptions *o, Sink *shared)
 	}
 
 	/* the streams with nothing new succeed at once, without being taken */
-	unchanged = pp_malloc(sizeof(bool) * (size_t) (nstreams > 0 ? nstreams : 1));
-	memset(unchanged, 0, sizeof(bool) * (size_t) (nstreams > 0 ? nstreams : 1));
-	if (!ctx.sink->down)
-		n_ok += probe_unchanged(ctx.source, &ctx.run, ctx.sink, streams, nstreams, unchanged);
+	if (!worker && o->jobs <= 1)
+		todo = probe_streams(&ctx, streams, nstreams, &ntodo, &n_unchanged);
 
-	for (int i = 0; i < nstreams; i++)
+	for (int i; (i = jobs_next_stream(&ctx.run, o, todo, ntodo, run_stopping(&ctx))) >= 0;)
 	{
-		if (unchanged[i])
-			continue;
-		if (ctx.run.state_lost || ctx.interrupted || ctx.unreachable || ctx.sink->down)
+		if (run_stopping(&ctx))
 		{
-			runlog_set_stream(streams[i].destination_table, streams[i].stream_id);
+			runlog_set_stream(todo[i].destination_table, todo[i].stream_id);
 			runlog_print("WARNING", "stream not synced: %s",
 						 ctx.run.state_lost ? "the connection to the state database was lost" :
 						 ctx.interrupted ? "interrupted" :
 						 ctx.sink->down ? ctx.sink->down :
 						 "the destination could not be reached");
+			jobs_outcome(i, STREAM_FAILED);
 			n_failed++;
 			continue;
 		}
-		switch (sync_stream(&ctx, &streams[i]))
+		switch (jobs_outcome(i, sync_stream(&ctx, &todo[i])))
 		{
 			case STREAM_SUCCEEDED:
 				n_ok++;
@@ -553,6 +611,11 @@ sync_database(PullerOptions *o, Sink *shared)
 		sink_failed = true;
 	if (ctx.interrupted || pp_interrupted)
 		ctx.interrupted = true;
+	/* a worker of --jobs reports; the puller counts the streams of all (jobs.c) */
+	if (jobs_end(ntodo, &n_ok, &n_failed, &n_skipped, &ctx.interrupted,
+				 &ctx.connect_failed, &sink_failed, &run_error))
+		goto worker_done;
+	n_ok += n_unchanged;
 
 	if (ctx.interrupted)
 	{
@@ -575,6 +638,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	}
 	runlog_close();
 
+worker_done:
 	if (ctx.run.state_lost || ctx.connect_failed || ctx.unreachable)
 		status = EXIT_CONNECT;
 	else if (n_failed > 0 || ctx.interrupted || sink_failed)
@@ -590,7 +654,8 @@ fail:
 done:
 	runlog_close();
 	free(run_error);
-	free(unchanged);
+	if (todo != streams)
+		free(todo);
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
 	sender_stop(&ctx.sender);

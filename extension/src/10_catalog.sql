@@ -35,9 +35,10 @@ COMMENT ON TABLE pgpull.stream IS 'tracked relations, one row per integration an
 COMMENT ON COLUMN pgpull.stream.completed_version IS 'full_table: the last table version a Singer target confirmed complete (pgpull.commit_state)';
 
 /*
- * Key ranges, for pullers that read one stream in parallel (--jobs, a later
- * version): a stream split into ranges of positions (the same JSON-array
- * positions as resume_position, compared on the key types), each read and
+ * Key ranges, for pullers that read one stream in parallel (--jobs,
+ * 72_ranges.sql): a full_table stream split into ranges of its first key
+ * column (bounds: one-value JSON arrays, the prefix of a position; the
+ * resume position: a whole position, as resume_position), each read and
  * resumed on its own, the stream complete when every range of its table
  * version is.  Empty while streams are read as one range, whose resume
  * position is pgpull.stream.resume_position.
@@ -52,9 +53,11 @@ CREATE TABLE pgpull.stream_range (
 	status			text NOT NULL DEFAULT 'pending'
 		CHECK (status IN ('pending', 'running', 'done')),
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	run_id			bigint,			/* the run reading it, or that read it last */
 	PRIMARY KEY (stream_id, range_no)
 );
 COMMENT ON TABLE pgpull.stream_range IS 'key ranges of a stream read in parallel, each with its own resume position (empty while streams are read as one range)';
+COMMENT ON COLUMN pgpull.stream_range.run_id IS 'the run reading the range (status running), or the run that read it last';
 
 CREATE TABLE pgpull.runs (
 	run_id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -11,6 +11,8 @@
  *														the streams with nothing new
  *														(72_probe.sql)
  *	 take_stream(run_id, stream_id)						lock a stream, or skip it
+ *	 (take_range(run_id, stream_id, jobs, chunk_rows)	or a key range of it:
+ *														72_ranges.sql)
  *	 extraction_query(run_id, stream_id, after_position, chunk_rows)
  *														the SQL of the next chunk
  *	 record_batch(run_id, stream_id, rows, bytes, last_position, lossy)
@@ -350,7 +352,8 @@ COMMENT ON FUNCTION pgpull._require_lock(integer, bigint, text) IS 'internal: an
 /*
  * _running_stream: the run's row of a stream it has taken and not yet
  * ended, locked; an error (55000) when the run is not syncing it, or when
- * this session does not hold the stream's lock.
+ * this session holds neither the stream's lock nor one of its ranges for
+ * the run (72_ranges.sql).
  */
 CREATE FUNCTION pgpull._running_stream(run pgpull.runs, stream pgpull.stream)
 RETURNS pgpull.run_streams
@@ -359,6 +362,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
 	v_rs pgpull.run_streams;
+	v_range pgpull.stream_range;
 BEGIN
 	SELECT * INTO v_rs FROM pgpull.run_streams rs
 	 WHERE rs.run_id = (_running_stream.run).run_id
@@ -371,9 +375,12 @@ BEGIN
 								ELSE 'The run has not taken it.' END,
 				  HINT = 'Take the stream with pgpull.take_stream first.';
 	END IF;
-	PERFORM pgpull._require_lock(pgpull._lock_class(), (_running_stream.stream).stream_id,
-								 pg_catalog.format('stream %s of run %s', (_running_stream.stream).stream_id,
-												   (_running_stream.run).run_id));
+	v_range := pgpull._held_range((_running_stream.stream).stream_id);
+	IF v_range.run_id IS DISTINCT FROM (_running_stream.run).run_id THEN
+		PERFORM pgpull._require_lock(pgpull._lock_class(), (_running_stream.stream).stream_id,
+									 pg_catalog.format('stream %s of run %s', (_running_stream.stream).stream_id,
+													   (_running_stream.run).run_id));
+	END IF;
 	RETURN v_rs;
 END
 $fn$;
@@ -385,8 +392,9 @@ COMMENT ON FUNCTION pgpull._running_stream(pgpull.runs, pgpull.stream) IS 'inter
  * run whose puller died): each stream the run is still syncing gets the
  * error in its row of the run, and in the stream itself while that is
  * running (a stream reset, or synced by another run, since keeps its
- * status); its advisory lock is released when this session holds it; and
- * the extraction log says so.
+ * status); its advisory lock is released when this session holds it, and
+ * the ranges the run was reading that no session holds are pending again;
+ * and the extraction log says so.
  */
 CREATE FUNCTION pgpull._fail_streams(run_id bigint, error text)
 RETURNS void
@@ -407,6 +415,9 @@ BEGIN
 		UPDATE pgpull.stream s
 		   SET status = 'error', last_error = _fail_streams.error, updated_at = pg_catalog.now()
 		 WHERE s.stream_id = v_stream_id AND s.status = 'running';
+		UPDATE pgpull.stream_range sr SET status = 'pending', updated_at = pg_catalog.now()
+		 WHERE sr.stream_id = v_stream_id AND sr.run_id = _fail_streams.run_id AND sr.status = 'running'
+		   AND pgpull._lock_holder(pgpull._range_lock_class() + sr.range_no, sr.stream_id) IS NULL;
 		PERFORM pgpull._unlock(pgpull._lock_class(), v_stream_id);
 		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
 		VALUES (_fail_streams.run_id, v_stream_id, 'ERROR', 'stream failed: ' || _fail_streams.error);
@@ -648,7 +659,7 @@ COMMENT ON FUNCTION pgpull.log(bigint, bigint, text, text) IS 'append a line (DE
  * begin_run: start a run of an integration.  Marks as abandoned the
  * integration's earlier runs still "running" whose puller is gone (no other
  * session holds their run lock, and no session the lock of any of their
- * running streams), marks
+ * running streams or of a range they read), marks
  * streams whose relation was dropped as in error, and returns one row per
  * stream (by destination table), or one row of NULLs but run_id when the
  * integration has none.  The calling session holds the run's advisory lock
@@ -701,7 +712,8 @@ BEGIN
 			   = pg_catalog.pg_backend_pid()
 		   AND NOT EXISTS (SELECT FROM pgpull.run_streams rs
 							WHERE rs.run_id = r.run_id AND rs.status = 'running'
-							  AND pgpull._lock_holder(pgpull._lock_class(), rs.stream_id) IS NOT NULL)
+							  AND (pgpull._lock_holder(pgpull._lock_class(), rs.stream_id) IS NOT NULL
+								   OR pgpull._range_held_by_run(rs.stream_id, r.run_id, NULL)))
 		 ORDER BY r.run_id
 		   FOR UPDATE OF r SKIP LOCKED
 	LOOP
@@ -759,7 +771,9 @@ COMMENT ON FUNCTION pgpull.begin_run(text, text, text) IS 'start a run of an int
  * schema that has it).  Returns its JSON schema as of now, key names,
  * bookmark properties, whether it is read in keyset chunks, and (full_table)
  * its table version: new when the stream starts from scratch, kept when
- * it resumes.  42P01 (lock not taken) when its relation was dropped.
+ * it resumes.  42P01 (lock not taken) when its relation was dropped.  A
+ * stream with key ranges left to read (72_ranges.sql) is taken as one of
+ * them, by take_range.
  */
 CREATE FUNCTION pgpull.take_stream(run_id bigint, stream_id bigint)
 RETURNS TABLE (taken boolean, json_schema jsonb, key_names text[], bookmark_properties text[],
@@ -784,6 +798,12 @@ DECLARE
 BEGIN
 	v_run := pgpull._run(take_stream.run_id, true);
 	v_stream := pgpull._stream(v_run, take_stream.stream_id);
+	IF pgpull._range_pending(v_run, v_stream) THEN
+		RETURN QUERY
+		SELECT r.taken, r.json_schema, r.key_names, r.bookmark_properties, r.chunked, r.table_version
+		  FROM pgpull.take_range(take_stream.run_id, take_stream.stream_id, 1, NULL) AS r;
+		RETURN;
+	END IF;
 	/* checked before locking: a dropped relation or column never holds the lock */
 	v_label := pgpull._stream_relation(v_stream);
 	v_columns := pgpull._position_columns(v_stream);
@@ -900,7 +920,9 @@ COMMENT ON FUNCTION pgpull.take_stream(bigint, bigint) IS 'lock a stream of a ru
  * after the resume position); else strictly after it.  A bookmark of a
  * date or time key is continued strictly after, of another key from its
  * ties on.  LIMIT chunk_rows when the stream is chunked and
- * chunk_rows is not NULL; a chunk with fewer rows is the last.
+ * chunk_rows is not NULL; a chunk with fewer rows is the last.  A session
+ * holding a key range of the stream (72_ranges.sql) reads inside it, from
+ * the range's resume position.
  */
 CREATE FUNCTION pgpull.extraction_query(run_id bigint, stream_id bigint, after_position text, chunk_rows integer)
 RETURNS text
@@ -933,6 +955,7 @@ DECLARE
 	v_query text;
 	v_sample pgpull.watermark_sample;
 	v_message text;
+	v_range pgpull.stream_range;
 	i integer;
 BEGIN
 	v_run := pgpull._run(extraction_query.run_id, true);
@@ -976,9 +999,18 @@ BEGIN
 
 	IF v_stream.method = 'full_table' THEN
 		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
+		v_range := pgpull._held_range(v_stream.stream_id);
+		IF v_range.run_id IS DISTINCT FROM v_run.run_id THEN
+			v_range := NULL;
+		END IF;
 		IF extraction_query.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
 											  v_stream.destination_table, false);
+		ELSIF v_range.stream_id IS NOT NULL THEN
+			IF v_range.resume_position IS NOT NULL THEN
+				v_after := pgpull._position_parse(v_range.resume_position, v_pos.types,
+												  v_stream.destination_table, false);
+			END IF;
 		ELSIF v_stream.resume_position IS NOT NULL AND v_chunked THEN
 			v_after := pgpull._position_parse(pg_catalog.array_to_json(v_stream.resume_position)::text,
 											  v_pos.types, v_stream.destination_table, false);
@@ -988,6 +1020,10 @@ BEGIN
 		IF v_after IS NOT NULL THEN
 			v_query := v_query || pg_catalog.format(' WHERE (%s) > %s', pg_catalog.array_to_string(v_keys, ', '),
 													pgpull._row_literal(v_after, v_pos.types));
+		END IF;
+		IF v_range.stream_id IS NOT NULL THEN
+			v_query := v_query || COALESCE(CASE WHEN v_after IS NULL THEN ' WHERE ' ELSE ' AND ' END
+										   || pgpull._range_where(v_range, v_keys[1], v_pos.types[1]), '');
 		END IF;
 		IF v_chunked THEN
 			v_query := v_query || ' ORDER BY ' || pg_catalog.array_to_string(v_keys, ', ') || v_limit;
@@ -1221,7 +1257,9 @@ COMMENT ON FUNCTION pgpull._before_cap(text, text, text) IS 'internal: a bookmar
  * advance the stream's bookmark (key_based) or resume position
  * (full_table) with _advance_bookmark, never backwards, so calling it again
  * for the same batch changes nothing but the counts.  A key_based bookmark
- * goes no further than the run's commit-safe cap (record_cap).
+ * goes no further than the run's commit-safe cap (record_cap).  A session
+ * holding a key range of the stream moves the range's resume position
+ * instead (72_ranges.sql).
  */
 CREATE FUNCTION pgpull.record_batch(run_id bigint, stream_id bigint, rows bigint, bytes bigint,
 									last_position text, lossy bigint)
@@ -1237,6 +1275,7 @@ DECLARE
 	v_pos record;
 	v_values text[];
 	v_after text;
+	v_range pgpull.stream_range;
 BEGIN
 	v_run := pgpull._run(record_batch.run_id, true);
 	v_stream := pgpull._stream(v_run, record_batch.stream_id);
@@ -1261,8 +1300,12 @@ BEGIN
 										   v_stream.method = 'key_based');
 		IF v_stream.method = 'key_based' THEN
 			v_values[1] := pgpull._before_cap(v_values[1], v_rs.cap, v_pos.types[1]);
+		ELSE
+			v_range := pgpull._held_range(v_stream.stream_id);
 		END IF;
-		IF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
+		IF v_range.run_id = v_run.run_id THEN
+			PERFORM pgpull._advance_range(v_stream, v_range, v_values, v_pos.types);
+		ELSIF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
 		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
 			v_after := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).after;
 		END IF;
@@ -1382,7 +1425,8 @@ COMMENT ON FUNCTION pgpull.record_cap(bigint, bigint, text, bigint) IS 'keep the
  * holding the stream's lock ends a stream the run took, and releases the
  * lock.  Also records, as failed, a stream the run could not take
  * (take_stream raised an error), leaving alone a stream another run is
- * syncing.
+ * syncing.  A session holding a key range of the stream ends the range
+ * (_end_range).
  */
 CREATE FUNCTION pgpull._end_stream(run_id bigint, stream_id bigint, status text, rows_extracted bigint, error text,
 								   singer boolean)
@@ -1395,6 +1439,7 @@ DECLARE
 	v_stream pgpull.stream;
 	v_rs pgpull.run_streams;
 	v_taken boolean;
+	v_range pgpull.stream_range;
 BEGIN
 	IF _end_stream.status IS NULL OR _end_stream.status NOT IN ('succeeded', 'failed') THEN
 		RAISE EXCEPTION 'unrecognized stream status: %', COALESCE(_end_stream.status, 'NULL')
@@ -1410,6 +1455,12 @@ BEGIN
 	END IF;
 	v_run := pgpull._run(_end_stream.run_id, false);
 	v_stream := pgpull._stream(v_run, _end_stream.stream_id);
+	v_range := pgpull._held_range(v_stream.stream_id);
+	IF v_range.run_id = v_run.run_id THEN
+		PERFORM pgpull._end_range(v_run, v_stream, v_range, _end_stream.status, _end_stream.rows_extracted,
+								  _end_stream.error);
+		RETURN;
+	END IF;
 	SELECT * INTO v_rs FROM pgpull.run_streams rs
 	 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id FOR UPDATE;
 	IF FOUND AND v_rs.status = 'skipped' THEN

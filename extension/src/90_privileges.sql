@@ -33,6 +33,7 @@ AS $fn$
 		'pgpull.check_standby()',
 		'pgpull.begin_run(text,text,text)',
 		'pgpull.take_stream(bigint,bigint)',
+		'pgpull.take_range(bigint,bigint,integer,integer)',
 		'pgpull.extraction_query(bigint,bigint,text,integer)',
 		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
 		'pgpull.record_cap(bigint,bigint,text,bigint)',
@@ -129,6 +130,18 @@ REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
 	pgpull.end_run(bigint, text, text),
 	pgpull.probe_query(bigint),
 	pgpull.record_unchanged(bigint, bigint[])
+	FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._range_lock_class(),
+	pgpull._held_range(bigint),
+	pgpull._range_held_by_run(bigint, bigint, integer),
+	pgpull._range_pending(pgpull.runs, pgpull.stream),
+	pgpull._range_value(text),
+	pgpull._range_label(name, text, text),
+	pgpull._range_where(pgpull.stream_range, text, text),
+	pgpull._cut_ranges(pgpull.runs, pgpull.stream, integer, integer),
+	pgpull.take_range(bigint, bigint, integer, integer),
+	pgpull._advance_range(pgpull.stream, pgpull.stream_range, text[], text[]),
+	pgpull._end_range(pgpull.runs, pgpull.stream, pgpull.stream_range, text, bigint, text)
 	FROM PUBLIC;
 REVOKE ALL ON pgpull.integration_secret FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION pgpull._singer_run(bigint, boolean),
