@@ -149,7 +149,7 @@ def timed(cmd, log, stdout=subprocess.DEVNULL, env=None):
     return Result(wall, proc.returncode, maxrss_kb, sum(peaks.values()), len(peaks), log)
 
 
-def psql(sql, db="bench", quiet=True):
+def psql(sql, db="bench"):
     """Run sql with psql; returns its unaligned output."""
     out = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db],
                          input=sql, capture_output=True, text=True)
@@ -260,9 +260,10 @@ DECLARE
     t text;
 BEGIN
     FOR i IN {lo}..{hi} LOOP
-        t := 'item_' || lpad(i::text, 4, '0');
-        EXECUTE format('CREATE TABLE %I (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL,
-                                            name text NOT NULL, price numeric(12,2), stock int)', t);
+        t := 'item_' || i;
+        EXECUTE format('CREATE TABLE %I (id bigint PRIMARY KEY,
+                                         updated_at timestamptz NOT NULL, name text NOT NULL,
+                                         price numeric(12,2), stock int)', t);
         EXECUTE format('INSERT INTO %I SELECT g, timestamptz ''2024-01-01 00:00:00+00''
                                              + (%s * 100 + g) * interval ''1 minute'',
                                           ''item '' || md5(g::text), g * 1.5, g %% 17
@@ -317,7 +318,8 @@ $$;""")
         if self.big:
             self.note(f"a {BIG_ROWS:,}-row table (BENCH_BIG=1): filling it, one sync")
             psql(ORDERS_SQL.format(name="orders_big", rows=BIG_ROWS)
-                 + "SELECT pgpull.track('orders_big', 'full_table', integration => 'big');")
+                 + "SELECT pgpull.track('orders_big', 'full_table', integration => 'big');"
+                 + "CHECKPOINT;")
             fig["big"] = self.sync("big", "bench", "big", target, BIG_ROWS, count=1)
         self.table(fig)
         for f in self.failed:
@@ -331,8 +333,10 @@ $$;""")
         size = psql("SELECT pg_size_pretty(pg_total_relation_size('orders'))")
         with open("/proc/meminfo") as f:
             mem_gb = int(f.readline().split()[1]) / 1024 / 1024
-        print(f"machine: {os.cpu_count()} CPUs (nproc), {mem_gb:.0f} GB RAM, "
-              f"load average {self.load} before the bench, {loadavg()} after; PostgreSQL {version}; {pgpull_version}")
+        print(f"machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {mem_gb:.0f} GB RAM, "
+              f"load average {self.load} before the bench, {loadavg()} after; "
+              f"PostgreSQL {version}; {pgpull_version}")
+        print()
         print(f"orders: {self.rows:,} rows, 10 columns, {size}; best of 3 runs unless "
               f"said; peak RSS: the puller's (GNU time's %M), or, when it had several "
               f"processes, the sum of their peaks (VmHWM from /proc every "
