@@ -29,7 +29,6 @@ as the table says.  The logs of every run go to WORK/logs.  Exits 1
 when a run failed (the table still printed, the figure "n/a").
 """
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -347,10 +346,10 @@ $$;""")
         self.header()
         rows = self.rows
 
-        def rate(key, n=rows):
+        def rate(key):
             r = fig.get(key)
             r = r[0] if isinstance(r, tuple) else r
-            return n / r.wall if r else None
+            return rows / r.wall if r else None
 
         def ratios(r, *against):
             parts = [f"{r / b:.2f} × {what}" for b, what in against if b]
@@ -397,8 +396,7 @@ $$;""")
                      if r else (what,) + na(why))
         what = f"{self.tables:,} tracked tables × 100 rows: first sync (once)"
         r, why = fig["many-first"]
-        lines.append((what, f"{r.wall:.2f} s", speed(self.tables * 100 / r.wall),
-                      rss(r)) if r else (what,) + na(why))
+        lines.append((what, f"{r.wall:.2f} s", "—", rss(r)) if r else (what,) + na(why))
         what = f"{self.tables:,} tracked tables × 100 rows: run with nothing new"
         r, why = fig["many-noop"]
         lines.append((what, f"{r.wall:.2f} s", sent(r), rss(r))
@@ -408,8 +406,9 @@ $$;""")
             r, why = fig["big"]
             h = fig["http"][0]
             if r:
-                flat = (f"peak RSS {r.maxrss_kb / h.maxrss_kb:.2f} × at {rows:,} rows"
-                        if h else "n/a")
+                flat = (f"peak RSS {r.maxrss_kb / h.maxrss_kb:.2f} × the "
+                        f"{h.maxrss_kb / 1024:.1f} MB of one stream of {rows:,} rows"
+                        if h else "n/a (the one-stream run failed)")
                 lines.append((what, speed(BIG_ROWS / r.wall), flat, rss(r)))
             else:
                 lines.append((what,) + na(why))
