@@ -16,6 +16,13 @@ SRC=$1
 ROWS=${2:-500000}
 TABLES=${3:-1000}
 BIG=${4:-}
+for n in "$ROWS" "$TABLES"; do
+	case $n in
+		'' | *[!0-9]* | 0)
+			echo "pgpull: error: BENCH_ROWS and BENCH_TABLES must be positive integers, not \"$n\"" >&2
+			exit 2 ;;
+	esac
+done
 
 . "$(dirname "$0")/runner.sh"
 reexec_unprivileged pgpull-bench "$SRC" tests/bench.sh "$ROWS" "$TABLES" "$BIG"
