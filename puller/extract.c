@@ -4,9 +4,11 @@
  *		pgpull: read the rows of an extraction query from COPY binary.
  *
  * The extension builds each row's JSON on the server; the puller only runs
- * COPY (query) TO STDOUT (FORMAT binary) and takes the four fields of each
- * tuple apart: position text, lossy int4, row_json text, cap text.  Binary
- * format spares un-escaping: a text field is its bytes as they are.
+ * COPY (query) TO STDOUT (FORMAT binary) and takes the fields of each
+ * tuple apart: lossy int4, row_json text, cap text, then the text of each
+ * position column, which it writes as the JSON array of the row's
+ * position (cheaper here than building that array per row on the server).
+ * Binary format spares un-escaping: a text field is its bytes as they are.
  *
  * The binary COPY stream is the 11-byte signature, a 32-bit flags field, a
  * 32-bit header extension length and that many bytes; then per tuple a
@@ -29,13 +31,15 @@
 
 #define COPY_SIGNATURE		"PGCOPY\n\377\r\n\0"
 #define COPY_SIGNATURE_LEN	11
-#define COPY_NFIELDS		4
+#define COPY_FIXED_FIELDS	3		/* lossy, row_json, cap */
+#define COPY_MAX_POSITION	32		/* position columns: an index has at most 32 */
 
 static uint32_t get_u32(const unsigned char *p);
 static int	parse_header(const unsigned char *p, size_t avail, size_t *used,
 						 PPError *err);
-static int	parse_tuple(const unsigned char *p, size_t avail, size_t *used,
-						CopyRow *row, bool *end, PPError *err);
+static void json_string(Buf *out, const unsigned char *s, size_t len);
+static int	parse_tuple(CopyReader *r, const unsigned char *p, size_t avail,
+						size_t *used, CopyRow *row, bool *end, PPError *err);
 static int	parse_some(CopyReader *r, CopyRow *row, bool *got_row, PPError *err);
 static int	finish_copy(CopyReader *r, PPError *err);
 
@@ -80,18 +84,52 @@ parse_header(const unsigned char *p, size_t avail, size_t *used, PPError *err)
 }
 
 /*
+ * json_string: append s as a JSON string: quoted, with quotes, backslashes
+ * and control characters escaped (other bytes, UTF-8 included, as they are).
+ */
+static void
+json_string(Buf *out, const unsigned char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		start = 0;
+
+	buf_append(out, "\"", 1);
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = s[i];
+		char		esc[6];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(out, s + start, i - start);
+		start = i + 1;
+		esc[0] = '\\';
+		esc[1] = (char) c;
+		if (c < 0x20)
+		{
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+		}
+		buf_append(out, esc, c < 0x20 ? 6 : 2);
+	}
+	buf_append(out, s + start, len - start);
+	buf_append(out, "\"", 1);
+}
+
+/*
  * parse_tuple: one tuple, or the end marker (*end set).  Returns 1 with
- * *used set when complete (row fields point into p), 0 when more bytes are
- * needed, -1 with err set when malformed.
+ * *used set when complete (row fields point into p, its position into the
+ * reader), 0 when more bytes are needed, -1 with err set when malformed.
  */
 static int
-parse_tuple(const unsigned char *p, size_t avail, size_t *used, CopyRow *row,
-			bool *end, PPError *err)
+parse_tuple(CopyReader *r, const unsigned char *p, size_t avail, size_t *used,
+			CopyRow *row, bool *end, PPError *err)
 {
 	size_t		pos = 2;
 	int16_t		nfields;
-	const unsigned char *field[COPY_NFIELDS];
-	int32_t		flen[COPY_NFIELDS];
+	const unsigned char *field[COPY_FIXED_FIELDS + COPY_MAX_POSITION];
+	int32_t		flen[COPY_FIXED_FIELDS + COPY_MAX_POSITION];
 
 	*end = false;
 	if (avail < 2)
@@ -103,15 +141,15 @@ parse_tuple(const unsigned char *p, size_t avail, size_t *used, CopyRow *row,
 		*used = 2;
 		return 1;
 	}
-	if (nfields != COPY_NFIELDS)
+	if (nfields < COPY_FIXED_FIELDS || nfields > COPY_FIXED_FIELDS + COPY_MAX_POSITION)
 	{
 		pp_error_set(err, PPERR_STREAM,
-					 "extraction query returned %d columns instead of %d", (int) nfields,
-					 COPY_NFIELDS);
-		pp_error_detail(err, "The columns are position text, lossy integer, row_json text and cap text.");
+					 "extraction query returned %d columns instead of %d to %d", (int) nfields,
+					 COPY_FIXED_FIELDS, COPY_FIXED_FIELDS + COPY_MAX_POSITION);
+		pp_error_detail(err, "The columns are lossy integer, row_json text and cap text, then one text column per position column.");
 		return -1;
 	}
-	for (int i = 0; i < COPY_NFIELDS; i++)
+	for (int i = 0; i < nfields; i++)
 	{
 		if (avail - pos < 4)
 			return 0;
@@ -131,23 +169,35 @@ parse_tuple(const unsigned char *p, size_t avail, size_t *used, CopyRow *row,
 			pos += (size_t) flen[i];
 		}
 	}
-	if (flen[1] != -1 && flen[1] != 4)
+	if (flen[0] != -1 && flen[0] != 4)
 	{
 		pp_error_set(err, PPERR_STREAM, "the lossy column of the extraction query is not an integer");
 		return -1;
 	}
-	if (flen[2] == -1)
+	if (flen[1] == -1)
 	{
 		pp_error_set(err, PPERR_STREAM, "the extraction query returned a row whose row_json is NULL");
 		return -1;
 	}
-	row->position = flen[0] == -1 ? NULL : (const char *) field[0];
-	row->position_len = flen[0] == -1 ? 0 : (size_t) flen[0];
-	row->lossy = flen[1] == -1 ? 0 : (int32_t) get_u32(field[1]);
-	row->row_json = (const char *) field[2];
-	row->row_json_len = (size_t) flen[2];
-	row->cap = flen[3] == -1 ? NULL : (const char *) field[3];
-	row->cap_len = flen[3] == -1 ? 0 : (size_t) flen[3];
+	row->lossy = flen[0] == -1 ? 0 : (int32_t) get_u32(field[0]);
+	row->row_json = (const char *) field[1];
+	row->row_json_len = (size_t) flen[1];
+	row->cap = flen[2] == -1 ? NULL : (const char *) field[2];
+	row->cap_len = flen[2] == -1 ? 0 : (size_t) flen[2];
+	buf_reset(&r->position);
+	buf_append(&r->position, "[", 1);
+	for (int i = COPY_FIXED_FIELDS; i < nfields; i++)
+	{
+		if (i > COPY_FIXED_FIELDS)
+			buf_append(&r->position, ",", 1);
+		if (flen[i] == -1)
+			buf_append(&r->position, "null", 4);
+		else
+			json_string(&r->position, field[i], (size_t) flen[i]);
+	}
+	buf_append(&r->position, "]", 1);
+	row->position = r->position.data;
+	row->position_len = r->position.len;
 	*used = pos;
 	return 1;
 }
@@ -166,6 +216,7 @@ copy_start(CopyReader *r, PGconn *conn, const char *query, PPError *err)
 
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->carry);
+	buf_init(&r->position);
 	r->conn = conn;
 	sql = pp_psprintf("COPY (%s) TO STDOUT (FORMAT binary)", query);
 	res = PQexec(conn, sql);
@@ -225,7 +276,7 @@ parse_some(CopyReader *r, CopyRow *row, bool *got_row, PPError *err)
 	if (!r->header_done)
 		rc = parse_header(p, avail, &used, err);
 	else
-		rc = parse_tuple(p, avail, &used, row, &end, err);
+		rc = parse_tuple(r, p, avail, &used, row, &end, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
@@ -443,4 +494,5 @@ copy_finish(CopyReader *r)
 	r->msg_len = r->msg_pos = 0;
 	buf_free(&r->carry);
 	r->carry_pos = 0;
+	buf_free(&r->position);
 }

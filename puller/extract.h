@@ -14,10 +14,14 @@
 
 #include "error.h"
 
-/* one row: (position text, lossy integer, row_json text, cap text) */
+/*
+ * one row: (lossy integer, row_json text, cap text, then one text field
+ * per position column), the position given as the JSON array of those
+ * fields (NULL as null)
+ */
 typedef struct CopyRow
 {
-	const char *position;		/* NULL when SQL NULL; not NUL-terminated */
+	const char *position;		/* the JSON array; not NUL-terminated */
 	size_t		position_len;
 	int32_t		lossy;
 	const char *row_json;		/* not NUL-terminated */
@@ -39,6 +43,7 @@ typedef struct CopyReader
 	size_t		msg_pos;
 	Buf			carry;			/* bytes of a tuple spanning messages */
 	size_t		carry_pos;
+	Buf			position;		/* the position of the last row parsed */
 } CopyReader;
 
 extern int	copy_start(CopyReader *r, PGconn *conn, const char *query, PPError *err);

@@ -114,12 +114,15 @@ print_line(const char *stream, const char *level, const char *message)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	/* one line at a time: the sending thread logs too (sender.c) */
+	flockfile(stderr);
 	fprintf(stderr, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
 	print_clean(stream ? stream : "-");
 	fputc(' ', stderr);
 	print_clean(message);
 	fputc('\n', stderr);
 	fflush(stderr);
+	funlockfile(stderr);
 }
 
 /*

@@ -102,6 +102,7 @@ spool_init(Spool *s)
 {
 	memset(s, 0, sizeof(Spool));
 	buf_init(&s->mem);
+	s->mem_limit = SPOOL_MEMORY;
 	buf_init(&s->row);
 }
 
@@ -120,7 +121,7 @@ spool_add(Spool *s, const CopyRow *row, PPError *err)
 	h.cap_len = row->cap ? (int32_t) row->cap_len : -1;
 	h.row_json_len = (int32_t) row->row_json_len;
 
-	if (!s->to_file && s->mem.len + need > SPOOL_MEMORY && s->mem.len > 0)
+	if (!s->to_file && s->mem.len + need > s->mem_limit && (s->mem.len > 0 || s->mem_limit == 0))
 		s->to_file = true;
 	if (!s->to_file)
 	{

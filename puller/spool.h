@@ -20,7 +20,8 @@
 
 typedef struct Spool
 {
-	Buf			mem;			/* the first rows, up to SPOOL_MEMORY bytes */
+	Buf			mem;			/* the first rows, up to mem_limit bytes */
+	size_t		mem_limit;		/* SPOOL_MEMORY unless set after spool_init */
 	FILE	   *file;			/* the rest, in an unlinked temporary file */
 	bool		to_file;		/* rows now go to the file */
 	int64_t		nrows;

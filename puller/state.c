@@ -17,6 +17,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,12 @@ static int	end_stream(PGconn *conn, const char *function, int64_t run_id,
 					   const char *error, PPError *err);
 
 /*
+ * The state connection is used by the main thread and by the sending thread
+ * (sender.c): one call at a time.
+ */
+static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
  * exec_params: run sql with text parameters; returns the result when its
  * status is want, else NULL with err set (the result is cleared).
  */
@@ -52,13 +59,15 @@ exec_params(PGconn *conn, const char *sql, int nparams, const Oid *types,
 {
 	PGresult   *res;
 
+	pthread_mutex_lock(&exec_lock);
 	res = PQexecParams(conn, sql, nparams, types, values, NULL, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != want)
 	{
 		pp_error_from_pg(err, PPERR_STREAM, conn, res, context);
 		PQCLEAR(res);
-		return NULL;
+		res = NULL;
 	}
+	pthread_mutex_unlock(&exec_lock);
 	return res;
 }
 

@@ -8,14 +8,17 @@
  * version and that both reach one database (source.c), begin a run, warn
  * about a standby source's settings, then for each stream: take it (skip it when
  * another puller holds it), read it in chunks (each chunk one COPY in its
- * own read-only repeatable-read transaction on the source, kept in a spool
- * until that transaction is committed: spool.c) and hand its rows to the
- * sink, then end it.  The sink (sink.h) takes the rows to the destination,
+ * own read-only repeatable-read transaction on the source) and hand its
+ * rows to the sending thread (sender.c) as they come, then end it.  The
+ * sink (sink.h), driven by that thread, takes the rows to the destination,
  * Import API batches or Singer messages, and records what the destination
- * took; when it answers that it is full, it is flushed at once.  No source
- * transaction is open while the sink writes, so a slow destination holds
- * no snapshot and no lock on the source.  A failed stream is recorded and
- * the run goes on with the next; the exit status sums it up.
+ * took; when it answers that it is full, it is flushed at once.  Reading
+ * never waits for the destination: rows the sink has not caught up with
+ * wait in memory or temporary files until the chunk is committed, and
+ * only between chunks does reading wait for the sink to catch up, so a slow
+ * destination holds no snapshot and no lock on the source.  A failed
+ * stream is recorded and the run goes on with the next; the exit status
+ * sums it up.
  *
  * With --all-databases, databases.c runs sync_database once per database
  * with one sink for them all, and finishes that sink itself.
@@ -32,9 +35,9 @@
 #include "databases.h"
 #include "extract.h"
 #include "log.h"
+#include "sender.h"
 #include "sink.h"
 #include "source.h"
-#include "spool.h"
 #include "state.h"
 #include "sync.h"
 
@@ -54,9 +57,7 @@ typedef struct SyncContext
 	SinkRun		run;			/* the state connection and run, shared with
 								 * the sink */
 	Sink	   *sink;
-	Spool		spool;			/* the rows of the chunk being read */
-	int64_t		capped;			/* rows in it at or after the commit-safe cap */
-	Buf			cap;			/* that cap */
+	Sender		sender;			/* the sending thread */
 	bool		connect_failed; /* a database connection failed */
 	bool		unreachable;	/* the destination could not be reached */
 	bool		interrupted;
@@ -67,8 +68,6 @@ static void source_rollback(PGconn *conn);
 static int	read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 					   bool *last_pos_null, int64_t *nrows, int64_t *rows_extracted,
 					   PPError *err);
-static int	deliver_chunk(SyncContext *ctx, const StreamInfo *s, PPError *err);
-static void drop_chunk(SyncContext *ctx);
 static void end_error(SyncContext *ctx, PPError *err);
 static StreamOutcome sync_stream(SyncContext *ctx, const StreamInfo *s);
 static int	exit_status_for(const PPError *err);
@@ -114,12 +113,13 @@ source_rollback(PGconn *conn)
 
 /*
  * read_chunk: run one chunk's query as COPY in a read-only repeatable read
- * transaction on the source and keep its rows in the spool, then commit:
- * the destination is written to only after (deliver_chunk), so no source
- * transaction ever waits on it.  Sets *nrows to the rows read and keeps the
- * last row's position in last_pos.  Returns 0, or -1 with err set (the
- * source transaction is rolled back; the rows read before the error stay
- * in the spool).
+ * transaction on the source, hand its rows to the sending thread as they
+ * come (sender_add, which never waits on the destination), then commit.
+ * Sets *nrows to the rows read and keeps the last row's position in
+ * last_pos.  Returns 0, or -1 with err set (the source transaction is
+ * rolled back; the rows of the chunk the sender holds back stay there, for
+ * the caller to send, sender_end_chunk, or drop, sender_drop_chunk); also
+ * when the sink failed (its error).
  */
 static int
 read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
@@ -150,15 +150,10 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 			rc = -1;
 			break;
 		}
-		if (spool_add(&ctx->spool, &row, err) != 0)
+		if (sender_add(&ctx->sender, &row, err) != 0)
 		{
 			rc = -1;
 			break;
-		}
-		if (row.cap != NULL && ctx->capped++ == 0)
-		{
-			buf_reset(&ctx->cap);
-			buf_append(&ctx->cap, row.cap, row.cap_len);
 		}
 		(*nrows)++;
 		(*rows_extracted)++;
@@ -180,50 +175,6 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * deliver_chunk: hand the spooled rows to the sink, writing to the
- * destination whenever it is full, then empty the spool.  Rows at or after
- * the commit-safe cap are recorded first (pgpull.record_cap), so that no
- * bookmark moves past the cap.  Returns 0, or -1 with err set.
- */
-static int
-deliver_chunk(SyncContext *ctx, const StreamInfo *s, PPError *err)
-{
-	Sink	   *sink = ctx->sink;
-	CopyRow		row;
-	int			rc = 0;
-
-	if (ctx->capped > 0)
-		rc = state_record_cap(ctx->run.state, ctx->run.run_id, s->stream_id, ctx->cap.data,
-							  ctx->capped, err);
-	if (rc == 0)
-		rc = spool_rewind(&ctx->spool, err);
-	while (rc == 0 && (rc = spool_next(&ctx->spool, &row, err)) == 1)
-	{
-		if (pp_interrupted)
-		{
-			pp_error_set(err, PPERR_INTERRUPTED, "interrupted while sending rows");
-			rc = -1;
-			break;
-		}
-		rc = sink->methods->add_row(sink, &row, err);
-		if (rc == SINK_FULL)
-			rc = sink->methods->flush(sink, err);
-	}
-	drop_chunk(ctx);
-	return rc < 0 ? -1 : 0;
-}
-
-/*
- * drop_chunk: forget the rows of the chunk.
- */
-static void
-drop_chunk(SyncContext *ctx)
-{
-	spool_reset(&ctx->spool);
-	ctx->capped = 0;
 }
 
 /*
@@ -250,6 +201,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	Sink	   *sink = ctx->sink;
 	StreamPlan	plan;
 	PPError		err;
+	PPError		ignored;
 	Buf			last_pos;
 	bool		last_pos_null = true;
 	char	   *after = NULL;
@@ -278,6 +230,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 
 	if (sink->methods->begin_stream(sink, s, &plan, &err) != 0)
 		goto failed;
+	sender_begin_stream(&ctx->sender, s, chunk_rows == 0);
 
 	if (PQstatus(ctx->source) != CONNECTION_OK &&
 		!conn_reset(ctx->source, CONN_SOURCE, &err))
@@ -289,14 +242,16 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 
 		free(query);
 		query = NULL;
+		/* no source transaction is open: let the sink catch up */
+		if (sender_make_room(&ctx->sender, &err) != 0)
+			goto failed;
 		if (state_extraction_query(ctx->run.state, ctx->run.run_id, s->stream_id, after,
 								   chunk_rows, &query, &err) != 0)
 			goto failed;
 		chunk++;
 		runlog_print("DEBUG", "chunk %d%s%s: COPY (%s) TO STDOUT (FORMAT binary)", chunk,
 					 after ? " after position " : "", after ? after : "", query);
-		if (sink->methods->begin_chunk)
-			sink->methods->begin_chunk(sink);
+		sender_begin_chunk(&ctx->sender);
 		if (read_chunk(ctx, query, &last_pos, &last_pos_null, &nrows,
 					   &rows_extracted, &err) != 0)
 		{
@@ -325,12 +280,12 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 				pp_error_clear(&err);
 				if (!keep)
 				{
-					drop_chunk(ctx);
+					sender_drop_chunk(&ctx->sender);
 					rows_extracted -= nrows;
 				}
 				else
 				{
-					if (deliver_chunk(ctx, s, &err) != 0)
+					if (sender_end_chunk(&ctx->sender, &err) != 0)
 						goto failed;
 					free(after);
 					after = pp_strdup(last_pos.data);
@@ -345,7 +300,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 			}
 			goto failed;
 		}
-		if (deliver_chunk(ctx, s, &err) != 0)
+		if (sender_end_chunk(&ctx->sender, &err) != 0)
 			goto failed;
 		if (chunk_rows == 0 || nrows < chunk_rows)
 			break;
@@ -362,6 +317,8 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		free(after);
 		after = pp_strdup(last_pos.data);
 	}
+	if (sender_wait(&ctx->sender, false, &err) != 0)
+		goto failed;
 	if (sink->methods->end_rows(sink, true, &err) != 0)
 		goto failed;
 	outcome = STREAM_SUCCEEDED;
@@ -373,7 +330,11 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	goto done;
 
 failed:
-	drop_chunk(ctx);
+	/* what was read and not yet sent is dropped: it goes again next run */
+	sender_drop_chunk(&ctx->sender);
+	pp_error_init(&ignored);
+	(void) sender_wait(&ctx->sender, true, &ignored);
+	pp_error_clear(&ignored);
 	if (err.kind == PPERR_DESTINATION)
 		ctx->unreachable = true;
 	if (err.kind == PPERR_INTERRUPTED || pp_interrupted)
@@ -490,8 +451,6 @@ sync_database(PullerOptions *o, Sink *shared)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
-	spool_init(&ctx.spool);
-	buf_init(&ctx.cap);
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
 	conn_setup_signals();
@@ -501,6 +460,8 @@ sync_database(PullerOptions *o, Sink *shared)
 	else if (o->target_kind == TARGET_SINGER)
 		ctx.sink = singer_sink_create(o);
 	else if ((ctx.sink = import_sink_create(o, &err)) == NULL)
+		goto fail;
+	if (sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
 		goto fail;
 
 	ctx.run.state = conn_open(o->state ? o->state : o->source, CONN_STATE, &err);
@@ -575,6 +536,7 @@ sync_database(PullerOptions *o, Sink *shared)
 		}
 	}
 	runlog_set_stream(NULL, 0);
+	sender_stop(&ctx.sender);
 	if (shared == NULL && sync_finish_sink(ctx.sink, &ctx.interrupted, &run_error))
 		sink_failed = true;
 	if (ctx.sink->methods->end_run)
@@ -622,8 +584,7 @@ done:
 	free(run_error);
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
-	spool_free(&ctx.spool);
-	buf_free(&ctx.cap);
+	sender_stop(&ctx.sender);
 	if (ctx.sink && shared == NULL)
 		ctx.sink->methods->free(ctx.sink);
 	conn_close(ctx.source, CONN_SOURCE);

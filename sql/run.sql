@@ -20,7 +20,7 @@ $$;
 CREATE FUNCTION pg_temp.at_now(t text) RETURNS text
 LANGUAGE sql AS $$
 	SELECT regexp_replace(t, '(' || string_agg(to_char(d, 'YYYY-MM-DD'), '|') || ')(T[0-9:.]+Z)?', '<now>', 'g')
-	  FROM generate_series(now() AT TIME ZONE 'UTC' - interval '1 day', now() AT TIME ZONE 'UTC' + interval '1 day',
+	  FROM generate_series(now() AT TIME ZONE 'UTC' - interval '2 days', now() AT TIME ZONE 'UTC' + interval '1 day',
 						   interval '1 day') AS d
 $$;
 
@@ -68,8 +68,9 @@ SELECT pgpull.end_run(:run, 'succeeded', NULL);
 SELECT status, rows_extracted, rows_loaded, batches, bookmark_before, bookmark_after, lossy_values
   FROM pgpull.run_streams WHERE run_id = :run;
 
--- second run: rows >= the bookmark only (row 5 again, the new row 9 with the same
--- key, row 3 updated); NULL keys skipped and counted
+-- second run: rows after the bookmark only (a time key: not row 5 again, nor row 9,
+-- written later with the bookmark's key, as no row written with a key below the
+-- bookmark is; row 3 updated); NULL keys skipped and counted
 UPDATE regress_items SET updated_at = '2024-01-04 00:00:00+00', name = 'c2' WHERE id = 3;
 INSERT INTO regress_items VALUES (9, 'i', '2024-01-03 10:00:00.5+00'), (10, 'j', NULL);
 SELECT count(*) AS streams FROM pgpull.begin_run('regress', '1.0', 'import_api');
@@ -80,9 +81,10 @@ SELECT * FROM regress_pull.sync(:run, :items, 2);
 SELECT pgpull.record_batch(:run, :items, 1, 10, '["2024-01-01T10:00:00Z","1"]', 0);
 SELECT pgpull.record_batch(:run, :items, 1, 10, '["2024-01-04T00:00:00Z","3"]', 0);
 SELECT bookmark FROM pgpull.streams WHERE stream_id = :items;
--- the same query, planned in its own transaction and run in another
-SELECT pgpull.extraction_query(:run, :items, NULL, 10) AS q \gset
-SELECT "position", lossy, row_json FROM (:q) AS chunk;
+-- the same query, planned in its own transaction and run in another, after a
+-- position (rows of the same key after its id, then greater keys)
+SELECT pgpull.extraction_query(:run, :items, '["2024-01-03T10:00:00.5Z","5"]', 10) AS q \gset
+SELECT pgpull_p1, pgpull_p2, lossy, row_json FROM (:q) AS chunk;
 SELECT pgpull.end_stream(:run, :items, 'succeeded', 3, NULL);
 SELECT pgpull.end_run(:run, 'succeeded', NULL);
 

@@ -49,13 +49,15 @@ BEGIN
 			v_n := v_n + 1;
 			v_lossy := v_lossy + r.lossy;
 			v_bytes := v_bytes + octet_length(r.row_json);
-			v_after := r.position;
+			-- the position: the JSON array of the position columns, as the puller makes it
+			v_after := (SELECT COALESCE(array_to_json(array_agg(e.value ORDER BY substr(e.key, 9)::integer))::text, '[]')
+						  FROM jsonb_each_text(to_jsonb(r)) AS e WHERE e.key LIKE 'pgpull\_p%');
 			IF r.cap IS NOT NULL THEN
 				v_capped := v_capped + 1;
 				v_cap := r.cap;
 			END IF;
 			chunk := v_chunk;
-			pos := r.position;
+			pos := v_after;
 			lossy := r.lossy;
 			row_json := r.row_json;
 			RETURN NEXT;

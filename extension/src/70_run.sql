@@ -221,6 +221,22 @@ $fn$;
 COMMENT ON FUNCTION pgpull._key_text_expr(text, pg_catalog.oid) IS 'internal: SQL giving the ISO text of a position or bookmark value';
 
 /*
+ * _capped_type: whether a replication key of base type typ has a
+ * commit-safe cap (date and time types): its bookmark then stays below the
+ * cap, and a later run continues strictly after it.
+ */
+CREATE FUNCTION pgpull._capped_type(typ pg_catalog.oid)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT COALESCE(_capped_type.typ IN ('pg_catalog.timestamptz'::pg_catalog.regtype,
+									 'pg_catalog.timestamp'::pg_catalog.regtype,
+									 'pg_catalog.date'::pg_catalog.regtype), false)
+$fn$;
+COMMENT ON FUNCTION pgpull._capped_type(pg_catalog.oid) IS 'internal: whether a key type has a commit-safe cap';
+
+/*
  * _run: the run row, locked; P0002 when there is none, 42501 when the
  * session's role may not run its integration, 55000 when it must be
  * running and is not.
@@ -816,8 +832,9 @@ BEGIN
 		IF v_stream.method = 'key_based' THEN
 			v_message := CASE WHEN v_stream.bookmark IS NULL
 							  THEN 'stream taken: first run, every row (NULL replication keys first)'
-							  ELSE pg_catalog.format('stream taken: rows with %I >= %s', v_stream.replication_key,
-													 v_stream.bookmark) END;
+							  ELSE pg_catalog.format('stream taken: rows with %I %s %s', v_stream.replication_key,
+								  CASE WHEN pgpull._capped_type(pgpull._base_type(v_stream.bookmark_type)) THEN '>'
+									   ELSE '>=' END, v_stream.bookmark) END;
 		ELSE
 			v_message := pg_catalog.format('stream taken: table version %s, %s', v_version,
 				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
@@ -862,12 +879,15 @@ COMMENT ON FUNCTION pgpull.take_stream(bigint, bigint) IS 'lock a stream of a ru
 
 /*
  * extraction_query: the SELECT of the next chunk of a taken stream, to run
- * as COPY (...) TO STDOUT on the source: columns position (text), lossy
- * (integer), row_json (text) and cap (text: the commit-safe cap, on the
- * rows at or after it; see record_cap), in position order, of the columns
- * fixed when the run took the stream.  after_position NULL: the
- * first chunk (from the bookmark, inclusive, or after the resume position);
- * else strictly after it.  LIMIT chunk_rows when the stream is chunked and
+ * as COPY (...) TO STDOUT on the source: columns lossy (integer), row_json
+ * (text), cap (text: the commit-safe cap, on the rows at or after it; see
+ * record_cap), then the row's position as one text column per position
+ * column (pgpull_p1, ...; the puller makes them the JSON array of
+ * positions), in position order, of the columns fixed when the run took
+ * the stream.  after_position NULL: the first chunk (from the bookmark, or
+ * after the resume position); else strictly after it.  A bookmark of a
+ * date or time key is continued strictly after, of another key from its
+ * ties on.  LIMIT chunk_rows when the stream is chunked and
  * chunk_rows is not NULL; a chunk with fewer rows is the last.
  */
 CREATE FUNCTION pgpull.extraction_query(run_id bigint, stream_id bigint, after_position text, chunk_rows integer)
@@ -894,6 +914,8 @@ DECLARE
 	v_order text;
 	v_lower text;
 	v_cap_col text := 'NULL::pg_catalog.text';
+	v_pos_cols text;
+	v_pos_refs text;
 	v_limit text := '';
 	v_null_where text;
 	v_query text;
@@ -926,12 +948,14 @@ BEGIN
 	v_parts := pgpull._row_json_parts(v_stream.relation,
 									  COALESCE(v_rs.columns, pgpull._stream_columns(v_stream.stream_id)), 't');
 	v_select := pg_catalog.format(
-		'SELECT %s AS "position", (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
-		CASE WHEN pg_catalog.cardinality(v_pos.names) = 0 THEN '''[]''::pg_catalog.text'
-			 ELSE pg_catalog.format('pg_catalog.array_to_json(ARRAY[%s]::pg_catalog.text[])::pg_catalog.text',
-				(SELECT pg_catalog.string_agg(pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), ', ' ORDER BY c.n)
-				   FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n))) END,
+		'SELECT (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
 		v_parts.lossy_expr);
+	/* the position: one text field per position column, after cap */
+	SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(', %s AS pgpull_p%s',
+				pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), c.n), '' ORDER BY c.n), ''),
+		   COALESCE(pg_catalog.string_agg(pg_catalog.format(', u.pgpull_p%s', c.n), '' ORDER BY c.n), '')
+	  INTO v_pos_cols, v_pos_refs
+	  FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n);
 	v_keys := ARRAY(SELECT pg_catalog.format('t.%I', k) FROM pg_catalog.unnest(v_stream.key_columns) AS k);
 	v_key_types := v_pos.types[pg_catalog.cardinality(v_pos.types) - pg_catalog.cardinality(v_keys) + 1 :];
 	FOR i IN 1 .. pg_catalog.cardinality(v_keys) LOOP
@@ -939,7 +963,7 @@ BEGIN
 	END LOOP;
 
 	IF v_stream.method = 'full_table' THEN
-		v_select := v_select || v_cap_col || ' AS cap';
+		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
 		IF extraction_query.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
 											  v_stream.destination_table, false);
@@ -957,18 +981,26 @@ BEGIN
 			v_query := v_query || ' ORDER BY ' || pg_catalog.array_to_string(v_keys, ', ') || v_limit;
 		END IF;
 	ELSE
-		v_rk := pg_catalog.format('t.%I', v_stream.replication_key);
-		v_rk_base := v_pos.base_types[1];
 		IF extraction_query.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
 											  v_stream.destination_table, v_rs.bookmark_before IS NULL);
 		END IF;
+		v_rk := pg_catalog.format('t.%I', v_stream.replication_key);
+		v_rk_base := v_pos.base_types[1];
 		/* the non-NULL keys: from the bookmark, or after the position */
 		IF v_after[1] IS NOT NULL THEN
 			v_lower := pg_catalog.format('(%s) > %s',
 				pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', '), pgpull._row_literal(v_after, v_pos.types));
 		ELSIF v_stream.bookmark IS NOT NULL THEN
-			v_lower := pg_catalog.format('%s >= %L::%s', v_rk, v_stream.bookmark, v_pos.types[1]);
+			/*
+			 * Date and time keys continue strictly after the bookmark: it
+			 * stays below the commit-safe cap (_before_cap), and a row a late
+			 * commit adds is at or after that cap.  Other keys take the
+			 * bookmark's ties again.
+			 */
+			v_lower := pg_catalog.format('%s %s %L::%s', v_rk,
+				CASE WHEN pgpull._capped_type(v_rk_base) THEN '>' ELSE '>=' END,
+				v_stream.bookmark, v_pos.types[1]);
 		ELSE
 			v_lower := pg_catalog.format('%s IS NOT NULL', v_rk);
 		END IF;
@@ -980,12 +1012,10 @@ BEGIN
 		 * -infinity, and the bookmark stays.
 		 */
 		v_sample := pgpull._watermark_sample();
-		IF v_rk_base IN ('pg_catalog.timestamptz'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
-						 'pg_catalog.date'::pg_catalog.regtype) THEN
+		IF pgpull._capped_type(v_rk_base) THEN
 			v_cap_col := pg_catalog.format(
-				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s %2$s %3$s, false) THEN COALESCE(%4$s, ''-infinity'') END',
-				v_rk, CASE WHEN v_rk_base = 'pg_catalog.date'::pg_catalog.regtype THEN '<=' ELSE '<' END,
-				pgpull._watermark_cap_expr(v_sample, v_rk_base), pgpull._watermark_cap_expr(v_sample, v_rk_base, true));
+				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s < %2$s, false) THEN COALESCE(%3$s, ''-infinity'') END',
+				v_rk, pgpull._watermark_cap_expr(v_sample, v_rk_base), pgpull._watermark_cap_expr(v_sample, v_rk_base, true));
 			IF v_sample.oldest_start < v_sample.taken_at - interval '5 minutes' THEN
 				v_message := pg_catalog.format(
 					'a transaction open since %s (process %s, application "%s") holds back the commit-safe cap: rows with %I at or after it are sent now and again by the next run, and the bookmark stays below it',
@@ -1012,7 +1042,7 @@ BEGIN
 			 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
 		END IF;
 
-		v_select := v_select || v_cap_col || ' AS cap';
+		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
 		v_order := pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', ');
 		IF v_rs.bookmark_before IS NOT NULL OR v_after[1] IS NOT NULL THEN
 			/* later runs, and first runs past the NULL keys */
@@ -1035,7 +1065,7 @@ BEGIN
 			ELSE
 				/* each branch can use its own index; the outer sort sees at most 2 chunks */
 				v_query := pg_catalog.format(
-					'SELECT u."position", u.lossy, u.row_json, u.cap FROM ('
+					'SELECT u.lossy, u.row_json, u.cap%13$s FROM ('
 					'(%1$s, NULL::%2$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
 					' WHERE %6$s ORDER BY %7$s%8$s)'
 					' UNION ALL '
@@ -1046,7 +1076,8 @@ BEGIN
 					v_null_where, pg_catalog.array_to_string(v_keys, ', '), v_limit,
 					v_rk, v_lower, v_order,
 					(SELECT pg_catalog.string_agg(pg_catalog.format(', u.pgpull_k%s', n), '' ORDER BY n)
-					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n));
+					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n),
+					v_pos_refs);
 			END IF;
 		END IF;
 	END IF;
@@ -1058,7 +1089,7 @@ BEGIN
 	RETURN v_query;
 END
 $fn$;
-COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (position, lossy, row_json) of the next chunk of a taken stream, for COPY on the source';
+COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (lossy, row_json, cap, position columns) of the next chunk of a taken stream, for COPY on the source';
 
 /*
  * _advance_bookmark: the one place a stream's bookmark or resume position
@@ -1137,6 +1168,37 @@ $fn$;
 COMMENT ON FUNCTION pgpull._below_cap(text, text, text) IS 'internal: a key value, lowered to the run''s commit-safe cap';
 
 /*
+ * _before_cap: a bookmark from key value (text of type typ) strictly below
+ * the run's commit-safe cap (NULL: none): the value when it is below the
+ * cap, else the cap less the key type's least step (a microsecond, or a
+ * day for dates), as ISO text.  A row a late commit adds has a key at or
+ * after the cap, so a run continuing strictly after the bookmark gets it.
+ */
+CREATE FUNCTION pgpull._before_cap(value text, cap text, typ text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_base pg_catalog.oid;
+	v_bookmark text;
+BEGIN
+	IF _before_cap.value IS NULL OR _before_cap.cap IS NULL THEN
+		RETURN _before_cap.value;
+	END IF;
+	v_base := pgpull._base_type(_before_cap.typ::pg_catalog.regtype);
+	EXECUTE pg_catalog.format(
+		'SELECT CASE WHEN %1$L::%2$s < %3$L::%2$s THEN %1$L ELSE (SELECT %4$s FROM (SELECT %3$L::%2$s - %5$s AS v) AS c) END',
+		_before_cap.value, _before_cap.typ, _before_cap.cap, pgpull._key_text_expr('c.v', v_base),
+		CASE WHEN v_base = 'pg_catalog.date'::pg_catalog.regtype THEN '1'
+			 ELSE '''1 microsecond''::pg_catalog.interval' END)
+	   INTO v_bookmark;
+	RETURN v_bookmark;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._before_cap(text, text, text) IS 'internal: a bookmark from a key value, strictly below the run''s commit-safe cap';
+
+/*
  * record_batch: the destination accepted a batch of a stream: count it and
  * advance the stream's bookmark (key_based) or resume position
  * (full_table) with _advance_bookmark, never backwards, so calling it again
@@ -1180,7 +1242,7 @@ BEGIN
 		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
 		IF v_stream.method = 'key_based' THEN
-			v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
+			v_values[1] := pgpull._before_cap(v_values[1], v_rs.cap, v_pos.types[1]);
 		END IF;
 		IF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
 		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN

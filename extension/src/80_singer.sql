@@ -185,7 +185,7 @@ BEGIN
 	END IF;
 	IF v_stream.method = 'key_based' THEN
 		v_key_value := v_rs.bookmark_before;
-		v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
+		v_values[1] := pgpull._before_cap(v_values[1], v_rs.cap, v_pos.types[1]);
 		IF v_values[1] IS NOT NULL THEN
 			/* the ISO text of the key, whatever the spelling of the position */
 			v_type := v_pos.types[1]::pg_catalog.regtype;
@@ -309,6 +309,7 @@ DECLARE
 	v_moved boolean;
 	v_bookmark text;
 	v_detail text;
+	v_from text;
 BEGIN
 	IF commit_state.state IS NULL THEN
 		RAISE EXCEPTION 'state must not be null'
@@ -448,12 +449,15 @@ BEGIN
 			ELSE
 				SELECT a.moved, a.after INTO v_moved, v_after
 				  FROM pgpull._advance_bookmark(v_stream, ARRAY[v_value], ARRAY[v_type::text]) a;
+				/* what the next run reads: after the bookmark, or from its ties on */
+				v_from := CASE WHEN pgpull._capped_type(pgpull._base_type(v_type)) THEN '>' ELSE '>=' END;
 				IF v_moved THEN
 					bookmark := v_after;
-					v_detail := pg_catalog.format('bookmark moved to %I >= %s', v_stream.replication_key, v_after);
+					v_detail := pg_catalog.format('bookmark moved to %I %s %s', v_stream.replication_key,
+												  v_from, v_after);
 				ELSE
-					v_detail := pg_catalog.format('the bookmark is already at %I >= %s', v_stream.replication_key,
-												  v_stream.bookmark);
+					v_detail := pg_catalog.format('the bookmark is already at %I %s %s', v_stream.replication_key,
+												  v_from, v_stream.bookmark);
 				END IF;
 			END IF;
 		ELSE

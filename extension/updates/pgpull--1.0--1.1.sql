@@ -273,7 +273,7 @@ BEGIN
 		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
 		IF v_stream.method = 'key_based' THEN
-			v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
+			v_values[1] := pgpull._before_cap(v_values[1], v_rs.cap, v_pos.types[1]);
 		END IF;
 		IF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
 		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
@@ -450,6 +450,7 @@ DECLARE
 	v_moved boolean;
 	v_bookmark text;
 	v_detail text;
+	v_from text;
 BEGIN
 	IF commit_state.state IS NULL THEN
 		RAISE EXCEPTION 'state must not be null'
@@ -589,12 +590,15 @@ BEGIN
 			ELSE
 				SELECT a.moved, a.after INTO v_moved, v_after
 				  FROM pgpull._advance_bookmark(v_stream, ARRAY[v_value], ARRAY[v_type::text]) a;
+				/* what the next run reads: after the bookmark, or from its ties on */
+				v_from := CASE WHEN pgpull._capped_type(pgpull._base_type(v_type)) THEN '>' ELSE '>=' END;
 				IF v_moved THEN
 					bookmark := v_after;
-					v_detail := pg_catalog.format('bookmark moved to %I >= %s', v_stream.replication_key, v_after);
+					v_detail := pg_catalog.format('bookmark moved to %I %s %s', v_stream.replication_key,
+												  v_from, v_after);
 				ELSE
-					v_detail := pg_catalog.format('the bookmark is already at %I >= %s', v_stream.replication_key,
-												  v_stream.bookmark);
+					v_detail := pg_catalog.format('the bookmark is already at %I %s %s', v_stream.replication_key,
+												  v_from, v_stream.bookmark);
 				END IF;
 			END IF;
 		ELSE
@@ -658,6 +662,7 @@ BEGIN
 	END LOOP;
 END
 $fn$;
+COMMENT ON FUNCTION pgpull.commit_state(jsonb) IS 'advance the bookmarks named by a state value a Singer target echoed after loading (never backwards)';
 
 /*
  * Only the session that took a stream reports it, and only the session
@@ -1750,7 +1755,7 @@ BEGIN
 	END IF;
 	IF v_stream.method = 'key_based' THEN
 		v_key_value := v_rs.bookmark_before;
-		v_values[1] := pgpull._below_cap(v_values[1], v_rs.cap, v_pos.types[1]);
+		v_values[1] := pgpull._before_cap(v_values[1], v_rs.cap, v_pos.types[1]);
 		IF v_values[1] IS NOT NULL THEN
 			/* the ISO text of the key, whatever the spelling of the position */
 			v_type := v_pos.types[1]::pg_catalog.regtype;
@@ -1979,8 +1984,9 @@ BEGIN
 		IF v_stream.method = 'key_based' THEN
 			v_message := CASE WHEN v_stream.bookmark IS NULL
 							  THEN 'stream taken: first run, every row (NULL replication keys first)'
-							  ELSE pg_catalog.format('stream taken: rows with %I >= %s', v_stream.replication_key,
-													 v_stream.bookmark) END;
+							  ELSE pg_catalog.format('stream taken: rows with %I %s %s', v_stream.replication_key,
+								  CASE WHEN pgpull._capped_type(pgpull._base_type(v_stream.bookmark_type)) THEN '>'
+									   ELSE '>=' END, v_stream.bookmark) END;
 		ELSE
 			v_message := pg_catalog.format('stream taken: table version %s, %s', v_version,
 				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
@@ -2057,6 +2063,8 @@ DECLARE
 	v_order text;
 	v_lower text;
 	v_cap_col text := 'NULL::pg_catalog.text';
+	v_pos_cols text;
+	v_pos_refs text;
 	v_limit text := '';
 	v_null_where text;
 	v_query text;
@@ -2089,12 +2097,14 @@ BEGIN
 	v_parts := pgpull._row_json_parts(v_stream.relation,
 									  COALESCE(v_rs.columns, pgpull._stream_columns(v_stream.stream_id)), 't');
 	v_select := pg_catalog.format(
-		'SELECT %s AS "position", (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
-		CASE WHEN pg_catalog.cardinality(v_pos.names) = 0 THEN '''[]''::pg_catalog.text'
-			 ELSE pg_catalog.format('pg_catalog.array_to_json(ARRAY[%s]::pg_catalog.text[])::pg_catalog.text',
-				(SELECT pg_catalog.string_agg(pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), ', ' ORDER BY c.n)
-				   FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n))) END,
+		'SELECT (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
 		v_parts.lossy_expr);
+	/* the position: one text field per position column, after cap */
+	SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(', %s AS pgpull_p%s',
+				pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), c.n), '' ORDER BY c.n), ''),
+		   COALESCE(pg_catalog.string_agg(pg_catalog.format(', u.pgpull_p%s', c.n), '' ORDER BY c.n), '')
+	  INTO v_pos_cols, v_pos_refs
+	  FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n);
 	v_keys := ARRAY(SELECT pg_catalog.format('t.%I', k) FROM pg_catalog.unnest(v_stream.key_columns) AS k);
 	v_key_types := v_pos.types[pg_catalog.cardinality(v_pos.types) - pg_catalog.cardinality(v_keys) + 1 :];
 	FOR i IN 1 .. pg_catalog.cardinality(v_keys) LOOP
@@ -2102,7 +2112,7 @@ BEGIN
 	END LOOP;
 
 	IF v_stream.method = 'full_table' THEN
-		v_select := v_select || v_cap_col || ' AS cap';
+		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
 		IF extraction_query.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
 											  v_stream.destination_table, false);
@@ -2120,18 +2130,26 @@ BEGIN
 			v_query := v_query || ' ORDER BY ' || pg_catalog.array_to_string(v_keys, ', ') || v_limit;
 		END IF;
 	ELSE
-		v_rk := pg_catalog.format('t.%I', v_stream.replication_key);
-		v_rk_base := v_pos.base_types[1];
 		IF extraction_query.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
 											  v_stream.destination_table, v_rs.bookmark_before IS NULL);
 		END IF;
+		v_rk := pg_catalog.format('t.%I', v_stream.replication_key);
+		v_rk_base := v_pos.base_types[1];
 		/* the non-NULL keys: from the bookmark, or after the position */
 		IF v_after[1] IS NOT NULL THEN
 			v_lower := pg_catalog.format('(%s) > %s',
 				pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', '), pgpull._row_literal(v_after, v_pos.types));
 		ELSIF v_stream.bookmark IS NOT NULL THEN
-			v_lower := pg_catalog.format('%s >= %L::%s', v_rk, v_stream.bookmark, v_pos.types[1]);
+			/*
+			 * Date and time keys continue strictly after the bookmark: it
+			 * stays below the commit-safe cap (_before_cap), and a row a late
+			 * commit adds is at or after that cap.  Other keys take the
+			 * bookmark's ties again.
+			 */
+			v_lower := pg_catalog.format('%s %s %L::%s', v_rk,
+				CASE WHEN pgpull._capped_type(v_rk_base) THEN '>' ELSE '>=' END,
+				v_stream.bookmark, v_pos.types[1]);
 		ELSE
 			v_lower := pg_catalog.format('%s IS NOT NULL', v_rk);
 		END IF;
@@ -2143,12 +2161,10 @@ BEGIN
 		 * -infinity, and the bookmark stays.
 		 */
 		v_sample := pgpull._watermark_sample();
-		IF v_rk_base IN ('pg_catalog.timestamptz'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
-						 'pg_catalog.date'::pg_catalog.regtype) THEN
+		IF pgpull._capped_type(v_rk_base) THEN
 			v_cap_col := pg_catalog.format(
-				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s %2$s %3$s, false) THEN COALESCE(%4$s, ''-infinity'') END',
-				v_rk, CASE WHEN v_rk_base = 'pg_catalog.date'::pg_catalog.regtype THEN '<=' ELSE '<' END,
-				pgpull._watermark_cap_expr(v_sample, v_rk_base), pgpull._watermark_cap_expr(v_sample, v_rk_base, true));
+				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s < %2$s, false) THEN COALESCE(%3$s, ''-infinity'') END',
+				v_rk, pgpull._watermark_cap_expr(v_sample, v_rk_base), pgpull._watermark_cap_expr(v_sample, v_rk_base, true));
 			IF v_sample.oldest_start < v_sample.taken_at - interval '5 minutes' THEN
 				v_message := pg_catalog.format(
 					'a transaction open since %s (process %s, application "%s") holds back the commit-safe cap: rows with %I at or after it are sent now and again by the next run, and the bookmark stays below it',
@@ -2175,7 +2191,7 @@ BEGIN
 			 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
 		END IF;
 
-		v_select := v_select || v_cap_col || ' AS cap';
+		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
 		v_order := pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', ');
 		IF v_rs.bookmark_before IS NOT NULL OR v_after[1] IS NOT NULL THEN
 			/* later runs, and first runs past the NULL keys */
@@ -2198,7 +2214,7 @@ BEGIN
 			ELSE
 				/* each branch can use its own index; the outer sort sees at most 2 chunks */
 				v_query := pg_catalog.format(
-					'SELECT u."position", u.lossy, u.row_json, u.cap FROM ('
+					'SELECT u.lossy, u.row_json, u.cap%13$s FROM ('
 					'(%1$s, NULL::%2$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
 					' WHERE %6$s ORDER BY %7$s%8$s)'
 					' UNION ALL '
@@ -2209,7 +2225,8 @@ BEGIN
 					v_null_where, pg_catalog.array_to_string(v_keys, ', '), v_limit,
 					v_rk, v_lower, v_order,
 					(SELECT pg_catalog.string_agg(pg_catalog.format(', u.pgpull_k%s', n), '' ORDER BY n)
-					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n));
+					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n),
+					v_pos_refs);
 			END IF;
 		END IF;
 	END IF;
@@ -2221,7 +2238,7 @@ BEGIN
 	RETURN v_query;
 END
 $fn$;
-COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (position, lossy, row_json) of the next chunk of a taken stream, for COPY on the source';
+COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (lossy, row_json, cap, position columns) of the next chunk of a taken stream, for COPY on the source';
 
 /*
  * _watermark_cap_expr: the scalar subquery, run inside a chunk's snapshot
@@ -2405,3 +2422,51 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._type_schema(pg_catalog.oid, integer, integer, boolean, integer) IS 'internal: the JSON Schema (Draft 4) of the JSON values of a type';
+
+CREATE FUNCTION pgpull._capped_type(typ pg_catalog.oid)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT COALESCE(_capped_type.typ IN ('pg_catalog.timestamptz'::pg_catalog.regtype,
+									 'pg_catalog.timestamp'::pg_catalog.regtype,
+									 'pg_catalog.date'::pg_catalog.regtype), false)
+$fn$;
+COMMENT ON FUNCTION pgpull._capped_type(pg_catalog.oid) IS 'internal: whether a key type has a commit-safe cap';
+
+CREATE FUNCTION pgpull._before_cap(value text, cap text, typ text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_base pg_catalog.oid;
+	v_bookmark text;
+BEGIN
+	IF _before_cap.value IS NULL OR _before_cap.cap IS NULL THEN
+		RETURN _before_cap.value;
+	END IF;
+	v_base := pgpull._base_type(_before_cap.typ::pg_catalog.regtype);
+	EXECUTE pg_catalog.format(
+		'SELECT CASE WHEN %1$L::%2$s < %3$L::%2$s THEN %1$L ELSE (SELECT %4$s FROM (SELECT %3$L::%2$s - %5$s AS v) AS c) END',
+		_before_cap.value, _before_cap.typ, _before_cap.cap, pgpull._key_text_expr('c.v', v_base),
+		CASE WHEN v_base = 'pg_catalog.date'::pg_catalog.regtype THEN '1'
+			 ELSE '''1 microsecond''::pg_catalog.interval' END)
+	   INTO v_bookmark;
+	RETURN v_bookmark;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._before_cap(text, text, text) IS 'internal: a bookmark from a key value, strictly below the run''s commit-safe cap';
+REVOKE EXECUTE ON FUNCTION pgpull._before_cap(text, text, text), pgpull._capped_type(pg_catalog.oid) FROM PUBLIC;
+
+/*
+ * Date and time replication keys are now continued strictly after the
+ * bookmark, which stays below the commit-safe cap (_before_cap).  A
+ * bookmark that 1.0 stored may sit at a key a late commit can still add:
+ * lower it by the type's least step once, so that the first run after the
+ * update takes its ties again, as 1.0's runs did.
+ */
+UPDATE pgpull.stream s
+   SET bookmark = pgpull._before_cap(s.bookmark, s.bookmark, s.bookmark_type::text)
+ WHERE s.method = 'key_based' AND s.bookmark IS NOT NULL
+   AND pgpull._capped_type(pgpull._base_type(s.bookmark_type));

@@ -46,6 +46,7 @@ parse_stream(const FuzzInput *in, FuzzSplit split, FuzzOutcome *out)
 
 	memset(&r, 0, sizeof(r));
 	buf_init(&r.carry);
+	buf_init(&r.position);
 	pp_error_init(&err);
 	for (;;)
 	{

@@ -173,8 +173,11 @@ like($before, qr/^items\|2024-01-01T20:00:00Z\|\|succeeded\|/m, "under $old: the
 like($before, qr/^things\|\|\{4\}\|error\|/m, "under $old: the interrupted full-table stream resumes after id 4");
 
 $node->safe_psql('postgres', 'ALTER EXTENSION pgpull UPDATE');
-is($node->safe_psql('postgres', $catalog_sql), $before,
-	'the update keeps bookmarks, resume positions, runs and the extraction log');
+# a time key's bookmark goes one microsecond down, once: 1.1 continues
+# strictly after it, so the first run takes the old bookmark's ties again
+(my $lowered = $before) =~ s/^items\|2024-01-01T20:00:00Z\|/items|2024-01-01T19:59:59.999999Z|/m;
+is($node->safe_psql('postgres', $catalog_sql), $lowered,
+	'the update keeps resume positions, runs and the extraction log, and lowers a time key\'s bookmark by a microsecond');
 
 is( $node->safe_psql('postgres', q{
 		SELECT string_agg(f, ', ') FROM unnest(pgpull._puller_functions()) f
