@@ -25,6 +25,7 @@ run, so that the ratios compare figures taken side by side:
 Peak RSS: the puller's ru_maxrss as GNU time reports it (exact, the
 largest process of its tree); when the puller had child processes, the
 sum of their peak RSS (VmHWM, sampled from /proc every SAMPLE_SECONDS),
+and the largest sum of their PSS seen (which counts shared pages once),
 as the table says.  The logs of every run go to WORK/logs.  Exits 1
 when a run failed (the table still printed, the figure "n/a").
 """
@@ -35,6 +36,7 @@ import threading
 import time
 
 SAMPLE_SECONDS = 0.02
+PSS_EVERY = 5                   # samples
 BIG_ROWS = 10_000_000
 ORDERS_SQL = """
 CREATE TABLE {name} (
@@ -79,11 +81,12 @@ VACUUM ANALYZE {name};
 class Result:
     """One timed run: wall seconds, exit code, peak RSS in KB (see timed)."""
 
-    def __init__(self, wall, code, maxrss_kb, hwm_kb, procs, log):
+    def __init__(self, wall, code, maxrss_kb, hwm_kb, pss_kb, procs, log):
         self.wall = wall
         self.code = code
         self.maxrss_kb = maxrss_kb
         self.hwm_kb = hwm_kb
+        self.pss_kb = pss_kb
         self.procs = procs
         self.log = log
 
@@ -104,12 +107,12 @@ def children(pid):
     return found
 
 
-def peak_kb(pid):
-    """The peak RSS (VmHWM) of pid so far, in KB; None once it is gone."""
+def proc_kb(pid, path, field):
+    """The field (as "VmHWM:") of /proc/PID/PATH, in KB; None once pid is gone."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/{path}") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
@@ -121,8 +124,10 @@ def timed(cmd, log, stdout=subprocess.DEVNULL, env=None):
     ru_maxrss of cmd and of the children it waited for (the largest one).
     Not Python's own wait4: a child of Python starts with Python's RSS as
     its peak.  A thread samples the peak RSS (VmHWM) of every process of
-    cmd's tree, for the sum when there are several."""
-    peaks, done = {}, threading.Event()
+    cmd's tree, for the sum when there are several, and the sum of their
+    proportional set sizes (PSS: shared pages divided among the processes
+    that share them), for its largest value."""
+    peaks, pss, done = {}, [0], threading.Event()
     rss_file = log + ".rss"
 
     with open(log, "wb") as err:
@@ -131,11 +136,18 @@ def timed(cmd, log, stdout=subprocess.DEVNULL, env=None):
                                 stdout=stdout, stderr=err, env=env)
 
         def sample():
+            tick = 0
             while not done.wait(SAMPLE_SECONDS):
-                for p in children(proc.pid):
-                    kb = peak_kb(p)
+                tick += 1
+                tree = children(proc.pid)
+                for p in tree:
+                    kb = proc_kb(p, "status", "VmHWM:")
                     if kb is not None:
                         peaks[p] = kb
+                # PSS costs the kernel a walk of the page tables: less often
+                if len(tree) > 1 and tick % PSS_EVERY == 0:
+                    pss[0] = max(pss[0], sum(proc_kb(p, "smaps_rollup", "Pss:") or 0
+                                             for p in tree))
 
         sampler = threading.Thread(target=sample)
         sampler.start()
@@ -145,7 +157,8 @@ def timed(cmd, log, stdout=subprocess.DEVNULL, env=None):
         sampler.join()
     with open(rss_file) as f:
         maxrss_kb = int(f.read().split()[-1])
-    return Result(wall, proc.returncode, maxrss_kb, sum(peaks.values()), len(peaks), log)
+    return Result(wall, proc.returncode, maxrss_kb, sum(peaks.values()), pss[0], len(peaks),
+                  log)
 
 
 def psql(sql, db="bench"):
@@ -200,6 +213,7 @@ class Bench:
         best = min(runs, key=lambda r: r.wall)
         best.maxrss_kb = max(r.maxrss_kb for r in runs)
         best.hwm_kb = max(r.hwm_kb for r in runs)
+        best.pss_kb = max(r.pss_kb for r in runs)
         best.procs = max(r.procs for r in runs)
         return best
 
@@ -339,7 +353,9 @@ $$;""")
         print(f"orders: {self.rows:,} rows, 10 columns, {size}; best of 3 runs unless "
               f"said; peak RSS: the puller's (GNU time's %M), or, when it had several "
               f"processes, the sum of their peaks (VmHWM from /proc every "
-              f"{SAMPLE_SECONDS * 1000:.0f} ms)")
+              f"{SAMPLE_SECONDS * 1000:.0f} ms; shared pages counted in each) and the "
+              f"largest sum of their PSS (every {SAMPLE_SECONDS * PSS_EVERY * 1000:.0f} ms; "
+              f"shared pages counted once)")
         print()
 
     def table(self, fig):
@@ -358,7 +374,8 @@ $$;""")
         def rss(r):
             if r.procs > 1:
                 return (f"{max(r.hwm_kb, r.maxrss_kb) / 1024:.1f} MB (sum over "
-                        f"{r.procs} processes; the largest {r.maxrss_kb / 1024:.1f} MB)")
+                        f"{r.procs} processes, the largest {r.maxrss_kb / 1024:.1f} MB; "
+                        f"their PSS at most {r.pss_kb / 1024:.1f} MB)")
             return f"{r.maxrss_kb / 1024:.1f} MB"
 
         def sent(r):
