@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,16 @@ static void append_option(Buf *b, const char *keyword, const char *value);
 static char *merged_options(const char *conninfo, ConnRole role);
 static bool check_connection(PGconn *conn, ConnRole role, PPError *err);
 static void set_cancel(ConnRole role, PGconn *conn);
+static void *open_in_thread(void *arg);
+
+/* a connection opened by a thread of its own (conn_open_both) */
+typedef struct OpenJob
+{
+	const char *conninfo;
+	ConnRole	role;
+	PGconn	   *conn;
+	PPError		err;
+} OpenJob;
 
 /* cancel handles of the open connections, used by the signal handler */
 static PGcancel *volatile cancel_slot[2];
@@ -358,6 +369,55 @@ conn_open(const char *conninfo, ConnRole role, PPError *err)
 		return NULL;
 	}
 	return conn;
+}
+
+/*
+ * open_in_thread: conn_open for an OpenJob.
+ */
+static void *
+open_in_thread(void *arg)
+{
+	OpenJob    *job = arg;
+
+	job->conn = conn_open(job->conninfo, job->role, &job->err);
+	return NULL;
+}
+
+/*
+ * conn_open_both: open the state and the source connections, at once: each
+ * costs the server a backend's start, which the two then pay side by side
+ * (one after the other when they go through the SSH tunnel, which the
+ * first starts).  Sets *state and *source to what opened (NULL: failed).
+ * Returns 0, or -1 with err set: the state connection's error when both
+ * failed, as when they were opened in turn.
+ */
+int
+conn_open_both(const char *state_conninfo, const char *source_conninfo,
+			   PGconn **state, PGconn **source, PPError *err)
+{
+	OpenJob		job;
+	pthread_t	thread;
+	bool		threaded = false;
+
+	job.conninfo = source_conninfo;
+	job.role = CONN_SOURCE;
+	job.conn = NULL;
+	pp_error_init(&job.err);
+	if (ssh_route[CONN_STATE] == NULL && ssh_route[CONN_SOURCE] == NULL)
+		threaded = pthread_create(&thread, NULL, open_in_thread, &job) == 0;
+	*state = conn_open(state_conninfo, CONN_STATE, err);
+	if (threaded)
+		pthread_join(thread, NULL);
+	else if (*state != NULL)
+		open_in_thread(&job);
+	*source = job.conn;
+	if (*state != NULL && *source == NULL)
+	{
+		*err = job.err;			/* the caller clears it */
+		return -1;
+	}
+	pp_error_clear(&job.err);
+	return *state != NULL ? 0 : -1;
 }
 
 /*

@@ -30,6 +30,8 @@ extern void conn_setup_signals(void);
 extern int	conn_use_ssh(const PullerOptions *o, bool with_source);
 extern void conn_end_ssh(void);
 extern PGconn *conn_open(const char *conninfo, ConnRole role, PPError *err);
+extern int	conn_open_both(const char *state_conninfo, const char *source_conninfo,
+						   PGconn **state, PGconn **source, PPError *err);
 extern bool conn_reset(PGconn *conn, ConnRole role, PPError *err);
 extern void conn_close(PGconn *conn, ConnRole role);
 extern char *conn_with_dbname(const char *conninfo, const char *dbname);

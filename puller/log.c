@@ -27,7 +27,7 @@
 #include "log.h"
 #include "state.h"
 
-static void print_clean(const char *s);
+static void append_clean(Buf *b, const char *s);
 static void runlog_emit(const char *level, const char *message, bool to_db);
 static void print_line(const char *stream, const char *level, const char *message);
 
@@ -88,14 +88,18 @@ runlog_set_stream(const char *name, int64_t stream_id)
 }
 
 /*
- * print_clean: print s with control characters as spaces, so a log line
- * stays one line.
+ * append_clean: append s to b with control characters as spaces, so a log
+ * line stays one line.
  */
 static void
-print_clean(const char *s)
+append_clean(Buf *b, const char *s)
 {
-	for (; *s; s++)
-		fputc(((unsigned char) *s < 0x20 || *s == 0x7f) ? ' ' : *s, stderr);
+	size_t		start = b->len;
+
+	buf_append_str(b, s);
+	for (char *p = b->data + start; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = ' ';
 }
 
 /*
@@ -108,21 +112,26 @@ print_line(const char *stream, const char *level, const char *message)
 	struct timespec ts;
 	struct tm	tm;
 	char		stamp[32];
+	Buf			line;
 
 	if (strcmp(level, "DEBUG") == 0 && !log_verbose)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	/* one line at a time: the sending thread logs too (sender.c) */
-	flockfile(stderr);
-	fprintf(stderr, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
-	print_clean(stream ? stream : "-");
-	fputc(' ', stderr);
-	print_clean(message);
-	fputc('\n', stderr);
+	/*
+	 * One write per line: stderr is unbuffered, and the sending thread
+	 * logs too (sender.c).
+	 */
+	buf_init(&line);
+	buf_appendf(&line, "%s.%03dZ %s ", stamp, (int) (ts.tv_nsec / 1000000), level);
+	append_clean(&line, stream ? stream : "-");
+	buf_append_str(&line, " ");
+	append_clean(&line, message);
+	buf_append_str(&line, "\n");
+	fwrite(line.data, 1, line.len, stderr);
 	fflush(stderr);
-	funlockfile(stderr);
+	buf_free(&line);
 }
 
 /*

@@ -75,6 +75,9 @@ typedef struct SinkMethods
 	int			(*end_stream) (Sink *sink, const StreamInfo *s,
 							   int64_t rows_extracted, const char *error,
 							   PPError *err);
+	/* optional: a stream the run recorded with nothing new (probe.c) */
+	int			(*unchanged_stream) (Sink *sink, const StreamInfo *s,
+									 const char *entry, PPError *err);
 	int			(*finish) (Sink *sink, PPError *err);
 	void		(*end_run) (Sink *sink);
 	void		(*free) (Sink *sink);

@@ -74,6 +74,8 @@ static int	singer_end_rows(Sink *sink, bool complete, PPError *err);
 static int	singer_end_stream(Sink *sink, const StreamInfo *s,
 							  int64_t rows_extracted, const char *error,
 							  PPError *err);
+static int	singer_unchanged_stream(Sink *sink, const StreamInfo *s,
+									const char *entry, PPError *err);
 static int	singer_finish(Sink *sink, PPError *err);
 static void singer_end_run(Sink *sink);
 static void singer_free(Sink *sink);
@@ -90,6 +92,7 @@ static const SinkMethods singer_methods = {
 	.flush = singer_flush,
 	.end_rows = singer_end_rows,
 	.end_stream = singer_end_stream,
+	.unchanged_stream = singer_unchanged_stream,
 	.finish = singer_finish,
 	.end_run = singer_end_run,
 	.free = singer_free
@@ -256,6 +259,23 @@ singer_end_stream(Sink *sink, const StreamInfo *s, int64_t rows_extracted,
 		runlog_print("INFO", "stream sent: %" PRId64 " %s extracted and sent to the Singer target in %" PRId64 " %s",
 					 rows_extracted, pp_plural(rows_extracted, "row", "rows"),
 					 ss->batches, pp_plural(ss->batches, "batch", "batches"));
+	return 0;
+}
+
+/*
+ * singer_unchanged_stream: a stream with nothing new sends no message, but
+ * the STATE values from now on carry its bookmark entry (entry, from
+ * pgpull.record_unchanged), the next one or the last.
+ */
+static int
+singer_unchanged_stream(Sink *sink, const StreamInfo *s, const char *entry,
+						PPError *err)
+{
+	SingerSink *ss = (SingerSink *) sink;
+
+	if (singer_state_set(&ss->state, s->destination_table, entry, err) != 0)
+		return -1;
+	ss->state_last = false;
 	return 0;
 }
 

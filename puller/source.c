@@ -112,7 +112,11 @@ int
 source_check_standby(PGconn *source, PPError *err)
 {
 	PGresult   *res;
+	const char *hot = PQparameterStatus(source, "in_hot_standby");
 
+	/* a server of PostgreSQL 14 or later told at connection whether it is a standby */
+	if (hot != NULL && strcmp(hot, "off") == 0)
+		return 0;
 	res = PQexecParams(source,
 					   "SELECT c.setting, c.value, c.recommended, c.detail, c.fix"
 					   "  FROM pgpull.check_standby() c"

@@ -28,6 +28,7 @@
 #define INT8OID		20
 #define INT4OID		23
 #define TEXTOID		25
+#define INT8ARRAYOID	1016
 
 #define PQCLEAR(r) \
 	do { if (r) PQclear(r); (r) = NULL; } while (0)
@@ -385,6 +386,95 @@ state_record_cap(PGconn *conn, int64_t run_id, int64_t stream_id,
 		return -1;
 	PQCLEAR(res);
 	return 0;
+}
+
+/*
+ * state_probe_query: the statement (pgpull.probe_query) that finds, on the
+ * source, the streams of the run with nothing new; *query NULL when no
+ * stream can be probed.  Returns 0, or -1 with err set.
+ */
+int
+state_probe_query(PGconn *conn, int64_t run_id, char **query, PPError *err)
+{
+	static const Oid types[1] = {INT8OID};
+	char		run[24];
+	const char *values[1];
+	PGresult   *res;
+
+	*query = NULL;
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	values[0] = run;
+	res = exec_params(conn, "SELECT pgpull.probe_query($1)", 1, types, values,
+					  PGRES_TUPLES_OK, "could not get the probe of the streams", err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		*query = dup_value(res, 0, 0);
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_record_unchanged: the streams ids[0..n-1] of the run have nothing
+ * new (pgpull.record_unchanged): they succeed without being taken.
+ * Returns 0 with one result per stream recorded (a stream another puller
+ * holds is not; the caller frees them with state_free_unchanged), or -1
+ * with err set.
+ */
+int
+state_record_unchanged(PGconn *conn, int64_t run_id, const int64_t *ids, int n,
+					   UnchangedStream **results, int *nresults, PPError *err)
+{
+	static const Oid types[2] = {INT8OID, INT8ARRAYOID};
+	char		run[24];
+	const char *values[2];
+	Buf			array;
+	PGresult   *res;
+	int			rows;
+
+	*results = NULL;
+	*nresults = 0;
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	buf_init(&array);
+	buf_append_str(&array, "{");
+	for (int i = 0; i < n; i++)
+		buf_appendf(&array, "%s%" PRId64, i > 0 ? "," : "", ids[i]);
+	buf_append_str(&array, "}");
+	values[0] = run;
+	values[1] = array.data;
+	res = exec_params(conn,
+					  "SELECT stream_id, message, entry::pg_catalog.text"
+					  " FROM pgpull.record_unchanged($1, $2)",
+					  2, types, values, PGRES_TUPLES_OK,
+					  "could not record the streams with nothing new", err);
+	buf_free(&array);
+	if (res == NULL)
+		return -1;
+	rows = PQntuples(res);
+	*results = pp_malloc(sizeof(UnchangedStream) * (size_t) (rows > 0 ? rows : 1));
+	for (int i = 0; i < rows; i++)
+	{
+		(*results)[i].stream_id = int64_value(res, i, 0);
+		(*results)[i].message = dup_value(res, i, 1);
+		(*results)[i].entry = dup_value(res, i, 2);
+	}
+	*nresults = rows;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_free_unchanged: free what state_record_unchanged returned.
+ */
+void
+state_free_unchanged(UnchangedStream *results, int nresults)
+{
+	for (int i = 0; i < nresults; i++)
+	{
+		free(results[i].message);
+		free(results[i].entry);
+	}
+	free(results);
 }
 
 /*

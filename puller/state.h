@@ -56,6 +56,21 @@ extern int	state_record_batch(PGconn *conn, int64_t run_id, int64_t stream_id,
 							   PPError *err);
 extern int	state_record_cap(PGconn *conn, int64_t run_id, int64_t stream_id,
 							 const char *cap, int64_t rows, PPError *err);
+/* a stream with nothing new, as pgpull.record_unchanged recorded it */
+typedef struct UnchangedStream
+{
+	int64_t		stream_id;
+	char	   *message;		/* its extraction log line */
+	char	   *entry;			/* Singer: its STATE entry (JSON text), or NULL */
+} UnchangedStream;
+
+extern int	state_probe_query(PGconn *conn, int64_t run_id, char **query,
+							  PPError *err);
+extern int	state_record_unchanged(PGconn *conn, int64_t run_id,
+								   const int64_t *ids, int n,
+								   UnchangedStream **results, int *nresults,
+								   PPError *err);
+extern void state_free_unchanged(UnchangedStream *results, int nresults);
 extern int	state_log(PGconn *conn, int64_t run_id, int64_t stream_id,
 					  const char *level, const char *message, PPError *err);
 extern int	state_end_stream(PGconn *conn, int64_t run_id, int64_t stream_id,

@@ -6,7 +6,8 @@
  * The flow follows the run protocol (README.md, "The run protocol"):
  * connect to the source and the state database, check the extension's
  * version and that both reach one database (source.c), begin a run, warn
- * about a standby source's settings, then for each stream: take it (skip it when
+ * about a standby source's settings, record at once the streams with nothing
+ * new (probe.c), then for each other stream: take it (skip it when
  * another puller holds it), read it in chunks (each chunk one COPY in its
  * own read-only repeatable-read transaction on the source) and hand its
  * rows to the sending thread (sender.c) as they come, then end it.  The
@@ -35,6 +36,7 @@
 #include "databases.h"
 #include "extract.h"
 #include "log.h"
+#include "probe.h"
 #include "sender.h"
 #include "sink.h"
 #include "source.h"
@@ -448,6 +450,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	const char *run_status;
 	char	   *run_error = NULL;
 	bool		sink_failed = false;
+	bool	   *unchanged = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
@@ -464,11 +467,8 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
 		goto fail;
 
-	ctx.run.state = conn_open(o->state ? o->state : o->source, CONN_STATE, &err);
-	if (ctx.run.state == NULL)
-		goto fail;
-	ctx.source = conn_open(o->source, CONN_SOURCE, &err);
-	if (ctx.source == NULL)
+	if (conn_open_both(o->state ? o->state : o->source, o->source,
+					   &ctx.run.state, &ctx.source, &err) != 0)
 		goto fail;
 	if (state_version(ctx.run.state, "state", &err) != 0 ||
 		state_version(ctx.source, "source", &err) != 0)
@@ -509,8 +509,16 @@ sync_database(PullerOptions *o, Sink *shared)
 		pp_error_clear(&err);
 	}
 
+	/* the streams with nothing new succeed at once, without being taken */
+	unchanged = pp_malloc(sizeof(bool) * (size_t) (nstreams > 0 ? nstreams : 1));
+	memset(unchanged, 0, sizeof(bool) * (size_t) (nstreams > 0 ? nstreams : 1));
+	if (!ctx.sink->down)
+		n_ok += probe_unchanged(ctx.source, &ctx.run, ctx.sink, streams, nstreams, unchanged);
+
 	for (int i = 0; i < nstreams; i++)
 	{
+		if (unchanged[i])
+			continue;
 		if (ctx.run.state_lost || ctx.interrupted || ctx.unreachable || ctx.sink->down)
 		{
 			runlog_set_stream(streams[i].destination_table, streams[i].stream_id);
@@ -582,6 +590,7 @@ fail:
 done:
 	runlog_close();
 	free(run_error);
+	free(unchanged);
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
 	sender_stop(&ctx.sender);

@@ -275,6 +275,89 @@ SELECT status FROM pgpull.runs WHERE run_id = :run;
 SELECT max(run_id) AS run FROM pgpull.runs \gset
 SELECT pgpull.end_run(:run, 'succeeded', NULL);
 
+--
+-- runs with nothing new: probe_query writes the statement (run on the source) that
+-- names the key_based streams with no row past their bookmark ("> bookmark" for date
+-- and time keys, ">= bookmark" for the others, whose ties go again); record_unchanged
+-- records them without taking them, and moves no bookmark
+--
+CREATE TABLE regress_quiet (id integer PRIMARY KEY, at timestamptz);
+CREATE TABLE regress_quiet_n (id integer PRIMARY KEY, n integer);
+CREATE TABLE regress_quiet_f (id integer PRIMARY KEY);
+INSERT INTO regress_quiet VALUES (1, '2024-01-01 00:00:00+00'), (2, '2024-01-02 00:00:00+00');
+INSERT INTO regress_quiet_n VALUES (1, 10), (2, 20);
+SELECT pgpull.track('regress_quiet', 'key_based', 'at', integration => 'regress_q');
+SELECT pgpull.track('regress_quiet_n', 'key_based', 'n', integration => 'regress_q');
+SELECT pgpull.track('regress_quiet_f', 'full_table', integration => 'regress_q');
+SELECT stream_id AS quiet_f FROM pgpull.stream WHERE destination_table = 'regress_quiet_f' \gset
+SELECT stream_id AS quiet FROM pgpull.stream WHERE destination_table = 'regress_quiet' \gset
+SELECT stream_id AS quiet_n FROM pgpull.stream WHERE destination_table = 'regress_quiet_n' \gset
+SELECT count(*) AS streams FROM pgpull.begin_run('regress_q', '1.1', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+-- no bookmark yet: nothing to probe
+SELECT pgpull.probe_query(:run) IS NULL AS nothing_to_probe;
+SELECT taken FROM pgpull.take_stream(:run, :quiet);
+SELECT count(*) AS rows FROM regress_pull.sync(:run, :quiet, 10);
+SELECT pgpull.end_stream(:run, :quiet, 'succeeded', 2, NULL);
+SELECT taken FROM pgpull.take_stream(:run, :quiet_n);
+SELECT count(*) AS rows FROM regress_pull.sync(:run, :quiet_n, 10);
+SELECT pgpull.end_stream(:run, :quiet_n, 'succeeded', 2, NULL);
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+-- the next run: an index-friendly EXISTS per stream, the bookmark cast to the key's type
+SELECT count(*) AS streams FROM pgpull.begin_run('regress_q', '1.1', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT pgpull.probe_query(:run) AS probe \gset
+SELECT regexp_replace(:'probe', '\(\d+::', '(N::', 'g') AS probe;
+-- the integer key still has its tie at the bookmark: only the timestamptz stream is quiet
+SELECT stream_id = :quiet AS quiet FROM (:probe) AS p;
+SELECT stream_id = :quiet AS quiet, message, entry FROM pgpull.record_unchanged(:run, ARRAY[:quiet]::bigint[]);
+SELECT status, rows_extracted, rows_loaded, batches, bookmark_before = bookmark_after AS bookmark_kept
+  FROM pgpull.run_streams WHERE run_id = :run;
+SELECT status, bookmark FROM pgpull.streams WHERE stream_id = :quiet;
+SELECT pg_temp.locked(:quiet) AS locked;
+-- a stream recorded already, one without a bookmark, one of another integration, NULL
+SELECT regress_pull.masked(format('SELECT pgpull.record_unchanged(%s, ARRAY[%s]::bigint[])', :run, :quiet));
+\echo :LAST_ERROR_SQLSTATE
+SELECT regress_pull.masked(format('SELECT pgpull.record_unchanged(%s, ARRAY[%s]::bigint[])', :run, :quiet_f));
+\echo :LAST_ERROR_SQLSTATE
+SELECT regress_pull.masked(format('SELECT pgpull.record_unchanged(%s, ARRAY[%s]::bigint[])', :run, :items));
+\echo :LAST_ERROR_SQLSTATE
+SELECT regress_pull.masked(format('SELECT pgpull.record_unchanged(%s, NULL)', :run));
+\echo :LAST_ERROR_SQLSTATE
+-- nothing left to probe once the streams are in the run
+SELECT taken FROM pgpull.take_stream(:run, :quiet_n);
+SELECT pgpull.probe_query(:run) IS NULL AS nothing_to_probe;
+SELECT count(*) AS rows FROM regress_pull.sync(:run, :quiet_n, 10);
+SELECT pgpull.end_stream(:run, :quiet_n, 'succeeded', 1, NULL);
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+-- a row past the bookmark: the stream has something new again
+INSERT INTO regress_quiet VALUES (3, '2024-01-03 00:00:00+00');
+SELECT count(*) AS streams FROM pgpull.begin_run('regress_q', '1.1', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT pgpull.probe_query(:run) AS probe \gset
+SELECT count(*) AS quiet_streams FROM (:probe) AS p;
+-- an ended run records nothing
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+SELECT regress_pull.masked(format('SELECT pgpull.record_unchanged(%s, ARRAY[%s]::bigint[])', :run, :quiet));
+\echo :LAST_ERROR_SQLSTATE
+SELECT regress_pull.masked(format('SELECT pgpull.probe_query(%s)', :run));
+\echo :LAST_ERROR_SQLSTATE
+-- a Singer run gets the bookmark entry of each stream recorded, for its STATE
+-- messages; confirmed, it moves nothing
+DELETE FROM regress_quiet WHERE id = 3;
+SELECT count(*) AS streams FROM pgpull.begin_run('regress_q', '1.1', 'singer');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT entry AS entry FROM pgpull.record_unchanged(:run, ARRAY[:quiet]::bigint[]) \gset
+SELECT e - 'mac' - 'stream_id' AS entry, length(e ->> 'mac') AS mac_length
+  FROM (SELECT :'entry'::jsonb AS e) AS x;
+SELECT stream, moved, bookmark, detail
+  FROM pgpull.commit_state(jsonb_build_object('pgpull', jsonb_build_object('version', 1, 'integration', 'regress_q',
+																		   'run_id', :run),
+											  'bookmarks', jsonb_build_object('regress_quiet', :'entry'::jsonb)));
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+SELECT level, message FROM pgpull.extraction_log
+ WHERE stream_id = :quiet AND message LIKE 'nothing new%' ORDER BY log_id;
+
 -- the loading report
 SELECT integration, destination_table, relation, method, last_load_at IS NOT NULL AS loaded,
 	   last_status, rows_loaded_24h, pg_temp.at_now(max_bookmark) AS max_bookmark
@@ -291,7 +374,8 @@ RESET ROLE;
 DROP ROLE regress_run_nobody;
 
 DROP VIEW "regress ""run""".v;
-DROP TABLE "regress ""run"""."Odd ""T""", "regress ""run""".days, regress_items, regress_full;
+DROP TABLE "regress ""run"""."Odd ""T""", "regress ""run""".days, regress_items, regress_full, regress_quiet,
+	regress_quiet_n, regress_quiet_f;
 DROP SCHEMA "regress ""run""";
 
 -- the backends that hold back the commit-safe cap: all but those that never write rows

@@ -7,6 +7,9 @@
  *	 version()											the extension's version
  *	 database_id()										the database's identity
  *	 begin_run(integration, puller_version, target_kind)	a run and its streams
+ *	 probe_query(run_id), record_unchanged(run_id, stream_ids)
+ *														the streams with nothing new
+ *														(72_probe.sql)
  *	 take_stream(run_id, stream_id)						lock a stream, or skip it
  *	 extraction_query(run_id, stream_id, after_position, chunk_rows)
  *														the SQL of the next chunk
@@ -662,9 +665,6 @@ AS $fn$
 DECLARE
 	v_run_id bigint;
 	v_old record;
-	v_stream pgpull.stream;
-	v_missing text;
-	v_label text;
 	v_count integer;
 BEGIN
 	IF begin_run.integration IS NULL THEN
@@ -715,26 +715,21 @@ BEGIN
 		PERFORM pgpull._unlock(pgpull._run_lock_class(), v_old.run_id);
 	END LOOP;
 
-	/* renamed relations get their new name; dropped ones put the stream in error */
-	FOR v_stream IN
-		SELECT * FROM pgpull.stream s WHERE s.integration = begin_run.integration
-		 ORDER BY s.stream_id FOR UPDATE
-	LOOP
-		v_missing := pgpull._relation_missing(v_stream);
-		IF v_missing IS NOT NULL THEN
-			UPDATE pgpull.stream s SET status = 'error', last_error = v_missing, updated_at = pg_catalog.now()
-			 WHERE s.stream_id = v_stream.stream_id
-			   AND (s.status, s.last_error) IS DISTINCT FROM ('error', v_missing);
-		ELSE
-			v_label := pgpull._stream_relation(v_stream);
-		END IF;
-	END LOOP;
-
-	/* a sample now gives chunks on a lagging standby a valid commit-safe cap */
-	IF EXISTS (SELECT FROM pgpull.stream s
-				WHERE s.integration = begin_run.integration AND s.method = 'key_based') THEN
-		PERFORM pgpull._watermark_sample();
-	END IF;
+	/*
+	 * Renamed relations get their new name; dropped ones put the stream in
+	 * error.  (The commit-safe cap's samples are taken as streams are taken:
+	 * a run with nothing new takes none.)
+	 */
+	UPDATE pgpull.stream s
+	   SET status = 'error', last_error = pgpull._relation_missing(s), updated_at = pg_catalog.now()
+	 WHERE s.integration = begin_run.integration
+	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+	   AND (s.status, s.last_error) IS DISTINCT FROM ('error', pgpull._relation_missing(s));
+	UPDATE pgpull.stream s
+	   SET relation_name = pgpull._relation_label(s.relation)
+	 WHERE s.integration = begin_run.integration
+	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+	   AND s.relation_name IS DISTINCT FROM pgpull._relation_label(s.relation);
 
 	SELECT pg_catalog.count(*) INTO v_count FROM pgpull.stream s WHERE s.integration = begin_run.integration;
 	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
@@ -842,8 +837,22 @@ BEGIN
 		END IF;
 		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
 
-		/* later runs skip NULL replication keys: say how many */
-		IF v_stream.method = 'key_based' AND v_stream.bookmark IS NOT NULL THEN
+		/*
+		 * Later runs skip NULL replication keys: say how many, when counting
+		 * them is cheap (an index led by the key finds them) or on the first
+		 * run after the bookmark appeared; never a scan of the whole relation
+		 * every run.
+		 */
+		IF v_stream.method = 'key_based' AND v_stream.bookmark IS NOT NULL
+		   AND (EXISTS (SELECT FROM pg_catalog.pg_index i
+						 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+						 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+						 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+						WHERE i.indrelid = v_stream.relation AND i.indisvalid AND i.indpred IS NULL
+						  AND am.amname = 'btree' AND a.attname = v_stream.replication_key)
+				OR NOT EXISTS (SELECT FROM pgpull.run_streams rs
+								WHERE rs.stream_id = v_stream.stream_id AND rs.run_id <> v_run.run_id
+								  AND rs.bookmark_before IS NOT NULL AND rs.status <> 'skipped')) THEN
 			BEGIN
 				EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I IS NULL',
 										  v_label, v_stream.replication_key) INTO v_nulls;
@@ -858,6 +867,9 @@ BEGIN
 				VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG',
 						'rows with a NULL replication key not counted: the extension owner cannot read the relation');
 			END;
+		END IF;
+		/* the commit-safe cap of every chunk of the stream (extraction_query) */
+		IF v_stream.method = 'key_based' THEN
 			PERFORM pgpull._watermark_sample();
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
@@ -1009,9 +1021,15 @@ BEGIN
 		 * row is read; those past the cap (at or after it; after its day for
 		 * date keys) carry it in the cap column, and record_cap keeps the
 		 * bookmark at or below it.  No valid sample: every row carries
-		 * -infinity, and the bookmark stays.
+		 * -infinity, and the bookmark stays.  The newest sample serves: the
+		 * one take_stream took for the stream precedes every chunk's snapshot
+		 * (a sample per chunk would only let the cap move on during the
+		 * stream; an earlier one makes it more careful).
 		 */
-		v_sample := pgpull._watermark_sample();
+		SELECT w.* INTO v_sample FROM pgpull.watermark_sample w ORDER BY w.taken_at DESC LIMIT 1;
+		IF NOT FOUND THEN
+			v_sample := pgpull._watermark_sample();
+		END IF;
 		IF pgpull._capped_type(v_rk_base) THEN
 			v_cap_col := pg_catalog.format(
 				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s < %2$s, false) THEN COALESCE(%3$s, ''-infinity'') END',

@@ -142,9 +142,13 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	v_zones text[] := pgpull._writer_time_zones();
+	v_zones text[];
 	v_values text;
 BEGIN
+	/* the writers' time zones matter to timestamp and date keys only (and cost a read of pg_settings) */
+	IF _watermark_cap_expr.typ <> 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+		v_zones := pgpull._writer_time_zones();
+	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.format('(%L::pg_catalog.xid8, %L::%s, %2$L)', x.xid, x.cap_text,
 			pg_catalog.format_type(_watermark_cap_expr.typ, NULL)), ', ' ORDER BY x.taken_at DESC)
 	  INTO v_values

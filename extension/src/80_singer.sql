@@ -134,6 +134,36 @@ $fn$;
 COMMENT ON FUNCTION pgpull._is_count(jsonb) IS 'internal: whether a JSON value is a non-negative bigint';
 
 /*
+ * _state_entry: a stream's bookmark entry for the STATE messages of a run
+ * (see the top of this file), with its MAC: key_value the replication key
+ * value (key_based), position that of the last row sent or NULL, complete
+ * whether the stream was sent to its end, rows the rows sent in the run.
+ */
+CREATE FUNCTION pgpull._state_entry(run pgpull.runs, stream pgpull.stream, key_value text, "position" text,
+									complete boolean, rows bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_entry jsonb := pg_catalog.jsonb_build_object(
+		'stream_id', (_state_entry.stream).stream_id,
+		'relation', (_state_entry.stream).relation_name,
+		'method', (_state_entry.stream).method,
+		'replication_key', (_state_entry.stream).replication_key,
+		'replication_key_value', _state_entry.key_value,
+		'position', _state_entry."position",
+		'version', CASE WHEN (_state_entry.stream).method = 'full_table' THEN (_state_entry.stream).table_version END,
+		'complete', _state_entry.complete,
+		'rows', _state_entry.rows);
+BEGIN
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac((_state_entry.run).integration,
+																			  (_state_entry.run).run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._state_entry(pgpull.runs, pgpull.stream, text, text, boolean, bigint) IS 'internal: a stream''s bookmark entry for a STATE message, with its MAC';
+
+/*
  * record_emitted: rows of a stream were sent to the Singer target (rows 0:
  * none since the last call).  Counts them in the run (rows extracted,
  * batches, bytes, values mapped lossily) without moving the bookmark or
@@ -158,7 +188,6 @@ DECLARE
 	v_values text[];
 	v_type pg_catalog.regtype;
 	v_key_value text;
-	v_entry jsonb;
 BEGIN
 	v_run := pgpull._singer_run(record_emitted.run_id, true);
 	v_stream := pgpull._stream(v_run, record_emitted.stream_id);
@@ -214,17 +243,9 @@ BEGIN
 									   ELSE '' END));
 	END IF;
 
-	v_entry := pg_catalog.jsonb_build_object(
-		'stream_id', v_stream.stream_id,
-		'relation', v_stream.relation_name,
-		'method', v_stream.method,
-		'replication_key', v_stream.replication_key,
-		'replication_key_value', v_key_value,
-		'position', CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
-		'version', CASE WHEN v_stream.method = 'full_table' THEN v_stream.table_version END,
-		'complete', record_emitted.complete,
-		'rows', v_rs.rows_extracted);
-	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
+	RETURN pgpull._state_entry(v_run, v_stream, v_key_value,
+							   CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
+							   record_emitted.complete, v_rs.rows_extracted);
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean) IS 'count rows sent to a Singer target (no bookmark moves) and return the stream''s entry for the next STATE message';

@@ -36,6 +36,8 @@ AS $fn$
 		'pgpull.extraction_query(bigint,bigint,text,integer)',
 		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
 		'pgpull.record_cap(bigint,bigint,text,bigint)',
+		'pgpull.probe_query(bigint)',
+		'pgpull.record_unchanged(bigint,bigint[])',
 		'pgpull.log(bigint,bigint,text,text)',
 		'pgpull.end_stream(bigint,bigint,text,bigint,text)',
 		'pgpull.end_run(bigint,text,text)',
@@ -124,11 +126,14 @@ REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
 	pgpull.record_batch(bigint, bigint, bigint, bigint, text, bigint),
 	pgpull.record_cap(bigint, bigint, text, bigint),
 	pgpull.end_stream(bigint, bigint, text, bigint, text),
-	pgpull.end_run(bigint, text, text)
+	pgpull.end_run(bigint, text, text),
+	pgpull.probe_query(bigint),
+	pgpull.record_unchanged(bigint, bigint[])
 	FROM PUBLIC;
 REVOKE ALL ON pgpull.integration_secret FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION pgpull._singer_run(bigint, boolean),
 	pgpull._entry_mac(text, bigint, jsonb),
+	pgpull._state_entry(pgpull.runs, pgpull.stream, text, text, boolean, bigint),
 	pgpull._is_count(jsonb),
 	pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean),
 	pgpull.end_singer_stream(bigint, bigint, text, bigint, text),

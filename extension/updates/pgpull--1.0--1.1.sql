@@ -136,9 +136,6 @@ AS $fn$
 DECLARE
 	v_run_id bigint;
 	v_old record;
-	v_stream pgpull.stream;
-	v_missing text;
-	v_label text;
 	v_count integer;
 BEGIN
 	IF begin_run.integration IS NULL THEN
@@ -189,26 +186,21 @@ BEGIN
 		PERFORM pgpull._unlock(pgpull._run_lock_class(), v_old.run_id);
 	END LOOP;
 
-	/* renamed relations get their new name; dropped ones put the stream in error */
-	FOR v_stream IN
-		SELECT * FROM pgpull.stream s WHERE s.integration = begin_run.integration
-		 ORDER BY s.stream_id FOR UPDATE
-	LOOP
-		v_missing := pgpull._relation_missing(v_stream);
-		IF v_missing IS NOT NULL THEN
-			UPDATE pgpull.stream s SET status = 'error', last_error = v_missing, updated_at = pg_catalog.now()
-			 WHERE s.stream_id = v_stream.stream_id
-			   AND (s.status, s.last_error) IS DISTINCT FROM ('error', v_missing);
-		ELSE
-			v_label := pgpull._stream_relation(v_stream);
-		END IF;
-	END LOOP;
-
-	/* a sample now gives chunks on a lagging standby a valid commit-safe cap */
-	IF EXISTS (SELECT FROM pgpull.stream s
-				WHERE s.integration = begin_run.integration AND s.method = 'key_based') THEN
-		PERFORM pgpull._watermark_sample();
-	END IF;
+	/*
+	 * Renamed relations get their new name; dropped ones put the stream in
+	 * error.  (The commit-safe cap's samples are taken as streams are taken:
+	 * a run with nothing new takes none.)
+	 */
+	UPDATE pgpull.stream s
+	   SET status = 'error', last_error = pgpull._relation_missing(s), updated_at = pg_catalog.now()
+	 WHERE s.integration = begin_run.integration
+	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+	   AND (s.status, s.last_error) IS DISTINCT FROM ('error', pgpull._relation_missing(s));
+	UPDATE pgpull.stream s
+	   SET relation_name = pgpull._relation_label(s.relation)
+	 WHERE s.integration = begin_run.integration
+	   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+	   AND s.relation_name IS DISTINCT FROM pgpull._relation_label(s.relation);
 
 	SELECT pg_catalog.count(*) INTO v_count FROM pgpull.stream s WHERE s.integration = begin_run.integration;
 	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
@@ -228,6 +220,7 @@ BEGIN
 	END IF;
 END
 $fn$;
+COMMENT ON FUNCTION pgpull.begin_run(text, text, text) IS 'start a run of an integration: its run_id and one row per stream to sync';
 
 /*
  * record_batch: the destination accepted a batch of a stream: count it and
@@ -934,6 +927,8 @@ AS $fn$
 		'pgpull.extraction_query(bigint,bigint,text,integer)',
 		'pgpull.record_batch(bigint,bigint,bigint,bigint,text,bigint)',
 		'pgpull.record_cap(bigint,bigint,text,bigint)',
+		'pgpull.probe_query(bigint)',
+		'pgpull.record_unchanged(bigint,bigint[])',
 		'pgpull.log(bigint,bigint,text,text)',
 		'pgpull.end_stream(bigint,bigint,text,bigint,text)',
 		'pgpull.end_run(bigint,text,text)',
@@ -1728,7 +1723,6 @@ DECLARE
 	v_values text[];
 	v_type pg_catalog.regtype;
 	v_key_value text;
-	v_entry jsonb;
 BEGIN
 	v_run := pgpull._singer_run(record_emitted.run_id, true);
 	v_stream := pgpull._stream(v_run, record_emitted.stream_id);
@@ -1784,17 +1778,9 @@ BEGIN
 									   ELSE '' END));
 	END IF;
 
-	v_entry := pg_catalog.jsonb_build_object(
-		'stream_id', v_stream.stream_id,
-		'relation', v_stream.relation_name,
-		'method', v_stream.method,
-		'replication_key', v_stream.replication_key,
-		'replication_key_value', v_key_value,
-		'position', CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
-		'version', CASE WHEN v_stream.method = 'full_table' THEN v_stream.table_version END,
-		'complete', record_emitted.complete,
-		'rows', v_rs.rows_extracted);
-	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
+	RETURN pgpull._state_entry(v_run, v_stream, v_key_value,
+							   CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
+							   record_emitted.complete, v_rs.rows_extracted);
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.record_emitted(bigint, bigint, bigint, bigint, text, bigint, boolean) IS 'count rows sent to a Singer target (no bookmark moves) and return the stream''s entry for the next STATE message';
@@ -1994,8 +1980,22 @@ BEGIN
 		END IF;
 		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
 
-		/* later runs skip NULL replication keys: say how many */
-		IF v_stream.method = 'key_based' AND v_stream.bookmark IS NOT NULL THEN
+		/*
+		 * Later runs skip NULL replication keys: say how many, when counting
+		 * them is cheap (an index led by the key finds them) or on the first
+		 * run after the bookmark appeared; never a scan of the whole relation
+		 * every run.
+		 */
+		IF v_stream.method = 'key_based' AND v_stream.bookmark IS NOT NULL
+		   AND (EXISTS (SELECT FROM pg_catalog.pg_index i
+						 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+						 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+						 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+						WHERE i.indrelid = v_stream.relation AND i.indisvalid AND i.indpred IS NULL
+						  AND am.amname = 'btree' AND a.attname = v_stream.replication_key)
+				OR NOT EXISTS (SELECT FROM pgpull.run_streams rs
+								WHERE rs.stream_id = v_stream.stream_id AND rs.run_id <> v_run.run_id
+								  AND rs.bookmark_before IS NOT NULL AND rs.status <> 'skipped')) THEN
 			BEGIN
 				EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I IS NULL',
 										  v_label, v_stream.replication_key) INTO v_nulls;
@@ -2010,6 +2010,9 @@ BEGIN
 				VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG',
 						'rows with a NULL replication key not counted: the extension owner cannot read the relation');
 			END;
+		END IF;
+		/* the commit-safe cap of every chunk of the stream (extraction_query) */
+		IF v_stream.method = 'key_based' THEN
 			PERFORM pgpull._watermark_sample();
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
@@ -2158,9 +2161,15 @@ BEGIN
 		 * row is read; those past the cap (at or after it; after its day for
 		 * date keys) carry it in the cap column, and record_cap keeps the
 		 * bookmark at or below it.  No valid sample: every row carries
-		 * -infinity, and the bookmark stays.
+		 * -infinity, and the bookmark stays.  The newest sample serves: the
+		 * one take_stream took for the stream precedes every chunk's snapshot
+		 * (a sample per chunk would only let the cap move on during the
+		 * stream; an earlier one makes it more careful).
 		 */
-		v_sample := pgpull._watermark_sample();
+		SELECT w.* INTO v_sample FROM pgpull.watermark_sample w ORDER BY w.taken_at DESC LIMIT 1;
+		IF NOT FOUND THEN
+			v_sample := pgpull._watermark_sample();
+		END IF;
 		IF pgpull._capped_type(v_rk_base) THEN
 			v_cap_col := pg_catalog.format(
 				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s < %2$s, false) THEN COALESCE(%3$s, ''-infinity'') END',
@@ -2255,9 +2264,13 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	v_zones text[] := pgpull._writer_time_zones();
+	v_zones text[];
 	v_values text;
 BEGIN
+	/* the writers' time zones matter to timestamp and date keys only (and cost a read of pg_settings) */
+	IF _watermark_cap_expr.typ <> 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+		v_zones := pgpull._writer_time_zones();
+	END IF;
 	SELECT pg_catalog.string_agg(pg_catalog.format('(%L::pg_catalog.xid8, %L::%s, %2$L)', x.xid, x.cap_text,
 			pg_catalog.format_type(_watermark_cap_expr.typ, NULL)), ', ' ORDER BY x.taken_at DESC)
 	  INTO v_values
@@ -2470,3 +2483,151 @@ UPDATE pgpull.stream s
    SET bookmark = pgpull._before_cap(s.bookmark, s.bookmark, s.bookmark_type::text)
  WHERE s.method = 'key_based' AND s.bookmark IS NOT NULL
    AND pgpull._capped_type(pgpull._base_type(s.bookmark_type));
+
+CREATE FUNCTION pgpull._state_entry(run pgpull.runs, stream pgpull.stream, key_value text, "position" text,
+									complete boolean, rows bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_entry jsonb := pg_catalog.jsonb_build_object(
+		'stream_id', (_state_entry.stream).stream_id,
+		'relation', (_state_entry.stream).relation_name,
+		'method', (_state_entry.stream).method,
+		'replication_key', (_state_entry.stream).replication_key,
+		'replication_key_value', _state_entry.key_value,
+		'position', _state_entry."position",
+		'version', CASE WHEN (_state_entry.stream).method = 'full_table' THEN (_state_entry.stream).table_version END,
+		'complete', _state_entry.complete,
+		'rows', _state_entry.rows);
+BEGIN
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac((_state_entry.run).integration,
+																			  (_state_entry.run).run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._state_entry(pgpull.runs, pgpull.stream, text, text, boolean, bigint) IS 'internal: a stream''s bookmark entry for a STATE message, with its MAC';
+
+CREATE FUNCTION pgpull.probe_query(run_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs;
+	v_probes text;
+BEGIN
+	v_run := pgpull._run(probe_query.run_id, true);
+	PERFORM pgpull._require_lock(pgpull._run_lock_class(), v_run.run_id, pg_catalog.format('run %s', v_run.run_id));
+	SELECT pg_catalog.string_agg(pg_catalog.format('(%s::pg_catalog.int8, EXISTS (SELECT FROM %I.%I AS t WHERE t.%I %s %L::%s))',
+												   p.stream_id, p.nspname, p.relname, p.replication_key,
+												   CASE WHEN pgpull._capped_type(pgpull._base_type(p.atttypid)) THEN '>' ELSE '>=' END,
+												   p.bookmark,
+												   pg_catalog.format_type(p.atttypid, NULL)),
+								 ', ' ORDER BY p.stream_id)
+	  INTO v_probes
+	  FROM (SELECT s.stream_id, n.nspname, c.relname, s.replication_key, s.bookmark, a.atttypid
+			  FROM pgpull.stream s
+			  JOIN pg_catalog.pg_class c ON c.oid = s.relation
+			  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = s.replication_key
+											AND a.attnum > 0 AND NOT a.attisdropped
+			 WHERE s.integration = v_run.integration
+			   AND s.method = 'key_based'
+			   AND s.bookmark IS NOT NULL
+			   AND s.bookmark_type = a.atttypid
+			   AND NOT EXISTS (SELECT FROM pgpull.run_streams rs
+								WHERE rs.run_id = v_run.run_id AND rs.stream_id = s.stream_id)) AS p;
+	IF v_probes IS NULL THEN
+		RETURN NULL;
+	END IF;
+	RETURN 'SELECT p.stream_id FROM (VALUES ' || v_probes || ') AS p(stream_id, work) WHERE NOT p.work';
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.probe_query(bigint) IS 'the statement, for the source, that finds the key_based streams of a run with nothing new';
+
+CREATE FUNCTION pgpull.record_unchanged(run_id bigint, stream_ids bigint[])
+RETURNS TABLE (stream_id bigint, message text, entry jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run pgpull.runs;
+	v_stream pgpull.stream;
+	v_id bigint;
+BEGIN
+	v_run := pgpull._run(record_unchanged.run_id, true);
+	PERFORM pgpull._require_lock(pgpull._run_lock_class(), v_run.run_id, pg_catalog.format('run %s', v_run.run_id));
+	IF record_unchanged.stream_ids IS NULL THEN
+		RAISE EXCEPTION 'stream_ids must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'The streams with nothing new are given as an array of stream_id.',
+				  HINT = 'Pass the stream_id column of the probe_query statement''s rows, or an empty array.';
+	END IF;
+	FOR v_id IN
+		SELECT DISTINCT u.id FROM pg_catalog.unnest(record_unchanged.stream_ids) AS u(id) ORDER BY u.id
+	LOOP
+		v_stream := pgpull._stream(v_run, v_id);
+		IF v_stream.method <> 'key_based' OR v_stream.bookmark IS NULL THEN
+			RAISE EXCEPTION 'stream % has no bookmark', v_id
+				USING ERRCODE = '22023',
+					  DETAIL = 'Only a key_based stream with a bookmark can have nothing new.',
+					  HINT = 'Pass the stream_id column of the probe_query statement''s rows.';
+		END IF;
+		IF EXISTS (SELECT FROM pgpull.run_streams rs WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_id) THEN
+			RAISE EXCEPTION 'stream % is already in run %', v_id, v_run.run_id
+				USING ERRCODE = '55000',
+					  DETAIL = 'The run has taken, skipped or recorded it.',
+					  HINT = 'Record the streams with nothing new before taking any.';
+		END IF;
+		/* another puller is syncing it: take_stream skips it */
+		CONTINUE WHEN NOT pg_catalog.pg_try_advisory_lock(pgpull._lock_class(), v_id::integer);
+
+		INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, ended_at, bookmark_before, bookmark_after)
+		VALUES (v_run.run_id, v_id, 'succeeded', pg_catalog.now(), v_stream.bookmark, v_stream.bookmark);
+		UPDATE pgpull.stream s
+		   SET status = 'succeeded', last_error = NULL, updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_id;
+		PERFORM pg_catalog.pg_advisory_unlock(pgpull._lock_class(), v_id::integer);
+
+		stream_id := v_id;
+		message := pg_catalog.format('nothing new: no row with %I %s %s, nothing sent; the bookmark stays',
+									 v_stream.replication_key,
+									 CASE WHEN pgpull._capped_type(pgpull._column_type(v_stream.relation, v_stream.replication_key,
+																					   true))
+										  THEN '>' ELSE '>=' END,
+									 v_stream.bookmark);
+		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+		VALUES (v_run.run_id, v_id, 'INFO', message);
+		entry := CASE WHEN v_run.target = 'singer'
+					  THEN pgpull._state_entry(v_run, v_stream, v_stream.bookmark, NULL, true, 0) END;
+		RETURN NEXT;
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.record_unchanged(bigint, bigint[]) IS 'record streams of a run with nothing new as succeeded without taking them; moves no bookmark';
+
+REVOKE EXECUTE ON FUNCTION pgpull._state_entry(pgpull.runs, pgpull.stream, text, text, boolean, bigint),
+	pgpull.probe_query(bigint),
+	pgpull.record_unchanged(bigint, bigint[])
+	FROM PUBLIC;
+
+/* a role that could run the puller may find and record the streams with nothing new */
+DO $update$
+DECLARE
+	v_role name;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
+		 ORDER BY r.rolname
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.probe_query(bigint) TO %I', v_role);
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.record_unchanged(bigint, bigint[]) TO %I', v_role);
+	END LOOP;
+END
+$update$;

@@ -9,9 +9,11 @@
 # A role granted the run protocol by grant_script, in a session of its own,
 # tries to move the bookmark of a stream another puller's session has
 # taken: record_batch, end_stream and end_run of that puller's run, and of
-# its own run for a stream it did not take.  Each is refused with SQLSTATE
-# 55000 and a message naming the stream or run, and the bookmark does not
-# move; the session that took the stream goes on as before.
+# its own run for a stream it did not take, and record_unchanged and
+# probe_query of that puller's run.  Each is refused with SQLSTATE 55000 and
+# a message naming the stream or run (record_unchanged of its own run leaves
+# out the stream the other session holds), and the bookmark does not move;
+# the session that took the stream goes on as before.
 use strict;
 use warnings FATAL => 'all';
 use IPC::Run;
@@ -76,6 +78,12 @@ like(attack("SELECT pgpull.end_stream($run, $sid, 'succeeded', 0, NULL)"),
 like(attack("SELECT pgpull.end_run($run, 'succeeded', NULL)"),
 	qr/55000: run $run is not held by this session/,
 	'end_run of the puller\'s run from another session: refused');
+like(attack("SELECT * FROM pgpull.record_unchanged($run, ARRAY[$sid]::bigint[])"),
+	qr/55000: run $run is not held by this session/,
+	'record_unchanged on the puller\'s run from another session: refused, naming the run');
+like(attack("SELECT pgpull.probe_query($run)"),
+	qr/55000: run $run is not held by this session/,
+	'probe_query of the puller\'s run from another session: refused');
 is($node->safe_psql('postgres',
 		"SELECT cap IS NULL AND rows_resent = 0 FROM pgpull.run_streams WHERE run_id = $run AND stream_id = $sid"),
 	't', 'the puller\'s run has no cap and no rows counted from the attacks');
@@ -100,6 +108,14 @@ is($node->safe_psql('postgres', qq{SELECT status FROM pgpull.run_streams WHERE r
 is($bookmark->(), '2024-01-04T00:00:00Z', 'the bookmark did not move');
 is($node->safe_psql('postgres', "SELECT status FROM pgpull.stream WHERE stream_id = $sid"), 'running',
 	'the stream is still the puller\'s');
+my ($left, $quiet_run) = $node->safe_psql('postgres', qq{
+		SELECT run_id AS r FROM pgpull.begin_run('default', '1.1', 'import_api') LIMIT 1 \\gset
+		SELECT count(*) || ' ' || :r FROM pgpull.record_unchanged(:r, ARRAY[$sid]::bigint[]);
+		SELECT pgpull.end_run(:r, 'succeeded', NULL);}, connstr => $attacker) =~ /^(\d+) (\d+)/;
+is($left, '0', 'record_unchanged in a run of its own, of a stream another session holds: left out');
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM pgpull.run_streams WHERE run_id = $quiet_run}),
+	'0', 'it is not recorded in that run');
+is($bookmark->(), '2024-01-04T00:00:00Z', 'the bookmark did not move');
 
 # -- a state moves a bookmark only when pgpull wrote it for the run
 my $singer_run = $node->safe_psql('postgres',
@@ -139,6 +155,12 @@ like(attack("SELECT * FROM pgpull.take_stream($secret_run, $sid2)"),
 like(attack("SELECT pgpull.log($secret_run, NULL, 'INFO', 'hello')"),
 	qr/42501: role "regress_attacker" may not run integration "secret"/,
 	'log to its run: refused');
+like(attack("SELECT * FROM pgpull.record_unchanged($secret_run, ARRAY[$sid2]::bigint[])"),
+	qr/42501: role "regress_attacker" may not run integration "secret"/,
+	'record_unchanged of its run: refused');
+like(attack("SELECT pgpull.probe_query($secret_run)"),
+	qr/42501: role "regress_attacker" may not run integration "secret"/,
+	'probe_query of its run: refused');
 like(attack(q{SELECT * FROM pgpull.commit_state('{"pgpull": {"version": 1, "integration": "secret"}, "bookmarks": {}}')}),
 	qr/42501: role "regress_attacker" may not run integration "secret"/,
 	'commit_state of its state: refused');
