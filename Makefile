@@ -13,8 +13,8 @@
 #   make fuzz      each libFuzzer harness of puller/fuzz/ for FUZZ_SECONDS
 #                  (default 60); fails on a crash or a sanitizer report
 #   make demo      a throwaway cluster with sample data, end to end
-#   make bench     figures: rows/s, MB/s and peak RSS of a 1 M-row sync,
-#                  and their ratios to the server's COPY
+#   make bench     one table of figures (README, "Performance"): pgpull's
+#                  rates against the server's COPY, peak RSS, no-op runs
 #   make installcheck  pg_regress and TAP against a server you run (PGHOST...)
 #
 # The extension's script of the current version, extension/pgpull--X.Y.sql,
@@ -85,11 +85,13 @@ demo: deps
 	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install
 	@'$(pgpull_src)/tests/demo.sh' '$(pgpull_src)'
 
-# Figures, not a test: make bench [BENCH_ROWS=N]
-BENCH_ROWS ?= 1000000
+# Figures, not a test: make bench [BENCH_ROWS=N] [BENCH_TABLES=N] [BENCH_BIG=1]
+BENCH_ROWS ?= 500000
+BENCH_TABLES ?= 1000
+BENCH_BIG ?=
 bench: deps
 	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install bench-sink
-	@'$(pgpull_src)/tests/bench.sh' '$(pgpull_src)' $(BENCH_ROWS)
+	@'$(pgpull_src)/tests/bench.sh' '$(pgpull_src)' '$(BENCH_ROWS)' '$(BENCH_TABLES)' '$(BENCH_BIG)'
 
 else
 

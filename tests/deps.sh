@@ -8,7 +8,7 @@ PACKAGES="
 	libpq-dev libcurl4-openssl-dev libjansson-dev pkg-config gcc make
 	libipc-run-perl perl
 	python3 python3-psycopg2 python3-jsonschema
-	openssl ca-certificates curl procps
+	openssl ca-certificates curl procps time
 	openssh-server openssh-client
 	valgrind
 	clang libclang-rt-14-dev
