@@ -115,7 +115,7 @@ http_init(HttpClient *h, const PullerOptions *o, const char *token,
 		pp_error_set(err, PPERR_CONFIG, "could not initialize libcurl");
 		return -1;
 	}
-	h->url = pp_psprintf("%s/v2/import/batch", o->target);
+	h->url = pp_psprintf("%s%s", o->target, IMPORT_BATCH_PATH);
 
 	n = snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	l = n >= 0 && (size_t) n < sizeof(auth) ? curl_slist_append(NULL, auth) : NULL;

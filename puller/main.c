@@ -24,8 +24,23 @@
 #include "sync.h"
 #include "sync_all.h"
 
+static void usage_summary(FILE *out);
 static void usage(void);
 static int	global_options(int argc, char **argv);
+
+/*
+ * usage_summary: the "Usage:" lines of the help text, on out.
+ */
+static void
+usage_summary(FILE *out)
+{
+	fprintf(out, "Usage:\n");
+	fprintf(out, "  pgpull sync --source=CONNINFO --target=URL [OPTION]...\n");
+	fprintf(out, "  pgpull sync --source=CONNINFO --target=- [OPTION]... | TARGET > STATE_FILE\n");
+	fprintf(out, "  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
+	fprintf(out, "  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
+	fprintf(out, "  pgpull --help | --version\n");
+}
 
 /*
  * usage: print the help text on stdout.
@@ -35,12 +50,8 @@ usage(void)
 {
 	printf("pgpull replicates PostgreSQL tables and views to an HTTP destination or a\n");
 	printf("Singer target.\n\n");
-	printf("Usage:\n");
-	printf("  pgpull sync --source=CONNINFO --target=URL [OPTION]...\n");
-	printf("  pgpull sync --source=CONNINFO --target=- [OPTION]... | TARGET > STATE_FILE\n");
-	printf("  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
-	printf("  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
-	printf("  pgpull --help | --version\n\n");
+	usage_summary(stdout);
+	printf("\n");
 	printf("Commands:\n");
 	printf("  sync                   copy the changed rows of every stream of an integration\n");
 	printf("                         to the destination, then move the bookmarks\n");
@@ -52,10 +63,13 @@ usage(void)
 	printf("                         server --source names (templates left out) where the\n");
 	printf("                         extension is installed, each in its own catalog;\n");
 	printf("                         destination tables are named DATABASE__TABLE\n");
-	printf("      --target=URL       Import API base URL: https://host[:port]\n");
+	printf("      --target=URL       Import API base URL: https://host[:port] (the endpoint\n");
+	printf("                         URL, ending in /v2/import/batch, is taken too)\n");
 	printf("                         (http:// for loopback and tests)\n");
 	printf("      --target=-         write Singer messages on standard output instead; the\n");
 	printf("                         bookmarks move only with \"pgpull commit-state\"\n");
+	printf("      --force            with --target -: write even when standard output is a\n");
+	printf("                         terminal\n");
 	printf("      --target-command=COMMAND\n");
 	printf("                         run COMMAND (through /bin/sh) as the Singer target: it\n");
 	printf("                         reads the messages on its standard input, and each\n");
@@ -172,6 +186,8 @@ main(int argc, char **argv)
 
 	if (argc < 2)
 	{
+		/* what a scheduler or a user who typed just "pgpull" needs to see */
+		usage_summary(stderr);
 		pp_usage_error("no command given");
 		return EXIT_USAGE;
 	}

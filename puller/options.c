@@ -48,6 +48,7 @@ enum
 	OPT_MAX_RETRIES,
 	OPT_ALL_DATABASES,
 	OPT_JOBS,
+	OPT_FORCE,
 	OPT_SSH,
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
@@ -66,6 +67,7 @@ enum
 	{"version", no_argument, NULL, 'V'}, \
 	{"help", no_argument, NULL, OPT_HELP}
 
+static bool repeated(int c, const struct option *long_options, uint64_t *given);
 static bool check_conninfo(const char *conninfo, const char *optname);
 static bool parse_long(const char *arg, const char *optname, long min,
 					   long max, long *out);
@@ -147,6 +149,34 @@ parse_long(const char *arg, const char *optname, long min, long max,
 	}
 	*out = v;
 	return true;
+}
+
+/*
+ * repeated: whether option c, one that takes a value, was given before
+ * (given holds the options seen so far): a second --target or --source
+ * would silently replace the first.  Prints the usage error then.
+ */
+static bool
+repeated(int c, const struct option *long_options, uint64_t *given)
+{
+	uint64_t	bit;
+
+	if (c < OPT_SOURCE || c >= OPT_SOURCE + 64)
+		return false;
+	bit = (uint64_t) 1 << (c - OPT_SOURCE);
+	for (const struct option *lo = long_options; lo->name != NULL; lo++)
+	{
+		if (lo->val != c || lo->has_arg != required_argument)
+			continue;
+		if (*given & bit)
+		{
+			pp_usage_error("option --%s given more than once", lo->name);
+			return true;
+		}
+		*given |= bit;
+		break;
+	}
+	return false;
 }
 
 /*
@@ -238,6 +268,12 @@ parse_target(const char *arg, PullerOptions *o)
 	n = strlen(arg);
 	while (n > 0 && arg[n - 1] == '/')
 		n--;
+	/* the endpoint itself, as the Import API's documentation writes it */
+	if (n > strlen(IMPORT_BATCH_PATH) &&
+		strncmp(arg + n - strlen(IMPORT_BATCH_PATH), IMPORT_BATCH_PATH, strlen(IMPORT_BATCH_PATH)) == 0)
+		n -= strlen(IMPORT_BATCH_PATH);
+	while (n > 0 && arg[n - 1] == '/')
+		n--;
 	free(o->target);
 	o->target = pp_strndup(arg, n);
 	return true;
@@ -322,11 +358,13 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
 		{"all-databases", no_argument, NULL, OPT_ALL_DATABASES},
 		{"jobs", required_argument, NULL, OPT_JOBS},
+		{"force", no_argument, NULL, OPT_FORCE},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	int			rc;
 	long		v;
+	uint64_t	given = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->batch_rows = BATCH_ROWS_DEFAULT;
@@ -341,8 +379,13 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
 	{
+		if (repeated(c, long_options, &given))
+			return EXIT_USAGE;
 		switch (c)
 		{
+			case OPT_FORCE:
+				o->force = true;
+				break;
 			case OPT_TARGET:
 				if (!parse_target(optarg, o))
 					return EXIT_USAGE;
@@ -429,6 +472,17 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	}
 	if (o->target_command != NULL)
 		o->target_kind = TARGET_SINGER;
+	if (o->target != NULL && strcmp(o->target, "-") == 0 && !o->force && isatty(STDOUT_FILENO))
+	{
+		pp_usage_error("--target - would write Singer messages to a terminal");
+		pp_log_hint("Pipe standard output into a Singer target or redirect it to a file, or give --force to write to the terminal all the same.");
+		return EXIT_USAGE;
+	}
+	if (o->force && (o->target == NULL || strcmp(o->target, "-") != 0))
+	{
+		pp_usage_error("--force goes only with --target -");
+		return EXIT_USAGE;
+	}
 	if (o->all_databases && o->state != NULL)
 	{
 		pp_usage_error("--state cannot be used with --all-databases");
@@ -502,6 +556,7 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 	};
 	int			c;
 	int			rc;
+	uint64_t	given = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->integration = pp_strdup("default");
@@ -510,6 +565,8 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
 	{
+		if (repeated(c, long_options, &given))
+			return EXIT_USAGE;
 		rc = common_option(c, argv, o);
 		if (rc != 0)
 			return rc;

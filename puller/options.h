@@ -21,6 +21,8 @@
 #define BATCH_ROWS_DEFAULT		20000
 #define BATCH_BYTES_MAX			20000000
 #define BATCH_BYTES_DEFAULT		4000000
+/* the Import API's batch endpoint, under the --target base URL */
+#define IMPORT_BATCH_PATH		"/v2/import/batch"
 #define CHUNK_ROWS_DEFAULT		100000
 #define HTTP_TIMEOUT_DEFAULT	300
 #define MAX_RETRIES_DEFAULT		5
@@ -60,6 +62,7 @@ typedef struct PullerOptions
 	char	   *state_file;		/* commit-state: FILE, or "-" for stdin */
 	bool		all_databases;	/* --all-databases */
 	int			jobs;			/* --jobs: processes reading at once */
+	bool		force;			/* --force: Singer messages to a terminal */
 	char	   *database;		/* --all-databases, one database's run: its
 								 * name, which prefixes destination tables */
 	char	   *ssh;			/* --ssh [USER@]HOST[:PORT], or NULL */

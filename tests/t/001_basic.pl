@@ -109,4 +109,42 @@ usage_error_ok([ @sync, '--bogus' ], qr/unrecognized option "--bogus"/, 'an unkn
 	is(join("\n", @cycles), '', 'no two files of the puller include each other in a circle');
 }
 
+# -- what a new user tripped on: no command, an option given twice, the
+# Singer stream sent to a terminal
+{
+	my ($rc, $out, $err) = run_pgpull([]);
+	ok($rc == 2 && $err =~ /^Usage:\n  pgpull sync --source=CONNINFO --target=URL/m
+		  && $err =~ /^pgpull: error: no command given$/m && $out eq '',
+		'no arguments: the usage summary on stderr, exit 2')
+	  or diag("exit status $rc, stderr: $err");
+}
+usage_error_ok([ @sync, '--target', 'http://127.0.0.1:10' ], qr/^pgpull: error: option --target given more than once$/m,
+	'a second --target does not replace the first');
+usage_error_ok([ 'sync', '--source', 'dbname=a', '--source', 'dbname=b', '--target', '-' ],
+	qr/option --source given more than once/, 'a second --source');
+usage_error_ok([ 'commit-state', '--source', 'dbname=a', '--integration', 'a', '--integration', 'b', '-' ],
+	qr/option --integration given more than once/, 'commit-state: a second --integration');
+usage_error_ok([ @sync, '--force' ], qr/--force goes only with --target -/, '--force without --target -');
+SKIP:
+{
+	# script (util-linux) gives pgpull a terminal on standard output
+	my $script = `command -v script 2>/dev/null`;
+	chomp $script;
+	skip 'script(1) is not installed', 2 unless $script;
+	my $cmd = q{pgpull sync --source 'host=/nonexistent dbname=nowhere' --target -};
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $script, '-qec', $cmd, '/dev/null' ], '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout(60));
+	my $rc = $? >> 8;
+	ok($rc == 2 && $out =~ /--target - would write Singer messages to a terminal/ && $out =~ /hint: .*--force/,
+		'--target - with a terminal on stdout: exit 2, the hint names --force')
+	  or diag("exit status $rc, output: $out$err");
+	($out, $err) = ('', '');
+	IPC::Run::run([ $script, '-qec', "$cmd --force", '/dev/null' ], '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout(60));
+	$rc = $? >> 8;
+	ok($rc == 3 && $out =~ /could not connect/, '--force: it goes on (here to a failed connection, exit 3)')
+	  or diag("exit status $rc, output: $out$err");
+}
+
 done_testing();

@@ -108,6 +108,14 @@ $rcv->clear_requests;
 $r = PgPullTest::sync($node, $rcv);
 is($r->{rc}, 0, 'sync without changes: exit status 0');
 is(PgPullTest::records($rcv, 'items'), 0, 'no changes: no row sent, not even the tie at the bookmark');
+
+# the endpoint's own URL, as the Import API's documentation writes it, is taken
+# as the base URL
+$node->safe_psql('postgres', q{UPDATE items SET updated_at = timestamptz '2025-02-15 00:00:00+00' WHERE id = 2});
+$rcv->clear_requests;
+$r = PgPullTest::sync($node, $rcv, target => $rcv->url . '/v2/import/batch');
+is($r->{rc}, 0, '--target ending in /v2/import/batch: exit status 0') or diag($r->{stderr});
+is(PgPullTest::records($rcv, 'items'), 1, '--target ending in /v2/import/batch: the changed row arrived');
 is(PgPullTest::records($rcv, 'events'), 50, 'append-only full_table: sent in full again');
 
 # -- reset
