@@ -184,7 +184,7 @@ is(scalar @pids, 1, 'one ssh process carries both');
 PgPullTest::same_rows($node, 'items', 'id, name, updated_at', 'default', 'the new row arrived');
 
 # -- commit-state through the tunnel
-$r = sync(args => [ '--target', '-', '--integration', 'slow', '--batch-rows', '2000' ]);
+$r = sync(target => '-', args => [ '--integration', 'slow', '--batch-rows', '2000' ]);
 is($r->{rc}, 0, 'Singer messages through the tunnel: exit status 0');
 my @states = map { $json->encode($_->{value}) }
   grep { $_->{type} eq 'STATE' } map { $json->decode($_) } split /\n/, $r->{stdout};
@@ -269,12 +269,12 @@ my @usage = (
 		'a --ssh that ssh would take for an option' ],
 	[ [ @ssh[ 0 .. 1 ], '--ssh-identity', "$tmp/no_such_key" ], qr/could not read --ssh-identity file/,
 		'a missing identity file' ],
-	[ [ @ssh, '--source', 'host=127.0.0.1,127.0.0.2 port=1,2' ], qr/--source lists several hosts: --ssh forwards one/,
-		'several hosts' ]);
+	[ [@ssh], qr/--source lists several hosts: --ssh forwards one/, 'several hosts',
+		'host=127.0.0.1,127.0.0.2 port=1,2' ]);
 for my $u (@usage)
 {
-	my ($args, $re, $name) = @$u;
-	$r = sync(ssh => [], args => $args);
+	my ($args, $re, $name, $source) = @$u;
+	$r = sync(ssh => [], args => $args, $source ? (source => $source) : ());
 	is($r->{rc}, 2, "$name: exit status 2");
 	like($r->{stderr}, $re, "$name: the message");
 }
