@@ -37,7 +37,7 @@
 static uint32_t get_u32(const unsigned char *p);
 static int	parse_header(const unsigned char *p, size_t avail, size_t *used,
 						 PPError *err);
-static void json_string(Buf *out, const unsigned char *s, size_t len);
+static void append_json_string(Buf *out, const unsigned char *s, size_t len);
 static int	parse_tuple(CopyReader *r, const unsigned char *p, size_t avail,
 						size_t *used, CopyRow *row, bool *end, PPError *err);
 static int	parse_some(CopyReader *r, CopyRow *row, bool *got_row, PPError *err);
@@ -84,11 +84,12 @@ parse_header(const unsigned char *p, size_t avail, size_t *used, PPError *err)
 }
 
 /*
- * json_string: append s as a JSON string: quoted, with quotes, backslashes
- * and control characters escaped (other bytes, UTF-8 included, as they are).
+ * append_json_string: append s as a JSON string: quoted, with quotes,
+ * backslashes and control characters escaped (other bytes, UTF-8 included,
+ * as they are).
  */
 static void
-json_string(Buf *out, const unsigned char *s, size_t len)
+append_json_string(Buf *out, const unsigned char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t		start = 0;
@@ -193,7 +194,7 @@ parse_tuple(CopyReader *r, const unsigned char *p, size_t avail, size_t *used,
 		if (flen[i] == -1)
 			buf_append(&r->position, "null", 4);
 		else
-			json_string(&r->position, field[i], (size_t) flen[i]);
+			append_json_string(&r->position, field[i], (size_t) flen[i]);
 	}
 	buf_append(&r->position, "]", 1);
 	row->position = r->position.data;

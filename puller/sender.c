@@ -541,19 +541,30 @@ sender_wait(Sender *snd, bool discard, PPError *err)
 }
 
 /*
- * sender_stop: stop the thread (after sender_wait) and free what is left.
+ * sender_discard: drop what was read and not yet sent (gathered, held, or
+ * handed over and not begun), wait for the item being sent, and forget
+ * any failure: after a stream failed, or before the thread stops.
+ */
+void
+sender_discard(Sender *snd)
+{
+	PPError		ignored;
+
+	sender_drop_chunk(snd);
+	pp_error_init(&ignored);
+	(void) sender_wait(snd, true, &ignored);
+	pp_error_clear(&ignored);
+}
+
+/*
+ * sender_stop: stop the thread and free what is left.
  */
 void
 sender_stop(Sender *snd)
 {
-	PPError		ignored;
-
 	if (!snd->started)
 		return;
-	pp_error_init(&ignored);
-	sender_drop_chunk(snd);
-	(void) sender_wait(snd, true, &ignored);
-	pp_error_clear(&ignored);
+	sender_discard(snd);
 	pthread_mutex_lock(&snd->lock);
 	snd->stopping = true;
 	pthread_cond_broadcast(&snd->changed);

@@ -70,6 +70,7 @@ extern void sender_drop_chunk(Sender *snd);
 extern bool sender_failed(Sender *snd, PPError *err);
 extern int	sender_make_room(Sender *snd, PPError *err);
 extern int	sender_wait(Sender *snd, bool discard, PPError *err);
+extern void sender_discard(Sender *snd);
 extern void sender_stop(Sender *snd);
 
 #endif							/* PGPULL_SENDER_H */

@@ -211,7 +211,6 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	Sink	   *sink = ctx->sink;
 	StreamPlan	plan;
 	PPError		err;
-	PPError		ignored;
 	Buf			last_pos;
 	bool		last_pos_null = true;
 	char	   *after = NULL;
@@ -341,10 +340,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 
 failed:
 	/* what was read and not yet sent is dropped: it goes again next run */
-	sender_drop_chunk(&ctx->sender);
-	pp_error_init(&ignored);
-	(void) sender_wait(&ctx->sender, true, &ignored);
-	pp_error_clear(&ignored);
+	sender_discard(&ctx->sender);
 	if (err.kind == PPERR_DESTINATION)
 		ctx->unreachable = true;
 	if (err.kind == PPERR_INTERRUPTED || pp_interrupted)
