@@ -44,7 +44,8 @@ AS $fn$
 		'pgpull.end_run(bigint,text,text)',
 		'pgpull.record_emitted(bigint,bigint,bigint,bigint,text,bigint,boolean)',
 		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
-		'pgpull.commit_state(jsonb)'
+		'pgpull.commit_state(jsonb)',
+		'pgpull.plan(text,integer,boolean)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -129,7 +130,11 @@ REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),
 	pgpull.end_stream(bigint, bigint, text, bigint, text),
 	pgpull.end_run(bigint, text, text),
 	pgpull.probe_query(bigint),
-	pgpull.record_unchanged(bigint, bigint[])
+	pgpull.record_unchanged(bigint, bigint[]),
+	pgpull._extraction_select(pgpull.stream, name[], boolean, text, integer, pgpull.stream_range,
+							  pgpull.watermark_sample),
+	pgpull._estimated_rows(pg_catalog.oid),
+	pgpull.plan(text, integer, boolean)
 	FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION pgpull._range_lock_class(),
 	pgpull._held_range(bigint),

@@ -955,7 +955,8 @@ AS $fn$
 		'pgpull.end_run(bigint,text,text)',
 		'pgpull.record_emitted(bigint,bigint,bigint,bigint,text,bigint,boolean)',
 		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
-		'pgpull.commit_state(jsonb)'
+		'pgpull.commit_state(jsonb)',
+		'pgpull.plan(text,integer,boolean)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -2079,213 +2080,43 @@ DECLARE
 	v_run pgpull.runs;
 	v_stream pgpull.stream;
 	v_rs pgpull.run_streams;
-	v_label text;
-	v_pos record;
-	v_parts record;
-	v_chunked boolean;
-	v_after text[];
-	v_keys text[] := '{}';
-	v_key_types text[];
-	v_key_exprs text := '';
-	v_rk text;
-	v_rk_base pg_catalog.oid;
-	v_select text;
-	v_order text;
-	v_lower text;
-	v_cap_col text := 'NULL::pg_catalog.text';
-	v_pos_cols text;
-	v_pos_refs text;
-	v_limit text := '';
-	v_null_where text;
-	v_query text;
-	v_sample pgpull.watermark_sample;
-	v_message text;
 	v_range pgpull.stream_range;
-	i integer;
+	v_sample pgpull.watermark_sample;
+	v_select record;
 BEGIN
 	v_run := pgpull._run(extraction_query.run_id, true);
 	v_stream := pgpull._stream(v_run, extraction_query.stream_id);
 	v_rs := pgpull._running_stream(v_run, v_stream);
-	IF extraction_query.chunk_rows IS NOT NULL AND extraction_query.chunk_rows < 1 THEN
-		RAISE EXCEPTION 'chunk_rows must be positive'
-			USING ERRCODE = '22023',
-				  DETAIL = pg_catalog.format('chunk_rows is %s.', extraction_query.chunk_rows),
-				  HINT = 'Pass NULL to read the stream in one pass.';
-	END IF;
-	v_label := pgpull._stream_relation(v_stream);
-	v_pos := pgpull._position_columns(v_stream);
-	v_chunked := pg_catalog.cardinality(v_stream.key_columns) > 0;
-	IF extraction_query.after_position IS NOT NULL AND NOT v_chunked THEN
-		RAISE EXCEPTION 'stream "%" is read in one pass', v_stream.destination_table
-			USING ERRCODE = '22023',
-				  DETAIL = 'It has no key columns, so no position to continue from.',
-				  HINT = 'Pass after_position NULL.';
-	END IF;
-	IF v_chunked AND extraction_query.chunk_rows IS NOT NULL THEN
-		v_limit := pg_catalog.format(' LIMIT %s', extraction_query.chunk_rows);
-	END IF;
-
-	v_parts := pgpull._row_json_parts(v_stream.relation,
-									  COALESCE(v_rs.columns, pgpull._stream_columns(v_stream.stream_id)), 't');
-	v_select := pg_catalog.format(
-		'SELECT (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
-		v_parts.lossy_expr);
-	/* the position: one text field per position column, after cap */
-	SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(', %s AS pgpull_p%s',
-				pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), c.n), '' ORDER BY c.n), ''),
-		   COALESCE(pg_catalog.string_agg(pg_catalog.format(', u.pgpull_p%s', c.n), '' ORDER BY c.n), '')
-	  INTO v_pos_cols, v_pos_refs
-	  FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n);
-	v_keys := ARRAY(SELECT pg_catalog.format('t.%I', k) FROM pg_catalog.unnest(v_stream.key_columns) AS k);
-	v_key_types := v_pos.types[pg_catalog.cardinality(v_pos.types) - pg_catalog.cardinality(v_keys) + 1 :];
-	FOR i IN 1 .. pg_catalog.cardinality(v_keys) LOOP
-		v_key_exprs := v_key_exprs || pg_catalog.format(', %s AS pgpull_k%s', v_keys[i], i);
-	END LOOP;
-
 	IF v_stream.method = 'full_table' THEN
-		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
 		v_range := pgpull._held_range(v_stream.stream_id);
 		IF v_range.run_id IS DISTINCT FROM v_run.run_id THEN
 			v_range := NULL;
 		END IF;
-		IF extraction_query.after_position IS NOT NULL THEN
-			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
-											  v_stream.destination_table, false);
-		ELSIF v_range.stream_id IS NOT NULL THEN
-			IF v_range.resume_position IS NOT NULL THEN
-				v_after := pgpull._position_parse(v_range.resume_position, v_pos.types,
-												  v_stream.destination_table, false);
-			END IF;
-		ELSIF v_stream.resume_position IS NOT NULL AND v_chunked THEN
-			v_after := pgpull._position_parse(pg_catalog.array_to_json(v_stream.resume_position)::text,
-											  v_pos.types, v_stream.destination_table, false);
-		END IF;
-		v_query := v_select || pg_catalog.format(' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r',
-												 v_label, v_parts.select_list);
-		IF v_after IS NOT NULL THEN
-			v_query := v_query || pg_catalog.format(' WHERE (%s) > %s', pg_catalog.array_to_string(v_keys, ', '),
-													pgpull._row_literal(v_after, v_pos.types));
-		END IF;
-		IF v_range.stream_id IS NOT NULL THEN
-			v_query := v_query || COALESCE(CASE WHEN v_after IS NULL THEN ' WHERE ' ELSE ' AND ' END
-										   || pgpull._range_where(v_range, v_keys[1], v_pos.types[1]), '');
-		END IF;
-		IF v_chunked THEN
-			v_query := v_query || ' ORDER BY ' || pg_catalog.array_to_string(v_keys, ', ') || v_limit;
-		END IF;
 	ELSE
-		IF extraction_query.after_position IS NOT NULL THEN
-			v_after := pgpull._position_parse(extraction_query.after_position, v_pos.types,
-											  v_stream.destination_table, v_rs.bookmark_before IS NULL);
-		END IF;
-		v_rk := pg_catalog.format('t.%I', v_stream.replication_key);
-		v_rk_base := v_pos.base_types[1];
-		/* the non-NULL keys: from the bookmark, or after the position */
-		IF v_after[1] IS NOT NULL THEN
-			v_lower := pg_catalog.format('(%s) > %s',
-				pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', '), pgpull._row_literal(v_after, v_pos.types));
-		ELSIF v_stream.bookmark IS NOT NULL THEN
-			/*
-			 * Date and time keys continue strictly after the bookmark: it
-			 * stays below the commit-safe cap (_before_cap), and a row a late
-			 * commit adds is at or after that cap.  Other keys take the
-			 * bookmark's ties again.
-			 */
-			v_lower := pg_catalog.format('%s %s %L::%s', v_rk,
-				CASE WHEN pgpull._capped_type(v_rk_base) THEN '>' ELSE '>=' END,
-				v_stream.bookmark, v_pos.types[1]);
-		ELSE
-			v_lower := pg_catalog.format('%s IS NOT NULL', v_rk);
-		END IF;
 		/*
-		 * The commit-safe cap, and the warnings of this run and stream.  Every
-		 * row is read; those past the cap (at or after it; after its day for
-		 * date keys) carry it in the cap column, and record_cap keeps the
-		 * bookmark at or below it.  No valid sample: every row carries
-		 * -infinity, and the bookmark stays.  The newest sample serves: the
-		 * one take_stream took for the stream precedes every chunk's snapshot
-		 * (a sample per chunk would only let the cap move on during the
-		 * stream; an earlier one makes it more careful).
+		 * The newest sample serves: the one take_stream took for the stream
+		 * precedes every chunk's snapshot (a sample per chunk would only let
+		 * the cap move on during the stream; an earlier one makes it more
+		 * careful).
 		 */
 		SELECT w.* INTO v_sample FROM pgpull.watermark_sample w ORDER BY w.taken_at DESC LIMIT 1;
 		IF NOT FOUND THEN
 			v_sample := pgpull._watermark_sample();
 		END IF;
-		IF pgpull._capped_type(v_rk_base) THEN
-			v_cap_col := pg_catalog.format(
-				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s < %2$s, false) THEN COALESCE(%3$s, ''-infinity'') END',
-				v_rk, pgpull._watermark_cap_expr(v_sample, v_rk_base), pgpull._watermark_cap_expr(v_sample, v_rk_base, true));
-			IF v_sample.oldest_start < v_sample.taken_at - interval '5 minutes' THEN
-				v_message := pg_catalog.format(
-					'a transaction open since %s (process %s, application "%s") holds back the commit-safe cap: rows with %I at or after it are sent now and again by the next run, and the bookmark stays below it',
-					pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', v_sample.oldest_start))::text, '"') || 'Z',
-					v_sample.oldest_pid, COALESCE(v_sample.oldest_application, ''), v_stream.replication_key);
-			END IF;
-		ELSE
-			IF v_sample.writers > 0 THEN
-				v_message := pg_catalog.format(
-					'%s transaction%s writing while the chunk was planned: rows %s commit later with a %I below the bookmark will not be extracted (only date and time replication keys are capped)',
-					v_sample.writers, CASE WHEN v_sample.writers = 1 THEN ' was' ELSE 's were' END,
-					CASE WHEN v_sample.writers = 1 THEN 'it may' ELSE 'they may' END, v_stream.replication_key);
-			END IF;
-		END IF;
-		IF v_message IS NULL AND v_sample.hidden > 0 AND v_cap_col <> 'NULL::pg_catalog.text' THEN
-			v_message := pg_catalog.format(
-				'the start of %s open transaction%s of other roles is not visible to the extension owner: the commit-safe cap ignores %s (grant pg_read_all_stats to the extension owner)',
-				v_sample.hidden, CASE WHEN v_sample.hidden = 1 THEN '' ELSE 's' END,
-				CASE WHEN v_sample.hidden = 1 THEN 'it' ELSE 'them' END);
-		END IF;
-		IF v_message IS NOT NULL AND NOT v_rs.watermark_warned THEN
-			PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING', v_message);
-			UPDATE pgpull.run_streams rs SET watermark_warned = true
-			 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
-		END IF;
-
-		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
-		v_order := pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', ');
-		IF v_rs.bookmark_before IS NOT NULL OR v_after[1] IS NOT NULL THEN
-			/* later runs, and first runs past the NULL keys */
-			v_query := v_select || pg_catalog.format(
-				' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE %s ORDER BY %s%s',
-				v_label, v_parts.select_list, v_lower, v_order, v_limit);
-		ELSE
-			/* a first run: the NULL keys first (after the position in them), then the others */
-			v_null_where := v_rk || ' IS NULL';
-			IF v_after IS NOT NULL THEN
-				v_null_where := v_null_where || pg_catalog.format(' AND (%s) > %s',
-					pg_catalog.array_to_string(v_keys, ', '), pgpull._row_literal(v_after[2:], v_key_types));
-			END IF;
-			IF v_limit = '' THEN
-				v_query := v_select || pg_catalog.format(
-					' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE (%s) OR (%s) ORDER BY %s NULLS FIRST%s',
-					v_label, v_parts.select_list, v_null_where, v_lower, v_rk,
-					CASE WHEN pg_catalog.cardinality(v_keys) > 0
-						 THEN ', ' || pg_catalog.array_to_string(v_keys, ', ') ELSE '' END);
-			ELSE
-				/* each branch can use its own index; the outer sort sees at most 2 chunks */
-				v_query := pg_catalog.format(
-					'SELECT u.lossy, u.row_json, u.cap%13$s FROM ('
-					'(%1$s, NULL::%2$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
-					' WHERE %6$s ORDER BY %7$s%8$s)'
-					' UNION ALL '
-					'(%1$s, %9$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
-					' WHERE %10$s ORDER BY %11$s%8$s)'
-					') AS u ORDER BY u.pgpull_rk NULLS FIRST%12$s%8$s',
-					v_select, v_pos.types[1], v_key_exprs, v_label, v_parts.select_list,
-					v_null_where, pg_catalog.array_to_string(v_keys, ', '), v_limit,
-					v_rk, v_lower, v_order,
-					(SELECT pg_catalog.string_agg(pg_catalog.format(', u.pgpull_k%s', n), '' ORDER BY n)
-					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n),
-					v_pos_refs);
-			END IF;
-		END IF;
 	END IF;
-
+	v_select := pgpull._extraction_select(v_stream, COALESCE(v_rs.columns, pgpull._stream_columns(v_stream.stream_id)),
+										  v_rs.bookmark_before IS NULL, extraction_query.after_position,
+										  extraction_query.chunk_rows, v_range, v_sample);
+	IF v_select.warning IS NOT NULL AND NOT v_rs.watermark_warned THEN
+		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING', v_select.warning);
+		UPDATE pgpull.run_streams rs SET watermark_warned = true
+		 WHERE rs.run_id = v_run.run_id AND rs.stream_id = v_stream.stream_id;
+	END IF;
 	IF extraction_query.after_position IS NULL THEN
 		INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
-		VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG', 'extraction query: ' || v_query);
+		VALUES (v_run.run_id, v_stream.stream_id, 'DEBUG', 'extraction query: ' || v_select.query);
 	END IF;
-	RETURN v_query;
+	RETURN v_select.query;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.extraction_query(bigint, bigint, text, integer) IS 'the SELECT (lossy, row_json, cap, position columns) of the next chunk of a taken stream, for COPY on the source';
@@ -3161,6 +2992,312 @@ BEGIN
 			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.take_range(bigint, bigint, integer, integer) TO %I',
 									  v_role);
 		END IF;
+	END LOOP;
+END
+$update$;
+
+CREATE FUNCTION pgpull._extraction_select(stream pgpull.stream, columns name[], first_run boolean,
+										  after_position text, chunk_rows integer,
+										  range pgpull.stream_range, sample pgpull.watermark_sample,
+										  OUT query text, OUT warning text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_label text;
+	v_pos record;
+	v_parts record;
+	v_chunked boolean;
+	v_after text[];
+	v_keys text[] := '{}';
+	v_key_types text[];
+	v_key_exprs text := '';
+	v_rk text;
+	v_rk_base pg_catalog.oid;
+	v_select text;
+	v_order text;
+	v_lower text;
+	v_cap_col text := 'NULL::pg_catalog.text';
+	v_pos_cols text;
+	v_pos_refs text;
+	v_limit text := '';
+	v_null_where text;
+	i integer;
+BEGIN
+	IF _extraction_select.chunk_rows IS NOT NULL AND _extraction_select.chunk_rows < 1 THEN
+		RAISE EXCEPTION 'chunk_rows must be positive'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('chunk_rows is %s.', _extraction_select.chunk_rows),
+				  HINT = 'Pass NULL to read the stream in one pass.';
+	END IF;
+	v_label := pgpull._stream_relation(_extraction_select.stream);
+	v_pos := pgpull._position_columns(_extraction_select.stream);
+	v_chunked := pg_catalog.cardinality(_extraction_select.stream.key_columns) > 0;
+	IF _extraction_select.after_position IS NOT NULL AND NOT v_chunked THEN
+		RAISE EXCEPTION 'stream "%" is read in one pass', _extraction_select.stream.destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'It has no key columns, so no position to continue from.',
+				  HINT = 'Pass after_position NULL.';
+	END IF;
+	IF v_chunked AND _extraction_select.chunk_rows IS NOT NULL THEN
+		v_limit := pg_catalog.format(' LIMIT %s', _extraction_select.chunk_rows);
+	END IF;
+
+	v_parts := pgpull._row_json_parts(_extraction_select.stream.relation,
+									  _extraction_select.columns, 't');
+	v_select := pg_catalog.format(
+		'SELECT (%s)::pg_catalog.int4 AS lossy, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, ',
+		v_parts.lossy_expr);
+	/* the position: one text field per position column, after cap */
+	SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(', %s AS pgpull_p%s',
+				pgpull._key_text_expr(pg_catalog.format('t.%I', c.name), c.typ), c.n), '' ORDER BY c.n), ''),
+		   COALESCE(pg_catalog.string_agg(pg_catalog.format(', u.pgpull_p%s', c.n), '' ORDER BY c.n), '')
+	  INTO v_pos_cols, v_pos_refs
+	  FROM ROWS FROM (pg_catalog.unnest(v_pos.names), pg_catalog.unnest(v_pos.base_types)) WITH ORDINALITY AS c(name, typ, n);
+	v_keys := ARRAY(SELECT pg_catalog.format('t.%I', k) FROM pg_catalog.unnest(_extraction_select.stream.key_columns) AS k);
+	v_key_types := v_pos.types[pg_catalog.cardinality(v_pos.types) - pg_catalog.cardinality(v_keys) + 1 :];
+	FOR i IN 1 .. pg_catalog.cardinality(v_keys) LOOP
+		v_key_exprs := v_key_exprs || pg_catalog.format(', %s AS pgpull_k%s', v_keys[i], i);
+	END LOOP;
+
+	IF _extraction_select.stream.method = 'full_table' THEN
+		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
+		IF _extraction_select.after_position IS NOT NULL THEN
+			v_after := pgpull._position_parse(_extraction_select.after_position, v_pos.types,
+											  _extraction_select.stream.destination_table, false);
+		ELSIF (_extraction_select.range).stream_id IS NOT NULL THEN
+			IF (_extraction_select.range).resume_position IS NOT NULL THEN
+				v_after := pgpull._position_parse((_extraction_select.range).resume_position, v_pos.types,
+												  _extraction_select.stream.destination_table, false);
+			END IF;
+		ELSIF _extraction_select.stream.resume_position IS NOT NULL AND v_chunked THEN
+			v_after := pgpull._position_parse(pg_catalog.array_to_json(_extraction_select.stream.resume_position)::text,
+											  v_pos.types, _extraction_select.stream.destination_table, false);
+		END IF;
+		_extraction_select.query := v_select || pg_catalog.format(' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r',
+												 v_label, v_parts.select_list);
+		IF v_after IS NOT NULL THEN
+			_extraction_select.query := _extraction_select.query || pg_catalog.format(' WHERE (%s) > %s', pg_catalog.array_to_string(v_keys, ', '),
+													pgpull._row_literal(v_after, v_pos.types));
+		END IF;
+		IF (_extraction_select.range).stream_id IS NOT NULL THEN
+			_extraction_select.query := _extraction_select.query || COALESCE(CASE WHEN v_after IS NULL THEN ' WHERE ' ELSE ' AND ' END
+										   || pgpull._range_where(_extraction_select.range, v_keys[1], v_pos.types[1]), '');
+		END IF;
+		IF v_chunked THEN
+			_extraction_select.query := _extraction_select.query || ' ORDER BY ' || pg_catalog.array_to_string(v_keys, ', ') || v_limit;
+		END IF;
+	ELSE
+		IF _extraction_select.after_position IS NOT NULL THEN
+			v_after := pgpull._position_parse(_extraction_select.after_position, v_pos.types,
+											  _extraction_select.stream.destination_table, _extraction_select.first_run);
+		END IF;
+		v_rk := pg_catalog.format('t.%I', _extraction_select.stream.replication_key);
+		v_rk_base := v_pos.base_types[1];
+		/* the non-NULL keys: from the bookmark, or after the position */
+		IF v_after[1] IS NOT NULL THEN
+			v_lower := pg_catalog.format('(%s) > %s',
+				pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', '), pgpull._row_literal(v_after, v_pos.types));
+		ELSIF _extraction_select.stream.bookmark IS NOT NULL THEN
+			/*
+			 * Date and time keys continue strictly after the bookmark: it
+			 * stays below the commit-safe cap (_before_cap), and a row a late
+			 * commit adds is at or after that cap.  Other keys take the
+			 * bookmark's ties again.
+			 */
+			v_lower := pg_catalog.format('%s %s %L::%s', v_rk,
+				CASE WHEN pgpull._capped_type(v_rk_base) THEN '>' ELSE '>=' END,
+				_extraction_select.stream.bookmark, v_pos.types[1]);
+		ELSE
+			v_lower := pg_catalog.format('%s IS NOT NULL', v_rk);
+		END IF;
+		/*
+		 * The commit-safe cap, and the warnings of this run and stream.  Every
+		 * row is read; those past the cap (at or after it; after its day for
+		 * date keys) carry it in the cap column, and record_cap keeps the
+		 * bookmark at or below it.  No valid sample: every row carries
+		 * -infinity, and the bookmark stays.
+		 */
+		IF pgpull._capped_type(v_rk_base) THEN
+			v_cap_col := pg_catalog.format(
+				'CASE WHEN %1$s IS NOT NULL AND NOT COALESCE(%1$s < %2$s, false) THEN COALESCE(%3$s, ''-infinity'') END',
+				v_rk, pgpull._watermark_cap_expr(_extraction_select.sample, v_rk_base), pgpull._watermark_cap_expr(_extraction_select.sample, v_rk_base, true));
+			IF _extraction_select.sample.oldest_start < _extraction_select.sample.taken_at - interval '5 minutes' THEN
+				_extraction_select.warning := pg_catalog.format(
+					'a transaction open since %s (process %s, application "%s") holds back the commit-safe cap: rows with %I at or after it are sent now and again by the next run, and the bookmark stays below it',
+					pg_catalog.btrim(pg_catalog.to_json(pg_catalog.timezone('UTC', _extraction_select.sample.oldest_start))::text, '"') || 'Z',
+					_extraction_select.sample.oldest_pid, COALESCE(_extraction_select.sample.oldest_application, ''), _extraction_select.stream.replication_key);
+			END IF;
+		ELSE
+			IF _extraction_select.sample.writers > 0 THEN
+				_extraction_select.warning := pg_catalog.format(
+					'%s transaction%s writing while the chunk was planned: rows %s commit later with a %I below the bookmark will not be extracted (only date and time replication keys are capped)',
+					_extraction_select.sample.writers, CASE WHEN _extraction_select.sample.writers = 1 THEN ' was' ELSE 's were' END,
+					CASE WHEN _extraction_select.sample.writers = 1 THEN 'it may' ELSE 'they may' END, _extraction_select.stream.replication_key);
+			END IF;
+		END IF;
+		IF _extraction_select.warning IS NULL AND _extraction_select.sample.hidden > 0 AND v_cap_col <> 'NULL::pg_catalog.text' THEN
+			_extraction_select.warning := pg_catalog.format(
+				'the start of %s open transaction%s of other roles is not visible to the extension owner: the commit-safe cap ignores %s (grant pg_read_all_stats to the extension owner)',
+				_extraction_select.sample.hidden, CASE WHEN _extraction_select.sample.hidden = 1 THEN '' ELSE 's' END,
+				CASE WHEN _extraction_select.sample.hidden = 1 THEN 'it' ELSE 'them' END);
+		END IF;
+
+		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
+		v_order := pg_catalog.array_to_string(ARRAY[v_rk] || v_keys, ', ');
+		IF NOT _extraction_select.first_run OR v_after[1] IS NOT NULL THEN
+			/* later runs, and first runs past the NULL keys */
+			_extraction_select.query := v_select || pg_catalog.format(
+				' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE %s ORDER BY %s%s',
+				v_label, v_parts.select_list, v_lower, v_order, v_limit);
+		ELSE
+			/* a first run: the NULL keys first (after the position in them), then the others */
+			v_null_where := v_rk || ' IS NULL';
+			IF v_after IS NOT NULL THEN
+				v_null_where := v_null_where || pg_catalog.format(' AND (%s) > %s',
+					pg_catalog.array_to_string(v_keys, ', '), pgpull._row_literal(v_after[2:], v_key_types));
+			END IF;
+			IF v_limit = '' THEN
+				_extraction_select.query := v_select || pg_catalog.format(
+					' FROM %s AS t CROSS JOIN LATERAL (SELECT %s) AS r WHERE (%s) OR (%s) ORDER BY %s NULLS FIRST%s',
+					v_label, v_parts.select_list, v_null_where, v_lower, v_rk,
+					CASE WHEN pg_catalog.cardinality(v_keys) > 0
+						 THEN ', ' || pg_catalog.array_to_string(v_keys, ', ') ELSE '' END);
+			ELSE
+				/* each branch can use its own index; the outer sort sees at most 2 chunks */
+				_extraction_select.query := pg_catalog.format(
+					'SELECT u.lossy, u.row_json, u.cap%13$s FROM ('
+					'(%1$s, NULL::%2$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
+					' WHERE %6$s ORDER BY %7$s%8$s)'
+					' UNION ALL '
+					'(%1$s, %9$s AS pgpull_rk%3$s FROM %4$s AS t CROSS JOIN LATERAL (SELECT %5$s) AS r'
+					' WHERE %10$s ORDER BY %11$s%8$s)'
+					') AS u ORDER BY u.pgpull_rk NULLS FIRST%12$s%8$s',
+					v_select, v_pos.types[1], v_key_exprs, v_label, v_parts.select_list,
+					v_null_where, pg_catalog.array_to_string(v_keys, ', '), v_limit,
+					v_rk, v_lower, v_order,
+					(SELECT pg_catalog.string_agg(pg_catalog.format(', u.pgpull_k%s', n), '' ORDER BY n)
+					   FROM pg_catalog.generate_series(1, pg_catalog.cardinality(v_keys)) AS n),
+					v_pos_refs);
+			END IF;
+		END IF;
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._extraction_select(pgpull.stream, name[], boolean, text, integer, pgpull.stream_range, pgpull.watermark_sample) IS 'internal: the SELECT of a chunk of a stream and the commit-safe cap''s warning, built without writing';
+
+CREATE FUNCTION pgpull._estimated_rows(relation pg_catalog.oid)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT CASE
+		   WHEN c.relkind IN ('r', 'm', 'f') AND c.reltuples >= 0 THEN c.reltuples::bigint
+		   WHEN c.relkind = 'p' THEN
+			   (SELECT pg_catalog.sum(pc.reltuples)::bigint
+				  FROM pg_catalog.pg_partition_tree(c.oid) AS t
+				  JOIN pg_catalog.pg_class pc ON pc.oid = t.relid
+				 WHERE t.isleaf
+				HAVING pg_catalog.bool_and(pc.reltuples >= 0))
+		   END
+	  FROM pg_catalog.pg_class c
+	 WHERE c.oid = _estimated_rows.relation;
+$fn$;
+COMMENT ON FUNCTION pgpull._estimated_rows(pg_catalog.oid) IS 'internal: the rows of a relation as reltuples estimates them, or NULL when unknown';
+
+CREATE FUNCTION pgpull.plan(integration text DEFAULT 'default', chunk_rows integer DEFAULT 100000,
+							queries boolean DEFAULT true)
+RETURNS TABLE (stream_id bigint, relation_name text, destination_table text, method text,
+			   replication_key name, bookmark text, resume_position text, chunked boolean,
+			   estimated_rows bigint, query text, note text)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_stream pgpull.stream;
+	v_sample pgpull.watermark_sample;
+	v_select record;
+BEGIN
+	IF plan.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'A plan is of the streams of one integration.',
+				  HINT = 'Name the integration, such as "default".';
+	END IF;
+	IF plan.chunk_rows IS NOT NULL AND plan.chunk_rows < 1 THEN
+		RAISE EXCEPTION 'chunk_rows must be positive'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('chunk_rows is %s.', plan.chunk_rows),
+				  HINT = 'Pass NULL to read each stream in one pass.';
+	END IF;
+	PERFORM pgpull._require_integration(plan.integration);
+	SELECT w.* INTO v_sample FROM pgpull.watermark_sample w ORDER BY w.taken_at DESC LIMIT 1;
+	IF NOT FOUND THEN
+		v_sample.taken_at := pg_catalog.clock_timestamp();
+	END IF;
+
+	FOR v_stream IN
+		SELECT s.* FROM pgpull.stream s
+		 WHERE s.integration = plan.integration
+		 ORDER BY s.destination_table COLLATE "C"
+	LOOP
+		stream_id := v_stream.stream_id;
+		relation_name := v_stream.relation_name;
+		destination_table := v_stream.destination_table;
+		method := v_stream.method;
+		replication_key := v_stream.replication_key;
+		bookmark := v_stream.bookmark;
+		resume_position := pg_catalog.array_to_json(v_stream.resume_position)::text;
+		chunked := pg_catalog.cardinality(v_stream.key_columns) > 0;
+		estimated_rows := NULL;
+		query := NULL;
+		note := pgpull._relation_missing(v_stream);
+		IF note IS NULL THEN
+			relation_name := pgpull._relation_label(v_stream.relation);
+			IF (v_stream.method = 'full_table' AND v_stream.resume_position IS NULL)
+			   OR (v_stream.method = 'key_based' AND v_stream.bookmark IS NULL) THEN
+				estimated_rows := pgpull._estimated_rows(v_stream.relation);
+			END IF;
+			IF plan.queries THEN
+				BEGIN
+					v_select := pgpull._extraction_select(v_stream, pgpull._stream_columns(v_stream.stream_id),
+														  v_stream.bookmark IS NULL, NULL, plan.chunk_rows, NULL,
+														  CASE WHEN v_stream.method = 'key_based' THEN v_sample END);
+					query := v_select.query;
+				EXCEPTION WHEN OTHERS THEN
+					note := SQLERRM;
+				END;
+			END IF;
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.plan(text, integer, boolean) IS 'what the next run of an integration would extract, per stream (bookmark, estimated rows, first chunk''s query), without beginning it';
+
+/*
+ * sync --dry-run: plan shows what a run would extract without beginning
+ * one (76_plan.sql); extraction_query builds its SELECT with
+ * _extraction_select, which plan shares.  A role that could run the
+ * puller may call plan.
+ */
+REVOKE EXECUTE ON FUNCTION pgpull._extraction_select(pgpull.stream, name[], boolean, text, integer, pgpull.stream_range,
+													 pgpull.watermark_sample),
+	pgpull._estimated_rows(pg_catalog.oid),
+	pgpull.plan(text, integer, boolean)
+	FROM PUBLIC;
+DO $update$
+DECLARE
+	v_role name;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
+		 ORDER BY r.rolname
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.plan(text, integer, boolean) TO %I', v_role);
 	END LOOP;
 END
 $update$;
