@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -130,6 +131,18 @@ const char *
 pp_plural(int64_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
+}
+
+/*
+ * pp_seconds: a monotonic clock, in seconds, for durations.
+ */
+double
+pp_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*

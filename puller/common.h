@@ -45,6 +45,7 @@ extern char *pp_psprintf(const char *fmt,...) PP_PRINTF(1, 2);
 extern char *pp_vpsprintf(const char *fmt, va_list ap) PP_PRINTF(1, 0);
 extern const char *pp_plural(int64_t n, const char *one, const char *many);
 extern pid_t pp_fork_child(void);
+extern double pp_seconds(void);
 
 /* set by the SIGINT and SIGTERM handler (conn.c): stop at the next chance */
 extern volatile sig_atomic_t pp_interrupted;

@@ -10,18 +10,38 @@
  * "pgpull: detail: ..." and "pgpull: hint: ...".  While a run is open,
  * errors go to the run log instead (log.c).
  *
+ * Every line for stderr goes through pp_write_stderr, in one write, so
+ * that a terminal's status line (progress.c) is cleared before it and
+ * drawn again after it: a log line never lands in the middle of one.
+ *
  * Copyright (c) 2026, the pgpull developers
  *
  *-------------------------------------------------------------------------
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 
+/* erase the line the cursor is on: to its start, then to its end */
+#define ERASE_LINE	"\r\033[K"
+
 static void vlog_line(const char *prefix, const char *fmt, va_list ap) PP_PRINTF(2, 0);
+static void write_all(const char *data, size_t len);
+
+/*
+ * The status line on a terminal's stderr: its text (empty: none shown),
+ * and whether lines are written with the line erased first (a process of
+ * --jobs that draws none erases its parent's).  The sending thread logs
+ * too, hence the lock.
+ */
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static Buf	status_line;
+static bool status_erase = false;
 
 /*
  * pp_error_init: an empty error.
@@ -175,15 +195,104 @@ pp_error_report(const PPError *e)
 }
 
 /*
+ * write_all: write data to stderr, as much as it takes; an error leaves
+ * nowhere to say it.
+ */
+static void
+write_all(const char *data, size_t len)
+{
+	while (len > 0)
+	{
+		ssize_t		n = write(STDERR_FILENO, data, len);
+
+		if (n <= 0)
+			return;
+		data += n;
+		len -= (size_t) n;
+	}
+}
+
+/*
+ * pp_status_erase: from now on (erase true), every line written with
+ * pp_write_stderr erases the terminal's line first: stderr is a terminal
+ * where a status line may be shown.
+ */
+void
+pp_status_erase(bool erase)
+{
+	pthread_mutex_lock(&status_lock);
+	status_erase = erase;
+	pthread_mutex_unlock(&status_lock);
+}
+
+/*
+ * pp_status_set: show line (one line, no line ending, narrower than the
+ * terminal) as the status line, in place of the one shown; NULL or ""
+ * erases it; final: write it as a line of its own, which stays, and show
+ * none.  For a terminal only (pp_status_erase).
+ */
+void
+pp_status_set(const char *line, bool final)
+{
+	Buf			out;
+
+	buf_init(&out);
+	pthread_mutex_lock(&status_lock);
+	buf_reset(&status_line);
+	buf_append_str(&out, ERASE_LINE);
+	if (line != NULL && line[0] != '\0')
+	{
+		buf_append_str(&out, line);
+		if (final)
+			buf_append_str(&out, "\n");
+		else
+			buf_append_str(&status_line, line);
+	}
+	write_all(out.data, out.len);
+	pthread_mutex_unlock(&status_lock);
+	buf_free(&out);
+}
+
+/*
+ * pp_write_stderr: write len bytes of whole lines to stderr in one write,
+ * with the status line erased before them and drawn again after them.
+ */
+void
+pp_write_stderr(const char *data, size_t len)
+{
+	Buf			out;
+
+	fflush(stderr);
+	pthread_mutex_lock(&status_lock);
+	if (!status_erase)
+	{
+		write_all(data, len);
+		pthread_mutex_unlock(&status_lock);
+		return;
+	}
+	buf_init(&out);
+	buf_append_str(&out, ERASE_LINE);
+	buf_append(&out, data, len);
+	if (status_line.len > 0)
+		buf_append(&out, status_line.data, status_line.len);
+	write_all(out.data, out.len);
+	pthread_mutex_unlock(&status_lock);
+	buf_free(&out);
+}
+
+/*
  * vlog_line: print "pgpull: PREFIX: message" on stderr.
  */
 static void
 vlog_line(const char *prefix, const char *fmt, va_list ap)
 {
 	char	   *msg = pp_vpsprintf(fmt, ap);
+	Buf			line;
 
-	fprintf(stderr, "pgpull: %s: %s\n", prefix, msg);
-	fflush(stderr);
+	buf_init(&line);
+	buf_appendf(&line, "pgpull: %s: %s\n", prefix, msg);
+	pp_write_stderr(line.data, line.len);
+	buf_free(&line);
 	free(msg);
 }
 

@@ -53,4 +53,9 @@ extern void pp_log_hint(const char *fmt,...) PP_PRINTF(1, 2);
 extern void pp_usage_error(const char *fmt,...) PP_PRINTF(1, 2);
 extern void pp_bad_option(char **argv);
 
+/* stderr lines, and a terminal's status line (progress.c) */
+extern void pp_write_stderr(const char *data, size_t len);
+extern void pp_status_erase(bool erase);
+extern void pp_status_set(const char *line, bool final);
+
 #endif							/* PGPULL_ERROR_H */

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "state.h"
@@ -42,6 +41,7 @@ static char *log_stream_name = NULL;
 static int64_t log_stream_id = 0;
 
 static bool log_verbose = false;
+static bool log_quiet = false;
 
 /*
  * runlog_set_verbose: whether DEBUG lines are printed on stderr (they go to
@@ -51,6 +51,16 @@ void
 runlog_set_verbose(bool verbose)
 {
 	log_verbose = verbose;
+}
+
+/*
+ * runlog_set_quiet: whether only WARNING, ERROR and CRITICAL lines are
+ * printed on stderr (the extraction log gets every line either way).
+ */
+void
+runlog_set_quiet(bool quiet)
+{
+	log_quiet = quiet;
 }
 
 /*
@@ -105,8 +115,9 @@ append_clean(Buf *b, const char *s)
 
 /*
  * print_line: print one run log line on stderr (DEBUG lines only when
- * verbose); stream NULL is the run itself.  The line goes in one write, so
- * the lines of the processes of --jobs never mix.
+ * verbose, DEBUG and INFO lines not when quiet); stream NULL is the run
+ * itself.  The line goes in one write, so the lines of the processes of
+ * --jobs never mix, and a terminal's status line is erased first.
  */
 static void
 print_line(const char *stream, const char *level, const char *message)
@@ -117,6 +128,8 @@ print_line(const char *stream, const char *level, const char *message)
 	Buf			line;
 
 	if (strcmp(level, "DEBUG") == 0 && !log_verbose)
+		return;
+	if (log_quiet && (strcmp(level, "DEBUG") == 0 || strcmp(level, "INFO") == 0))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
@@ -131,9 +144,7 @@ print_line(const char *stream, const char *level, const char *message)
 	buf_append_str(&line, " ");
 	append_clean(&line, message);
 	buf_append_str(&line, "\n");
-	fflush(stderr);
-	if (write(STDERR_FILENO, line.data, line.len) < 0)
-		line.len = 0;			/* nowhere to say it */
+	pp_write_stderr(line.data, line.len);
 	buf_free(&line);
 }
 
@@ -216,6 +227,20 @@ runlog_batch(int64_t n, const char *what, int64_t rows, int64_t bytes,
 		runlog_print("INFO", "batch %" PRId64 " %s: %" PRId64 " %s, %" PRId64 " %s",
 					 n, what, rows, pp_plural(rows, "row", "rows"),
 					 bytes, pp_plural(bytes, "byte", "bytes"));
+}
+
+/*
+ * runlog_batch_times: -v's DEBUG line after the line of a stream's n-th
+ * batch: seconds the sending thread waited for rows from the source, and
+ * spent at the destination, since the previous batch; both are reset.
+ */
+void
+runlog_batch_times(int64_t n, double *source_wait, double *destination_time)
+{
+	runlog_print("DEBUG", "batch %" PRId64 " times: %.3f s waiting for rows from the source, %.3f s at the destination",
+				 n, *source_wait, *destination_time);
+	*source_wait = 0;
+	*destination_time = 0;
 }
 
 /*

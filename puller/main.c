@@ -39,6 +39,7 @@ usage_summary(FILE *out)
 	fprintf(out, "  pgpull sync --source=CONNINFO --target=- [OPTION]... | TARGET > STATE_FILE\n");
 	fprintf(out, "  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
 	fprintf(out, "  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
+	fprintf(out, "  pgpull sync --source=CONNINFO --dry-run [OPTION]...\n");
 	fprintf(out, "  pgpull --help | --version\n");
 }
 
@@ -98,7 +99,14 @@ usage(void)
 		   MAX_RETRIES_DEFAULT);
 	printf("                         retries stop after %d seconds in any case\n",
 		   RETRY_TIME_LIMIT);
-	printf("  -v, --verbose          also print DEBUG lines of the run log\n");
+	printf("      --dry-run          print what a run would extract (streams, methods,\n");
+	printf("                         bookmarks, queries) on standard output, then exit:\n");
+	printf("                         nothing is sent, no catalog row is written, no lock is\n");
+	printf("                         taken; needs no --target nor token\n");
+	printf("  -q, --quiet            print only warnings and errors, and no progress line\n");
+	printf("  -v, --verbose          also print DEBUG lines of the run log: each chunk's\n");
+	printf("                         query and read time, and each batch's time waiting for\n");
+	printf("                         rows from the source and at the destination\n");
 	printf("  -V, --version          output version information, then exit\n");
 	printf("  -?, --help             show this help, then exit\n\n");
 	printf("Options of commit-state:\n");
@@ -126,7 +134,8 @@ usage(void)
 	printf("                         ~/.ssh/known_hosts); an unknown key is refused\n\n");
 	printf("Passwords come from ~/.pgpass, PGPASSWORD or the connection string; pgpull\n");
 	printf("never prompts.  The token is never taken from the command line; a Singer\n");
-	printf("target needs none.  Logs go to standard error.\n\n");
+	printf("target needs none.  Logs go to standard error; when it is a terminal, sync\n");
+	printf("also shows the progress of the stream being read there (rows, MB, rates, ETA).\n\n");
 	printf("Exit status:\n");
 	printf("  0  every stream synced (streams another puller holds are skipped);\n");
 	printf("     commit-state: the states were applied\n");

@@ -52,6 +52,7 @@ enum
 	OPT_SSH,
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
+	OPT_DRY_RUN,
 	OPT_HELP
 };
 
@@ -359,6 +360,8 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"all-databases", no_argument, NULL, OPT_ALL_DATABASES},
 		{"jobs", required_argument, NULL, OPT_JOBS},
 		{"force", no_argument, NULL, OPT_FORCE},
+		{"quiet", no_argument, NULL, 'q'},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -377,12 +380,18 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":qvV?", long_options, NULL)) != -1)
 	{
 		if (repeated(c, long_options, &given))
 			return EXIT_USAGE;
 		switch (c)
 		{
+			case 'q':
+				o->quiet = true;
+				break;
+			case OPT_DRY_RUN:
+				o->dry_run = true;
+				break;
 			case OPT_FORCE:
 				o->force = true;
 				break;
@@ -458,7 +467,19 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
 		return EXIT_USAGE;
 	}
-	if (o->target == NULL && o->target_command == NULL)
+	if (o->quiet && o->verbose)
+	{
+		pp_usage_error("--quiet and --verbose cannot be used together");
+		pp_log_hint("Give --verbose for DEBUG lines and per batch timings, --quiet for warnings and errors only.");
+		return EXIT_USAGE;
+	}
+	if (o->dry_run && o->all_databases)
+	{
+		pp_usage_error("--dry-run cannot be used with --all-databases");
+		pp_log_hint("Give --dry-run with --source naming one database.");
+		return EXIT_USAGE;
+	}
+	if (o->target == NULL && o->target_command == NULL && !o->dry_run)
 	{
 		pp_usage_error("no target given");
 		pp_log_hint("Give the Import API base URL with --target https://host[:port], \"--target -\" for Singer messages on standard output, or --target-command to run a Singer target.");
@@ -472,7 +493,8 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	}
 	if (o->target_command != NULL)
 		o->target_kind = TARGET_SINGER;
-	if (o->target != NULL && strcmp(o->target, "-") == 0 && !o->force && isatty(STDOUT_FILENO))
+	if (o->target != NULL && strcmp(o->target, "-") == 0 && !o->force && !o->dry_run &&
+		isatty(STDOUT_FILENO))
 	{
 		pp_usage_error("--target - would write Singer messages to a terminal");
 		pp_log_hint("Pipe standard output into a Singer target or redirect it to a file, or give --force to write to the terminal all the same.");
@@ -510,6 +532,9 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	if ((o->state && !check_conninfo(o->state, "--state")) ||
 		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
+	/* a dry run needs no destination; the options of one are not read */
+	if (o->target_kind == TARGET_NONE)
+		return 0;
 	if (o->target_kind == TARGET_SINGER)
 	{
 		const char *singer = o->target_command ? "--target-command" : "--target -";

@@ -58,7 +58,9 @@ typedef struct PullerOptions
 	int			max_retries;
 	bool		http_timeout_given;
 	bool		max_retries_given;
-	bool		verbose;
+	bool		verbose;		/* -v: DEBUG lines, per batch timings */
+	bool		quiet;			/* -q: warnings and errors only */
+	bool		dry_run;		/* --dry-run: print the plan, change nothing */
 	char	   *state_file;		/* commit-state: FILE, or "-" for stdin */
 	bool		all_databases;	/* --all-databases */
 	int			jobs;			/* --jobs: processes reading at once */

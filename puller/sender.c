@@ -176,8 +176,15 @@ sender_main(void *arg)
 		bool		file;
 		bool		failed;
 
-		while (snd->head == NULL && !snd->stopping)
-			pthread_cond_wait(&snd->changed, &snd->lock);
+		if (snd->head == NULL && !snd->stopping)
+		{
+			/* waiting for rows: the source's time, in -v's batch timings */
+			double		since = pp_seconds();
+
+			while (snd->head == NULL && !snd->stopping)
+				pthread_cond_wait(&snd->changed, &snd->lock);
+			snd->sink->source_wait += pp_seconds() - since;
+		}
 		if (snd->head == NULL)
 			break;
 		item = snd->head;

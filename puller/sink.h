@@ -89,6 +89,14 @@ struct Sink
 	const char *down;			/* why no more streams can go, or NULL */
 	const char *failed;			/* why the run failed at the destination
 								 * besides its streams, or NULL */
+	/*
+	 * -v's timings of a batch, in seconds, kept by the sending thread: how
+	 * long it waited for rows from the source (sender.c adds to it) and
+	 * spent at the destination (the sink), since the last batch's line
+	 * (runlog_batch_times resets both).
+	 */
+	double		source_wait;
+	double		destination_time;
 };
 
 /* Import API batches over HTTP; NULL with err set when it cannot be set up */

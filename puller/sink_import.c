@@ -62,6 +62,8 @@ typedef struct ImportSink
 	int64_t		rows_loaded;	/* accepted in this stream */
 	int			range_no;		/* the key range of it being sent, or 0 */
 	int			range_count;
+	double		sent_at;		/* when the batch's request (or the rest of
+								 * it, after a part accepted) began */
 } ImportSink;
 
 static int	import_begin_run(Sink *sink, SinkRun *run, PPError *err);
@@ -396,7 +398,11 @@ import_flush(Sink *sink, PPError *err)
 
 	if (is->batch.nmsg > 0)
 	{
-		int			rc = http_send_batch(&is->http, &is->batch, on_accepted, is, err);
+		int			rc;
+
+		is->sent_at = pp_seconds();
+		rc = http_send_batch(&is->http, &is->batch, on_accepted, is, err);
+		is->sink.destination_time += pp_seconds() - is->sent_at;
 
 		batch_clear(&is->batch);
 		if (rc != 0)
@@ -490,5 +496,9 @@ on_accepted(void *arg, int from, int to, size_t bytes, PPError *err)
 	is->batches++;
 	is->rows_loaded += rows;
 	runlog_batch(is->batches, "accepted", rows, (int64_t) bytes, lossy);
+	/* the time of the request so far is this batch's; the rest, the next's */
+	is->sink.destination_time += pp_seconds() - is->sent_at;
+	is->sent_at = pp_seconds();
+	runlog_batch_times(is->batches, &is->sink.source_wait, &is->sink.destination_time);
 	return 0;
 }

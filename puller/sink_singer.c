@@ -385,8 +385,11 @@ checkpoint(SingerSink *ss, bool complete, PPError *err)
 	if (rc != 0)
 		return -1;
 	if (ss->pend_rows > 0)
+	{
 		runlog_batch(++ss->batches, "sent to the Singer target", ss->pend_rows,
 					 ss->pend_bytes, ss->pend_lossy);
+		runlog_batch_times(ss->batches, &ss->sink.source_wait, &ss->sink.destination_time);
+	}
 	ss->pend_rows = 0;
 	ss->pend_bytes = 0;
 	ss->pend_lossy = 0;
@@ -406,7 +409,11 @@ checkpoint(SingerSink *ss, bool complete, PPError *err)
 static int
 write_out(SingerSink *ss, PPError *err)
 {
-	if (target_flush(&ss->target, err) == 0)
+	double		since = pp_seconds();
+	int			rc = target_flush(&ss->target, err);
+
+	ss->sink.destination_time += pp_seconds() - since;
+	if (rc == 0)
 		return 0;
 	if (ss->target.broken)
 		ss->sink.down = "the Singer target stopped reading";

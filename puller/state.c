@@ -208,6 +208,80 @@ state_begin_run(PGconn *conn, const char *integration,
 }
 
 /*
+ * state_plan: pgpull.plan, what a run of an integration would extract
+ * (chunk_rows 0: no limit; queries false: no query), without beginning
+ * one: a read-only call.  Returns 0 with the streams, or -1 with err set.
+ * The caller frees the streams with state_free_plan_streams.
+ */
+int
+state_plan(PGconn *conn, const char *integration, int chunk_rows, bool queries,
+		   PlanStream **streams, int *nstreams, PPError *err)
+{
+	static const Oid types[3] = {TEXTOID, INT4OID, BOOLOID};
+	char		rows[16];
+	const char *values[3];
+	PGresult   *res;
+	int			n;
+
+	snprintf(rows, sizeof(rows), "%d", chunk_rows);
+	values[0] = integration;
+	values[1] = chunk_rows > 0 ? rows : NULL;
+	values[2] = queries ? "t" : "f";
+	*streams = NULL;
+	*nstreams = 0;
+	res = exec_params(conn,
+					  "SELECT stream_id, relation_name, destination_table, method,"
+					  " replication_key, bookmark, resume_position, chunked,"
+					  " estimated_rows, query, note"
+					  " FROM pgpull.plan($1, $2, $3)",
+					  3, types, values, PGRES_TUPLES_OK,
+					  "could not plan the run", err);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	*streams = pp_malloc(sizeof(PlanStream) * (size_t) (n > 0 ? n : 1));
+	for (int i = 0; i < n; i++)
+	{
+		PlanStream *p = &(*streams)[i];
+
+		p->stream_id = int64_value(res, i, 0);
+		p->relation_name = dup_value(res, i, 1);
+		p->destination_table = dup_value(res, i, 2);
+		p->method = dup_value(res, i, 3);
+		p->replication_key = dup_value(res, i, 4);
+		p->bookmark = dup_value(res, i, 5);
+		p->resume_position = dup_value(res, i, 6);
+		p->chunked = !PQgetisnull(res, i, 7) && strcmp(PQgetvalue(res, i, 7), "t") == 0;
+		p->estimated_rows = PQgetisnull(res, i, 8) ? -1 : int64_value(res, i, 8);
+		p->query = dup_value(res, i, 9);
+		p->note = dup_value(res, i, 10);
+	}
+	*nstreams = n;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_free_plan_streams: free what state_plan returned.
+ */
+void
+state_free_plan_streams(PlanStream *streams, int nstreams)
+{
+	for (int i = 0; i < nstreams; i++)
+	{
+		free(streams[i].relation_name);
+		free(streams[i].destination_table);
+		free(streams[i].method);
+		free(streams[i].replication_key);
+		free(streams[i].bookmark);
+		free(streams[i].resume_position);
+		free(streams[i].query);
+		free(streams[i].note);
+	}
+	free(streams);
+}
+
+/*
  * state_free_streams: free what state_begin_run returned.
  */
 void

@@ -41,7 +41,27 @@ typedef struct StreamPlan
 	int			range_count;	/* and how many the stream has */
 } StreamPlan;
 
+/* one stream of pgpull.plan: what a run would extract */
+typedef struct PlanStream
+{
+	int64_t		stream_id;
+	char	   *relation_name;
+	char	   *destination_table;
+	char	   *method;
+	char	   *replication_key;	/* NULL for full_table */
+	char	   *bookmark;		/* NULL when none */
+	char	   *resume_position;	/* NULL when none */
+	bool		chunked;
+	int64_t		estimated_rows; /* -1 when unknown */
+	char	   *query;			/* NULL when not asked for, or none */
+	char	   *note;			/* why there is no query, or NULL */
+} PlanStream;
+
 extern int	state_version(PGconn *conn, const char *which, PPError *err);
+extern int	state_plan(PGconn *conn, const char *integration, int chunk_rows,
+					   bool queries, PlanStream **streams, int *nstreams,
+					   PPError *err);
+extern void state_free_plan_streams(PlanStream *streams, int nstreams);
 extern int	state_begin_run(PGconn *conn, const char *integration,
 							const char *puller_version, const char *target_kind,
 							int64_t *run_id, StreamInfo **streams, int *nstreams,

@@ -29,6 +29,7 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "probe.h"
+#include "progress.h"
 #include "sender.h"
 #include "sink.h"
 #include "source.h"
@@ -57,6 +59,9 @@ typedef struct SyncContext
 	bool		connect_failed; /* a database connection failed */
 	bool		unreachable;	/* the destination could not be reached */
 	bool		interrupted;
+	PlanStream *estimates;		/* the progress line's (pgpull.plan), or
+								 * NULL */
+	int			nestimates;
 } SyncContext;
 
 static int	source_exec(PGconn *conn, const char *sql, PPError *err);
@@ -70,6 +75,8 @@ static StreamInfo *probe_streams(SyncContext *ctx, StreamInfo *streams, int nstr
 								 int *ntodo, int *n_unchanged);
 static StreamOutcome sync_stream(SyncContext *ctx, const StreamInfo *s);
 static int	exit_status_for(const PPError *err);
+static int64_t estimated_rows(const SyncContext *ctx, int64_t stream_id);
+static int	dry_run(SyncContext *ctx);
 
 /*
  * source_exec: run a command without result rows on the source.  Returns
@@ -156,6 +163,7 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 		}
 		(*nrows)++;
 		(*rows_extracted)++;
+		progress_rows(1, row.row_json_len);
 		buf_reset(last_pos);
 		*last_pos_null = (row.position == NULL);
 		if (row.position)
@@ -221,6 +229,8 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	int			conflicts = 0;
 	char	   *text;
 	StreamOutcome outcome;
+	double		started = 0;
+	double		room_wait = 0;
 
 	pp_error_init(&err);
 	buf_init(&last_pos);
@@ -236,6 +246,9 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		return STREAM_SKIPPED;
 	}
 	chunk_rows = plan.chunked ? ctx->o->chunk_rows : 0;
+	/* a key range of the stream: the estimate of the whole does not serve */
+	progress_begin_stream(s->destination_table,
+						  plan.range_no > 0 ? -1 : estimated_rows(ctx, s->stream_id));
 
 	if (sink->methods->begin_stream(sink, s, &plan, &err) != 0)
 		goto failed;
@@ -252,8 +265,10 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		free(query);
 		query = NULL;
 		/* no source transaction is open: let the sink catch up */
+		started = pp_seconds();
 		if (sender_make_room(&ctx->sender, &err) != 0)
 			goto failed;
+		room_wait = pp_seconds() - started;
 		if (state_extraction_query(ctx->run.state, ctx->run.run_id, s->stream_id, after,
 								   chunk_rows, &query, &err) != 0)
 			goto failed;
@@ -261,6 +276,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		runlog_print("DEBUG", "chunk %d%s%s: COPY (%s) TO STDOUT (FORMAT binary)", chunk,
 					 after ? " after position " : "", after ? after : "", query);
 		sender_begin_chunk(&ctx->sender);
+		started = pp_seconds();
 		if (read_chunk(ctx, query, &last_pos, &last_pos_null, &nrows,
 					   &rows_extracted, &err) != 0)
 		{
@@ -291,6 +307,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 				{
 					sender_drop_chunk(&ctx->sender);
 					rows_extracted -= nrows;
+					progress_rows(-nrows, 0);
 				}
 				else
 				{
@@ -309,6 +326,8 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 			}
 			goto failed;
 		}
+		runlog_print("DEBUG", "chunk %d read: %" PRId64 " %s in %.3f s, after %.3f s waiting for the destination to catch up",
+					 chunk, nrows, pp_plural(nrows, "row", "rows"), pp_seconds() - started, room_wait);
 		if (sender_end_chunk(&ctx->sender, &err) != 0)
 			goto failed;
 		if (chunk_rows == 0 || nrows < chunk_rows)
@@ -331,6 +350,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	if (sink->methods->end_rows(sink, true, &err) != 0)
 		goto failed;
 	outcome = STREAM_SUCCEEDED;
+	progress_end_stream(true);
 	if (sink->methods->end_stream(sink, s, rows_extracted, NULL, &err) != 0)
 	{
 		end_error(ctx, &err);
@@ -341,6 +361,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 failed:
 	/* what was read and not yet sent is dropped: it goes again next run */
 	sender_discard(&ctx->sender);
+	progress_end_stream(false);
 	if (err.kind == PPERR_DESTINATION)
 		ctx->unreachable = true;
 	if (err.kind == PPERR_INTERRUPTED || pp_interrupted)
@@ -387,6 +408,79 @@ exit_status_for(const PPError *err)
 		default:
 			return EXIT_STREAM_FAILED;
 	}
+}
+
+/*
+ * estimated_rows: the rows the run expects to read of a stream (-1:
+ * unknown), from pgpull.plan.
+ */
+static int64_t
+estimated_rows(const SyncContext *ctx, int64_t stream_id)
+{
+	for (int i = 0; i < ctx->nestimates; i++)
+		if (ctx->estimates[i].stream_id == stream_id)
+			return ctx->estimates[i].estimated_rows;
+	return -1;
+}
+
+/*
+ * dry_run: print on stdout what a run of the integration would extract
+ * (pgpull.plan: each stream, its method, bookmark, estimated rows and its
+ * first chunk's query), from read-only calls: no run begins, no catalog
+ * row is written, no lock is taken and nothing is sent.  Returns the exit
+ * status: 0, or 2 when the plan could not be had.
+ */
+static int
+dry_run(SyncContext *ctx)
+{
+	const PullerOptions *o = ctx->o;
+	PlanStream *plan = NULL;
+	int			n = 0;
+	PPError		err;
+
+	pp_error_init(&err);
+	if (state_plan(ctx->run.state, o->integration, o->chunk_rows, true, &plan, &n, &err) != 0)
+	{
+		int			status = err.kind == PPERR_STREAM ? EXIT_USAGE : exit_status_for(&err);
+
+		pp_error_report(&err);
+		pp_error_clear(&err);
+		return status;
+	}
+	printf("dry run of integration \"%s\": %d %s; nothing is sent, no catalog row is written, no lock is taken\n",
+		   o->integration, n, pp_plural(n, "stream", "streams"));
+	if (o->jobs > 1)
+		printf("with --jobs, a large full_table stream is read in key ranges; each query is shown whole\n");
+	for (int i = 0; i < n; i++)
+	{
+		PlanStream *p = &plan[i];
+
+		printf("\nstream %s (relation %s)\n", p->destination_table,
+			   p->relation_name ? p->relation_name : "?");
+		if (p->replication_key)
+			printf("  method:         %s, replication key %s\n", p->method, p->replication_key);
+		else
+			printf("  method:         %s\n", p->method);
+		if (p->resume_position)
+			printf("  bookmark:       none; an interrupted sync resumes after %s\n", p->resume_position);
+		else if (p->bookmark)
+			printf("  bookmark:       %s\n", p->bookmark);
+		else
+			printf("  bookmark:       none: %s, every row\n",
+				   strcmp(p->method, "full_table") == 0 ? "from the start" : "first run");
+		if (p->estimated_rows >= 0)
+			printf("  estimated rows: %" PRId64 " (reltuples)\n", p->estimated_rows);
+		else
+			printf("  estimated rows: unknown\n");
+		if (p->query)
+			printf("  query%s:\n    COPY (%s) TO STDOUT (FORMAT binary)\n",
+				   p->chunked ? " (first chunk)" : " (one pass)", p->query);
+		else
+			printf("  no query: %s\n", p->note ? p->note : "unknown");
+	}
+	fflush(stdout);
+	state_free_plan_streams(plan, n);
+	return EXIT_OK;
 }
 
 /*
@@ -498,16 +592,20 @@ sync_database(PullerOptions *o, Sink *shared)
 	ctx.o = o;
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
+	runlog_set_quiet(o->quiet);
 	conn_setup_signals();
 
-	if (shared != NULL)
+	if (o->dry_run)
+		;						/* nothing is sent: no sink */
+	else if (shared != NULL)
 		ctx.sink = shared;
 	else if (o->target_kind == TARGET_SINGER)
 		ctx.sink = singer_sink_create(o);
 	else if ((ctx.sink = import_sink_create(o, &err)) == NULL)
 		goto fail;
 	/* with --jobs, after the fork: a process forks with no thread running */
-	if (o->jobs == 1 && sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
+	if (o->jobs == 1 && !o->dry_run &&
+		sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
 		goto fail;
 
 	if (conn_open_both(o->state ? o->state : o->source, o->source,
@@ -518,6 +616,11 @@ sync_database(PullerOptions *o, Sink *shared)
 		goto fail;
 	if (o->state && source_same_database(ctx.source, ctx.run.state, &err) != 0)
 		goto fail;
+	if (o->dry_run)
+	{
+		status = dry_run(&ctx);
+		goto done;
+	}
 
 	worker = jobs_join_run(&ctx.run.run_id, &streams, &nstreams);
 	if (worker)
@@ -538,6 +641,14 @@ sync_database(PullerOptions *o, Sink *shared)
 	runlog_open(ctx.run.state, ctx.run.run_id);
 	todo = streams;
 	ntodo = nstreams;
+	/* the rows each stream is expected to have, for the progress line */
+	if (progress_start(o->quiet, !worker) &&
+		state_plan(ctx.run.state, o->integration, 0, false, &ctx.estimates,
+				   &ctx.nestimates, &err) != 0)
+	{
+		runlog_print("DEBUG", "no estimate of the rows to read: %s", err.message);
+		pp_error_clear(&err);
+	}
 	if (!worker)
 	{
 		if (source_check_standby(ctx.source, &err) != 0)
@@ -654,6 +765,7 @@ done:
 		free(todo);
 	pp_error_clear(&err);
 	state_free_streams(streams, nstreams);
+	state_free_plan_streams(ctx.estimates, ctx.nestimates);
 	sender_stop(&ctx.sender);
 	if (ctx.sink && shared == NULL)
 		ctx.sink->methods->free(ctx.sink);

@@ -56,8 +56,17 @@ check_sync(const PullerOptions *o)
 		o->batch_bytes < 1 || o->batch_bytes > BATCH_BYTES_MAX ||
 		o->chunk_rows < 1 || o->http_timeout < 1 || o->max_retries < 0)
 		abort();
-	if ((o->target == NULL) == (o->target_command == NULL))
+	if (o->target != NULL && o->target_command != NULL)
 		abort();
+	if (o->quiet && o->verbose)
+		abort();
+	/* only a dry run goes without a target */
+	if (o->target == NULL && o->target_command == NULL)
+	{
+		if (!o->dry_run || o->target_kind != TARGET_NONE || o->all_databases)
+			abort();
+		return;
+	}
 	if (o->target_kind == TARGET_IMPORT_API)
 	{
 		size_t		n = strlen(o->target);

@@ -1,0 +1,224 @@
+/*-------------------------------------------------------------------------
+ *
+ * puller/progress.c
+ *		pgpull: the progress line of a sync on a terminal.
+ *
+ * When stderr is a terminal (and not --quiet), the stream being read has
+ * a status line at the bottom of it: rows and MB read, rates and an ETA,
+ * redrawn in place at most PROGRESS_HZ times a second, and replaced by a
+ * final line when the stream ends.  Log lines erase it before they are
+ * written and draw it again after (error.c).  The ETA divides the rows
+ * left by the stream's rate so far; the rows to read are the extension's
+ * estimate (pgpull.plan: reltuples, when the run reads the whole
+ * relation), unknown otherwise.  Rates count the rows read from the source
+ * (the row JSON's bytes); the final line's time includes sending the last
+ * of them.
+ *
+ * With --jobs only the puller's own process draws its line; the other
+ * processes erase it before their log lines, and their streams are told
+ * by the run log.  When stderr is not a terminal nothing is drawn.
+ *
+ * Copyright (c) 2026, the pgpull developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "progress.h"
+
+#define PROGRESS_HZ		4		/* redraws a second, at most */
+#define PROGRESS_EVERY	64		/* rows between looks at the clock */
+#define MB				1000000.0
+
+static void append_count(Buf *b, int64_t n);
+static void append_duration(Buf *b, double seconds);
+static void append_rates(Buf *b, double elapsed);
+static void draw(bool final, bool succeeded);
+
+static bool drawing = false;	/* this process draws the line */
+static char *stream_name = NULL;
+static int64_t stream_estimate = -1;
+static int64_t stream_rows = 0;
+static double stream_bytes = 0;
+static double stream_start;
+static double last_draw;
+static int	since_look = 0;
+
+/*
+ * progress_start: whether the progress line is on: stderr is a terminal
+ * and quiet is false.  draws: this process draws it (not a worker of
+ * --jobs, which only erases it before its log lines).
+ */
+bool
+progress_start(bool quiet, bool draws)
+{
+	bool		on = !quiet && isatty(STDERR_FILENO);
+
+	pp_status_erase(on);
+	drawing = on && draws;
+	return drawing;
+}
+
+/*
+ * progress_begin_stream: the stream now read, and the rows it is expected
+ * to have (-1: unknown).
+ */
+void
+progress_begin_stream(const char *name, int64_t estimated_rows)
+{
+	if (!drawing)
+		return;
+	free(stream_name);
+	stream_name = pp_strdup(name);
+	stream_estimate = estimated_rows;
+	stream_rows = 0;
+	stream_bytes = 0;
+	stream_start = last_draw = pp_seconds();
+	since_look = 0;
+	draw(false, false);
+}
+
+/*
+ * progress_rows: rows more were read (fewer, when negative: a chunk read
+ * again), of bytes of row JSON; redraw when it is time.
+ */
+void
+progress_rows(int64_t rows, size_t bytes)
+{
+	double		now;
+
+	if (!drawing || stream_name == NULL)
+		return;
+	stream_rows += rows;
+	stream_bytes += (double) bytes;
+	if (++since_look < PROGRESS_EVERY && rows > 0)
+		return;
+	since_look = 0;
+	now = pp_seconds();
+	if (now - last_draw < 1.0 / PROGRESS_HZ)
+		return;
+	last_draw = now;
+	draw(false, false);
+}
+
+/*
+ * progress_end_stream: the stream ended: its final line, which stays.
+ */
+void
+progress_end_stream(bool succeeded)
+{
+	if (!drawing || stream_name == NULL)
+		return;
+	draw(true, succeeded);
+	free(stream_name);
+	stream_name = NULL;
+}
+
+/*
+ * append_count: n with a comma every three digits.
+ */
+static void
+append_count(Buf *b, int64_t n)
+{
+	char		digits[32];
+	int			len;
+
+	if (n < 0)
+	{
+		buf_append_str(b, "-");
+		n = -n;
+	}
+	len = snprintf(digits, sizeof(digits), "%" PRId64, n);
+	for (int i = 0; i < len; i++)
+	{
+		if (i > 0 && (len - i) % 3 == 0)
+			buf_append_str(b, ",");
+		buf_append(b, &digits[i], 1);
+	}
+}
+
+/*
+ * append_duration: "12.3 s" under a minute, else "M:SS" or "H:MM:SS".
+ */
+static void
+append_duration(Buf *b, double seconds)
+{
+	long		s = (long) (seconds + 0.5);
+
+	if (seconds < 60)
+		buf_appendf(b, "%.1f s", seconds);
+	else if (s < 3600)
+		buf_appendf(b, "%ld:%02ld", s / 60, s % 60);
+	else
+		buf_appendf(b, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+}
+
+/*
+ * append_rates: "N rows/s, X MB/s" over elapsed seconds.
+ */
+static void
+append_rates(Buf *b, double elapsed)
+{
+	if (elapsed <= 0)
+		elapsed = 1e-3;
+	append_count(b, (int64_t) (stream_rows / elapsed));
+	buf_appendf(b, " rows/s, %.1f MB/s", stream_bytes / MB / elapsed);
+}
+
+/*
+ * draw: the stream's line: in place, or final (succeeded or not), cut to
+ * the terminal's width so that it never wraps.
+ */
+static void
+draw(bool final, bool succeeded)
+{
+	double		elapsed = pp_seconds() - stream_start;
+	struct winsize ws;
+	size_t		width = 80;
+	Buf			line;
+
+	buf_init(&line);
+	buf_appendf(&line, "%s: ", stream_name);
+	if (final)
+	{
+		buf_append_str(&line, succeeded ? "done, " : "failed after ");
+		append_count(&line, stream_rows);
+		buf_appendf(&line, " %s, %.1f MB in ", pp_plural(stream_rows, "row", "rows"),
+					stream_bytes / MB);
+		append_duration(&line, elapsed);
+		buf_append_str(&line, " (");
+		append_rates(&line, elapsed);
+		buf_append_str(&line, ")");
+	}
+	else
+	{
+		append_count(&line, stream_rows);
+		if (stream_estimate >= 0)
+		{
+			buf_append_str(&line, " of ~");
+			append_count(&line, stream_estimate);
+		}
+		buf_appendf(&line, " rows, %.1f MB, ", stream_bytes / MB);
+		append_rates(&line, elapsed);
+		buf_append_str(&line, ", ETA ");
+		if (stream_estimate >= 0 && stream_rows > 0 && stream_rows <= stream_estimate && elapsed > 0)
+			append_duration(&line, (stream_estimate - stream_rows) * elapsed / stream_rows);
+		else
+			buf_append_str(&line, "unknown");
+		if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+			width = ws.ws_col;
+		if (line.len >= width)
+		{
+			line.len = width - 1;
+			line.data[line.len] = '\0';
+		}
+	}
+	pp_status_set(line.data, final);
+	buf_free(&line);
+}
