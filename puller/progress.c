@@ -4,15 +4,16 @@
  *		pgpull: the progress line of a sync on a terminal.
  *
  * When stderr is a terminal (and not --quiet), the stream being read has
- * a status line at the bottom of it: rows and MB read, rates and an ETA,
- * redrawn in place at most PROGRESS_HZ times a second, and replaced by a
- * final line when the stream ends.  Log lines erase it before they are
- * written and draw it again after (error.c).  The ETA divides the rows
- * left by the stream's rate so far; the rows to read are the extension's
- * estimate (pgpull.plan: reltuples, when the run reads the whole
- * relation), unknown otherwise.  Rates count the rows read from the source
- * (the row JSON's bytes); the final line's time includes sending the last
- * of them.
+ * a status line at the bottom of it: rows sent (handed to the sink by the
+ * sending thread) of those expected, an ETA, MB, rows and MB a second sent,
+ * and the rows read from the source, redrawn in place at most PROGRESS_HZ times a second by the
+ * main thread (as it reads, and while it waits for the sending thread),
+ * and replaced by a final line when the stream ends.  Log lines erase it
+ * before they are written and draw it again after (error.c).  The ETA
+ * divides the rows left to send by the stream's rate so far; the rows to
+ * read are the extension's estimate (pgpull.plan: reltuples, when the run
+ * reads the whole relation), unknown otherwise.  Bytes are the row JSON's.
+ * The sending thread only adds to its two counters (atomically).
  *
  * With --jobs only the puller's own process draws its line; the other
  * processes erase it before their log lines, and their streams are told
@@ -38,14 +39,16 @@
 
 static void append_count(Buf *b, int64_t n);
 static void append_duration(Buf *b, double seconds);
-static void append_rates(Buf *b, double elapsed);
+static void append_rates(Buf *b, int64_t rows, double bytes, double elapsed);
 static void draw(bool final, bool succeeded);
 
 static bool drawing = false;	/* this process draws the line */
 static char *stream_name = NULL;
 static int64_t stream_estimate = -1;
-static int64_t stream_rows = 0;
+static int64_t stream_rows = 0;	/* read */
 static double stream_bytes = 0;
+static int64_t sent_rows = 0;	/* sent: the sending thread's (atomic) */
+static int64_t sent_bytes = 0;
 static double stream_start;
 static double last_draw;
 static int	since_look = 0;
@@ -79,6 +82,8 @@ progress_begin_stream(const char *name, int64_t estimated_rows)
 	stream_estimate = estimated_rows;
 	stream_rows = 0;
 	stream_bytes = 0;
+	__atomic_store_n(&sent_rows, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sent_bytes, 0, __ATOMIC_RELAXED);
 	stream_start = last_draw = pp_seconds();
 	since_look = 0;
 	draw(false, false);
@@ -100,6 +105,37 @@ progress_rows(int64_t rows, size_t bytes)
 	if (++since_look < PROGRESS_EVERY && rows > 0)
 		return;
 	since_look = 0;
+	now = pp_seconds();
+	if (now - last_draw < 1.0 / PROGRESS_HZ)
+		return;
+	last_draw = now;
+	draw(false, false);
+}
+
+/*
+ * progress_sent: the sending thread handed rows more (of bytes of row
+ * JSON) to the sink.
+ */
+void
+progress_sent(int64_t rows, int64_t bytes)
+{
+	if (!drawing)
+		return;
+	__atomic_add_fetch(&sent_rows, rows, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sent_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+/*
+ * progress_tick: redraw when it is time, while the main thread waits for
+ * the sending thread.
+ */
+void
+progress_tick(void)
+{
+	double		now;
+
+	if (!drawing || stream_name == NULL)
+		return;
 	now = pp_seconds();
 	if (now - last_draw < 1.0 / PROGRESS_HZ)
 		return;
@@ -160,15 +196,15 @@ append_duration(Buf *b, double seconds)
 }
 
 /*
- * append_rates: "N rows/s, X MB/s" over elapsed seconds.
+ * append_rates: "N rows/s, X MB/s" of rows and bytes over elapsed seconds.
  */
 static void
-append_rates(Buf *b, double elapsed)
+append_rates(Buf *b, int64_t rows, double bytes, double elapsed)
 {
 	if (elapsed <= 0)
 		elapsed = 1e-3;
-	append_count(b, (int64_t) (stream_rows / elapsed));
-	buf_appendf(b, " rows/s, %.1f MB/s", stream_bytes / MB / elapsed);
+	append_count(b, (int64_t) (rows / elapsed));
+	buf_appendf(b, " rows/s, %.1f MB/s", bytes / MB / elapsed);
 }
 
 /*
@@ -179,6 +215,8 @@ static void
 draw(bool final, bool succeeded)
 {
 	double		elapsed = pp_seconds() - stream_start;
+	int64_t		rows = __atomic_load_n(&sent_rows, __ATOMIC_RELAXED);
+	double		bytes = (double) __atomic_load_n(&sent_bytes, __ATOMIC_RELAXED);
 	struct winsize ws;
 	size_t		width = 80;
 	Buf			line;
@@ -187,30 +225,35 @@ draw(bool final, bool succeeded)
 	buf_appendf(&line, "%s: ", stream_name);
 	if (final)
 	{
+		/* every row read went, or the stream failed: the rows read tell */
 		buf_append_str(&line, succeeded ? "done, " : "failed after ");
 		append_count(&line, stream_rows);
 		buf_appendf(&line, " %s, %.1f MB in ", pp_plural(stream_rows, "row", "rows"),
 					stream_bytes / MB);
 		append_duration(&line, elapsed);
 		buf_append_str(&line, " (");
-		append_rates(&line, elapsed);
+		append_rates(&line, stream_rows, stream_bytes, elapsed);
 		buf_append_str(&line, ")");
 	}
 	else
 	{
-		append_count(&line, stream_rows);
+		/* the most telling first: a narrow terminal cuts the end */
+		append_count(&line, rows);
 		if (stream_estimate >= 0)
 		{
 			buf_append_str(&line, " of ~");
 			append_count(&line, stream_estimate);
 		}
-		buf_appendf(&line, " rows, %.1f MB, ", stream_bytes / MB);
-		append_rates(&line, elapsed);
-		buf_append_str(&line, ", ETA ");
-		if (stream_estimate >= 0 && stream_rows > 0 && stream_rows <= stream_estimate && elapsed > 0)
-			append_duration(&line, (stream_estimate - stream_rows) * elapsed / stream_rows);
+		buf_append_str(&line, " rows, ETA ");
+		if (stream_estimate >= 0 && rows > 0 && rows <= stream_estimate && elapsed > 0)
+			append_duration(&line, (stream_estimate - rows) * elapsed / rows);
 		else
 			buf_append_str(&line, "unknown");
+		buf_appendf(&line, ", %.1f MB, ", bytes / MB);
+		append_rates(&line, rows, bytes, elapsed);
+		buf_append_str(&line, ", ");
+		append_count(&line, stream_rows);
+		buf_append_str(&line, " read");
 		if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
 			width = ws.ws_col;
 		if (line.len >= width)

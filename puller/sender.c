@@ -46,6 +46,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "progress.h"
 #include "sender.h"
 #include "state.h"
 
@@ -255,6 +256,7 @@ send_item(Sender *snd, SenderItem *item, PPError *err)
 			rc = sink->methods->flush(sink, err);
 		if (rc < 0)
 			return -1;
+		progress_sent(1, (int64_t) row.row_json_len);
 	}
 	return rc < 0 ? -1 : 0;
 }
@@ -493,7 +495,10 @@ sender_make_room(Sender *snd, PPError *err)
 	pthread_mutex_lock(&snd->lock);
 	while (!snd->failed && !pp_interrupted &&
 		   (snd->queued_files > 0 || (snd->queued_mem > 0 && snd->queued_mem >= snd->memory)))
+	{
 		wait_changed(snd, &passed_on);
+		progress_tick();
+	}
 	failed = snd->failed;
 	if (failed)
 		copy_error(err, &snd->err);
@@ -535,7 +540,10 @@ sender_wait(Sender *snd, bool discard, PPError *err)
 		snd->tail = NULL;
 	}
 	while (snd->head != NULL || snd->busy)
+	{
 		wait_changed(snd, &passed_on);
+		progress_tick();
+	}
 	failed = snd->failed;
 	if (failed)
 	{
