@@ -39,37 +39,42 @@
 #define PQCLEAR(r) \
 	do { if (r) PQclear(r); (r) = NULL; } while (0)
 
-/* the columns of pgpull.status read, the table's first */
+/* the columns of pgpull.status, in its order */
 #define STREAM_QUERY \
-	"SELECT integration, relation, method, bookmark, last_run_at, last_status," \
-	" rows_loaded_24h, next_action, stream_id, destination_table, last_run_id," \
-	" last_error, historical_pending, relation_dropped" \
+	"SELECT integration, stream_id, relation, destination_table, method, bookmark," \
+	" last_run_id, last_run_at, last_status, last_error, rows_loaded_24h," \
+	" next_action, historical_pending, relation_dropped" \
 	" FROM pgpull.status($1)"
 enum
 {
 	COL_INTEGRATION,
+	COL_STREAM_ID,
 	COL_RELATION,
+	COL_DESTINATION_TABLE,
 	COL_METHOD,
 	COL_BOOKMARK,
+	COL_LAST_RUN_ID,
 	COL_LAST_RUN_AT,
 	COL_LAST_STATUS,
+	COL_LAST_ERROR,
 	COL_ROWS_24H,
 	COL_NEXT_ACTION,
-	COL_STREAM_ID,
-	COL_DESTINATION_TABLE,
-	COL_LAST_RUN_ID,
-	COL_LAST_ERROR,
 	COL_HISTORICAL_PENDING,
 	COL_RELATION_DROPPED
 };
-#define TABLE_COLUMNS	8		/* the human table shows the first ones */
 
-#define ITEM_COLUMNS	"kind, subject, message, fix, attention"
-
+/* the columns of the human table, and their headings */
+#define TABLE_COLUMNS	8
+static const int table_column[TABLE_COLUMNS] = {
+	COL_INTEGRATION, COL_RELATION, COL_METHOD, COL_BOOKMARK, COL_LAST_RUN_AT,
+	COL_LAST_STATUS, COL_ROWS_24H, COL_NEXT_ACTION
+};
 static const char *const table_heading[TABLE_COLUMNS] = {
 	"INTEGRATION", "RELATION", "METHOD", "BOOKMARK", "LAST RUN", "STATUS",
 	"ROWS 24H", "NEXT ACTION"
 };
+
+#define ITEM_COLUMNS	"kind, subject, message, fix, attention"
 
 /* an item of pgpull.status_attention or pgpull.status_standby */
 typedef struct StatusItem
@@ -204,7 +209,7 @@ print_table(const PGresult *streams, const StatusItem *items, int n)
 		width[c] = display_width(table_heading[c]);
 		for (int r = 0; r < rows; r++)
 		{
-			char	   *text = cell(streams, r, c);
+			char	   *text = cell(streams, r, table_column[c]);
 			int			w = display_width(text);
 
 			if (w > width[c])
@@ -216,10 +221,11 @@ print_table(const PGresult *streams, const StatusItem *items, int n)
 	{
 		for (int c = 0; c < TABLE_COLUMNS; c++)
 		{
-			char	   *text = r < 0 ? pp_strdup(table_heading[c]) : cell(streams, r, c);
+			char	   *text = r < 0 ? pp_strdup(table_heading[c]) :
+				cell(streams, r, table_column[c]);
 			int			pad = width[c] - display_width(text);
 
-			if (c == COL_ROWS_24H)
+			if (table_column[c] == COL_ROWS_24H)
 				printf("%*s%s", pad, "", text);
 			else if (c == TABLE_COLUMNS - 1)
 				printf("%s", text);

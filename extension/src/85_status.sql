@@ -163,12 +163,13 @@ COMMENT ON FUNCTION pgpull.status_standby(text) IS 'the standby checks not ok on
  * status_attention: what needs attention in the integrations the session's
  * role may run (or the one named), one row each: an integration named that
  * tracks no stream; per stream, a relation that was dropped (with the
- * untrack call) and a last run that failed (with its error); the rows of
- * the privilege audit (check_privileges) that are not ok, for each role
- * the integrations are granted to (of those roles, only the session's
- * role and the roles it is a member of, unless it is a member of the
- * extension owner), over the schemas of their streams; then
- * status_standby's rows.
+ * untrack call), or else a last run that failed (with its error); the
+ * rows of the privilege audit (check_privileges) that are not ok, for
+ * each role the integrations are granted to (of those roles, only the
+ * session's role and the roles it is a member of, unless it is a member
+ * of the extension owner), over the schemas of their streams, but for the
+ * columns of a relation the role cannot read at all (its relation's row
+ * and fix cover them); then status_standby's rows.
  */
 CREATE FUNCTION pgpull.status_attention(integration text DEFAULT NULL)
 RETURNS TABLE (kind text, subject text, message text, fix text, attention boolean)
@@ -211,7 +212,7 @@ BEGIN
 			fix := pg_catalog.format('SELECT pgpull.untrack(%s, %L)', v_stream.relation_oid, v_stream.integration);
 			RETURN NEXT;
 		END IF;
-		IF v_stream.last_status = 'failed' THEN
+		IF v_stream.last_status = 'failed' AND NOT v_stream.relation_dropped THEN
 			message := pg_catalog.format('the last run (%s) failed: %s', v_stream.last_run_id,
 										 COALESCE(v_stream.last_error, 'no error recorded'));
 			fix := NULL;
@@ -236,9 +237,16 @@ BEGIN
 				  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 				 WHERE s.integration = ANY (v_grantee.integrations)) x;
 		FOR v_row IN
-			SELECT * FROM pgpull.check_privileges(v_grantee.role_name, v_schemas) c
-			 WHERE NOT c.ok
-			   AND (c.object_type <> 'integration' OR c.object_name = ANY (v_grantee.integrations))
+			WITH failed AS (
+				SELECT * FROM pgpull.check_privileges(v_grantee.role_name, v_schemas) c
+				 WHERE NOT c.ok
+				   AND (c.object_type <> 'integration' OR c.object_name = ANY (v_grantee.integrations)))
+			SELECT f.*
+			  FROM failed f
+			 WHERE NOT (f.object_type = 'column'
+						AND EXISTS (SELECT FROM failed t
+									 WHERE t.object_type <> 'column' AND t.privilege = 'SELECT'
+									   AND pg_catalog.starts_with(f.object_name, t.object_name || '.')))
 		LOOP
 			subject := pg_catalog.format('role %s: %s on %s %s', pgpull._quoted(v_grantee.role_name),
 										 v_row.privilege, v_row.object_type, v_row.object_name);
