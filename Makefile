@@ -153,7 +153,7 @@ $(CURDIR)/puller:
 # A build out of the tree finds what an earlier build left in the source
 # tree along VPATH, takes it as up to date, and then has nothing here to
 # install: refuse it until "make clean" there.
-ifneq ($(abspath $(CURDIR)),$(pgpull_src))
+ifneq ($(realpath $(CURDIR)),$(realpath $(pgpull_src)))
 ifneq ($(wildcard $(pgpull_src)/$(PROGRAM) $(pgpull_src)/$(DATA_built) $(pgpull_src)/puller/*.o),)
 $(error the source tree $(pgpull_src) holds build products: run "make clean" there before building out of the tree)
 endif
