@@ -17,7 +17,7 @@ version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
 extension=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$src/extension/pgpull.control")
 if [ "${version%-*}" != "$extension" ]; then
 	echo "pgpull: error: debian/changelog is at version $version, the extension at $extension" >&2
-	echo "pgpull: hint: Add a debian/changelog entry for $extension-1 (dch -v $extension-1)." >&2
+	echo "pgpull: hint: Add a debian/changelog entry for $extension-1 (dch -v $extension-1, from devscripts, or by hand)." >&2
 	exit 2
 fi
 

@@ -69,6 +69,11 @@ ok(scalar @commands >= 2, 'pgpull --help lists its commands');
 @missing = grep { my $c = $_ =~ s/-/\\-/gr; $page !~ /^\.TP\n\.B \Q$c\E$/m } @commands;
 is("@missing", '', 'the man page has a paragraph on every command of --help');
 
+# debian/control is generated: it must be what pg_buildext makes of
+# debian/control.in and debian/pgversions on this system
+($rc, $out) = run_all([ 'pg_buildext', 'checkcontrol' ], PG_UPDATECONTROL => 'no');
+is($rc, 0, 'debian/control is up to date (pg_buildext checkcontrol)') or diag($out);
+
 # make deb: the packages and lintian
 my $debdir = "$tmp/deb";
 ($rc, $out) = run_all([ 'make', '--no-print-directory', 'deb', "DEB_DIR=$debdir" ]);
