@@ -47,7 +47,10 @@ extern const char *pp_plural(int64_t n, const char *one, const char *many);
 extern pid_t pp_fork_child(void);
 extern double pp_seconds(void);
 
-/* set by the SIGINT and SIGTERM handler (conn.c): stop at the next chance */
+/*
+ * set by the SIGINT and SIGTERM handler (conn.c) to the signal's number:
+ * stop at the next chance; main() raises it again once all is cleaned up
+ */
 extern volatile sig_atomic_t pp_interrupted;
 
 extern bool pp_is_conninfo(const char *s);

@@ -4,7 +4,7 @@
  *		pgpull: command line entry point.
  *
  * "pgpull COMMAND [OPTION]...": the command picks the option table
- * ("sync" or "commit-state"), and "pgpull --help" and "pgpull --version"
+ * ("sync", "commit-state" or "status"), and "pgpull --help" and "pgpull --version"
  * answer without one.  Usage errors print
  * "pgpull: error: ..." and the line pointing at --help, and exit with 2.
  *
@@ -13,6 +13,7 @@
  *-------------------------------------------------------------------------
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,14 @@
 #include "conn.h"
 #include "error.h"
 #include "options.h"
+#include "status.h"
 #include "sync.h"
 #include "sync_all.h"
 
 static void usage_summary(FILE *out);
 static void usage(void);
 static int	global_options(int argc, char **argv);
+static void die_by_signal(int signo);
 
 /*
  * usage_summary: the "Usage:" lines of the help text, on out.
@@ -40,6 +43,7 @@ usage_summary(FILE *out)
 	fprintf(out, "  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
 	fprintf(out, "  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
 	fprintf(out, "  pgpull sync --source=CONNINFO --dry-run [OPTION]...\n");
+	fprintf(out, "  pgpull status --source=CONNINFO [--integration=NAME] [--format=table|json]\n");
 	fprintf(out, "  pgpull --help | --version\n");
 }
 
@@ -57,7 +61,9 @@ usage(void)
 	printf("  sync                   copy the changed rows of every stream of an integration\n");
 	printf("                         to the destination, then move the bookmarks\n");
 	printf("  commit-state           move the bookmarks to the states a Singer target printed\n");
-	printf("                         after storing the rows of \"sync --target -\"\n\n");
+	printf("                         after storing the rows of \"sync --target -\"\n");
+	printf("  status                 show each stream's last run and next action, and what\n");
+	printf("                         needs attention (for monitoring: see the exit status)\n\n");
 	printf("Options of sync:\n");
 	printf("      --integration=NAME integration to sync (default: \"default\")\n");
 	printf("      --all-databases    sync every database the role can connect to on the\n");
@@ -116,6 +122,10 @@ usage(void)
 	printf("                         (\"-\": read it from standard input); a state of\n");
 	printf("                         --all-databases goes to each of its databases' catalogs,\n");
 	printf("                         on the server --state or --source names\n\n");
+	printf("Options of status:\n");
+	printf("      --integration=NAME show only this integration (default: every one the\n");
+	printf("                         role may run)\n");
+	printf("      --format=FORMAT    \"table\" (default) or \"json\"\n\n");
 	printf("Connection options:\n");
 	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
 	printf("                         URI (\"\" takes the PG* environment variables); may be\n");
@@ -144,7 +154,10 @@ usage(void)
 	printf("  2  usage or configuration error; commit-state: no state in the file\n");
 	printf("  3  could not connect to a database, the destination or the ssh server, or\n");
 	printf("     the destination rejected the token or its TLS certificate\n");
-	printf("  With --all-databases, the worst status of the databases (3 over 2 over 1).\n\n");
+	printf("  With --all-databases, the worst status of the databases (3 over 2 over 1).\n");
+	printf("  status: 0 nothing needs attention, 1 something does (a stream whose last\n");
+	printf("  run failed, a dropped tracked relation, a privilege missing, a standby\n");
+	printf("  setting too low while a historical sync is pending), 2 and 3 as above.\n\n");
 	printf("Report bugs to the pgpull issue tracker.\n");
 }
 
@@ -186,12 +199,32 @@ global_options(int argc, char **argv)
 	}
 }
 
+/*
+ * die_by_signal: once everything is cleaned up after SIGINT or SIGTERM (the
+ * run recorded as interrupted, the target and the tunnel stopped), die by
+ * that signal, so that a shell or systemd sees how pgpull ended.
+ */
+static void
+die_by_signal(int signo)
+{
+	struct sigaction sa;
+
+	fflush(stdout);
+	fflush(stderr);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(signo, &sa, NULL);
+	raise(signo);
+}
+
 int
 main(int argc, char **argv)
 {
 	PullerOptions o;
 	int			rc;
 	bool		sync;
+	bool		status;
 
 	if (argc < 2)
 	{
@@ -207,15 +240,19 @@ main(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "sync") != 0 && strcmp(argv[1], "commit-state") != 0)
+	if (strcmp(argv[1], "sync") != 0 && strcmp(argv[1], "commit-state") != 0 &&
+		strcmp(argv[1], "status") != 0)
 	{
 		pp_usage_error("unrecognized command \"%s\"", argv[1]);
 		return EXIT_USAGE;
 	}
 
 	sync = strcmp(argv[1], "sync") == 0;
+	status = strcmp(argv[1], "status") == 0;
 	if (sync)
 		rc = options_parse_sync(argc - 1, argv + 1, &o);
+	else if (status)
+		rc = options_parse_status(argc - 1, argv + 1, &o);
 	else
 		rc = options_parse_commit(argc - 1, argv + 1, &o);
 	if (rc == OPTIONS_HELP)
@@ -231,12 +268,14 @@ main(int argc, char **argv)
 	else if (rc == 0)
 	{
 		/* commit-state connects to the catalog only */
-		rc = conn_use_ssh(&o, sync);
+		rc = conn_use_ssh(&o, sync || status);
 		if (rc == 0)
-			rc = !sync ? commit_state_run(&o) :
+			rc = status ? status_run(&o) : !sync ? commit_state_run(&o) :
 				o.all_databases ? sync_all_databases(&o) : sync_run(&o);
 		conn_end_ssh();
 	}
 	options_free(&o);
+	if (pp_interrupted)
+		die_by_signal(pp_interrupted);
 	return rc;
 }
