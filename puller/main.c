@@ -4,7 +4,7 @@
  *		pgpull: command line entry point.
  *
  * "pgpull COMMAND [OPTION]...": the command picks the option table
- * ("sync" or "commit-state"), and "pgpull --help" and "pgpull --version"
+ * ("sync", "commit-state" or "discover"), and "pgpull --help" and "pgpull --version"
  * answer without one.  Usage errors print
  * "pgpull: error: ..." and the line pointing at --help, and exit with 2.
  *
@@ -19,6 +19,7 @@
 
 #include "commit.h"
 #include "conn.h"
+#include "discover.h"
 #include "error.h"
 #include "options.h"
 #include "sync.h"
@@ -39,6 +40,7 @@ usage_summary(FILE *out)
 	fprintf(out, "  pgpull sync --source=CONNINFO --target=- [OPTION]... | TARGET > STATE_FILE\n");
 	fprintf(out, "  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
 	fprintf(out, "  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
+	fprintf(out, "  pgpull discover --source=CONNINFO [--schema=SCHEMA]... [--format=table|json]\n");
 	fprintf(out, "  pgpull --help | --version\n");
 }
 
@@ -56,7 +58,9 @@ usage(void)
 	printf("  sync                   copy the changed rows of every stream of an integration\n");
 	printf("                         to the destination, then move the bookmarks\n");
 	printf("  commit-state           move the bookmarks to the states a Singer target printed\n");
-	printf("                         after storing the rows of \"sync --target -\"\n\n");
+	printf("                         after storing the rows of \"sync --target -\"\n");
+	printf("  discover               list the relations the role can see, with what choosing\n");
+	printf("                         their streams needs, and the streams that track them\n\n");
 	printf("Options of sync:\n");
 	printf("      --integration=NAME integration to sync (default: \"default\")\n");
 	printf("      --all-databases    sync every database the role can connect to on the\n");
@@ -108,6 +112,11 @@ usage(void)
 	printf("                         (\"-\": read it from standard input); a state of\n");
 	printf("                         --all-databases goes to each of its databases' catalogs,\n");
 	printf("                         on the server --state or --source names\n\n");
+	printf("Options of discover:\n");
+	printf("      --schema=SCHEMA    only relations of SCHEMA (may be given several times;\n");
+	printf("                         default: every schema)\n");
+	printf("      --format=FORMAT    table (aligned columns, the default) or json (an array\n");
+	printf("                         of objects, for scripts)\n\n");
 	printf("Connection options:\n");
 	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
 	printf("                         URI (\"\" takes the PG* environment variables); may be\n");
@@ -129,7 +138,7 @@ usage(void)
 	printf("target needs none.  Logs go to standard error.\n\n");
 	printf("Exit status:\n");
 	printf("  0  every stream synced (streams another puller holds are skipped);\n");
-	printf("     commit-state: the states were applied\n");
+	printf("     commit-state: the states were applied; discover: the relations listed\n");
 	printf("  1  some stream failed (the others still ran), or the Singer target stopped\n");
 	printf("     reading or exited with a status other than 0\n");
 	printf("  2  usage or configuration error; commit-state: no state in the file\n");
@@ -182,7 +191,7 @@ main(int argc, char **argv)
 {
 	PullerOptions o;
 	int			rc;
-	bool		sync;
+	const char *command = argv[1];
 
 	if (argc < 2)
 	{
@@ -198,17 +207,17 @@ main(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "sync") != 0 && strcmp(argv[1], "commit-state") != 0)
+	if (strcmp(command, "sync") == 0)
+		rc = options_parse_sync(argc - 1, argv + 1, &o);
+	else if (strcmp(command, "commit-state") == 0)
+		rc = options_parse_commit(argc - 1, argv + 1, &o);
+	else if (strcmp(command, "discover") == 0)
+		rc = options_parse_discover(argc - 1, argv + 1, &o);
+	else
 	{
-		pp_usage_error("unrecognized command \"%s\"", argv[1]);
+		pp_usage_error("unrecognized command \"%s\"", command);
 		return EXIT_USAGE;
 	}
-
-	sync = strcmp(argv[1], "sync") == 0;
-	if (sync)
-		rc = options_parse_sync(argc - 1, argv + 1, &o);
-	else
-		rc = options_parse_commit(argc - 1, argv + 1, &o);
 	if (rc == OPTIONS_HELP)
 	{
 		usage();
@@ -222,9 +231,10 @@ main(int argc, char **argv)
 	else if (rc == 0)
 	{
 		/* commit-state connects to the catalog only */
-		rc = conn_use_ssh(&o, sync);
+		rc = conn_use_ssh(&o, strcmp(command, "commit-state") != 0);
 		if (rc == 0)
-			rc = !sync ? commit_state_run(&o) :
+			rc = strcmp(command, "commit-state") == 0 ? commit_state_run(&o) :
+				strcmp(command, "discover") == 0 ? discover_run(&o) :
 				o.all_databases ? sync_all_databases(&o) : sync_run(&o);
 		conn_end_ssh();
 	}

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * puller/options.c
- *		pgpull: parse and check the options of "pgpull sync" and "pgpull
- *		commit-state".
+ *		pgpull: parse and check the options of "pgpull sync", "pgpull
+ *		commit-state" and "pgpull discover".
  *
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
@@ -52,6 +52,8 @@ enum
 	OPT_SSH,
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
+	OPT_SCHEMA,
+	OPT_FORMAT,
 	OPT_HELP
 };
 
@@ -74,6 +76,7 @@ static bool parse_long(const char *arg, const char *optname, long min,
 static bool parse_target(const char *arg, PullerOptions *o);
 static void set_string(char **field, const char *value);
 static int	common_option(int c, char **argv, PullerOptions *o);
+static bool source_given(int argc, char **argv, const PullerOptions *o);
 
 /*
  * set_string: replace an option's string (an option given twice: the last
@@ -280,7 +283,7 @@ parse_target(const char *arg, PullerOptions *o)
 }
 
 /*
- * common_option: handle an option that sync and commit-state share, as
+ * common_option: handle an option that the commands share, as
  * getopt_long returned it (c, with optarg and optind set): the connection
  * options, --integration, --verbose, --version, --help, and getopt's own
  * errors.  Returns 0 to go on, OPTIONS_HELP, OPTIONS_VERSION, or
@@ -334,6 +337,26 @@ common_option(int c, char **argv, PullerOptions *o)
 			return EXIT_USAGE;
 	}
 	return 0;
+}
+
+/*
+ * source_given: after the options of a command that reads the source: no
+ * argument is left (optind is past the last) and --source was given.
+ * Prints the usage error when not.
+ */
+static bool
+source_given(int argc, char **argv, const PullerOptions *o)
+{
+	if (optind < argc)
+	{
+		pp_usage_error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		return false;
+	}
+	if (o->source != NULL)
+		return true;
+	pp_usage_error("no source database given");
+	pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
+	return false;
 }
 
 /*
@@ -446,18 +469,8 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				break;
 		}
 	}
-	if (optind < argc)
-	{
-		pp_usage_error("too many command-line arguments (first is \"%s\")", argv[optind]);
+	if (!source_given(argc, argv, o))
 		return EXIT_USAGE;
-	}
-
-	if (o->source == NULL)
-	{
-		pp_usage_error("no source database given");
-		pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
-		return EXIT_USAGE;
-	}
 	if (o->target == NULL && o->target_command == NULL)
 	{
 		pp_usage_error("no target given");
@@ -598,6 +611,78 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 }
 
 /*
+ * options_parse_discover: parse "pgpull discover" options; argv[0] is
+ * "discover".  --schema may be given several times (each adds a schema);
+ * the other options once.  Returns 0, OPTIONS_HELP, OPTIONS_VERSION, or
+ * EXIT_USAGE after printing a usage error.  The caller frees o with
+ * options_free in every case.
+ */
+int
+options_parse_discover(int argc, char **argv, PullerOptions *o)
+{
+	static const struct option long_options[] = {
+		{"source", required_argument, NULL, OPT_SOURCE},
+		{"ssh", required_argument, NULL, OPT_SSH},
+		{"ssh-identity", required_argument, NULL, OPT_SSH_IDENTITY},
+		{"ssh-known-hosts", required_argument, NULL, OPT_SSH_KNOWN_HOSTS},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+	int			rc;
+	uint64_t	given = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->format = FORMAT_TABLE;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":V?", long_options, NULL)) != -1)
+	{
+		if (c != OPT_SCHEMA && repeated(c, long_options, &given))
+			return EXIT_USAGE;
+		switch (c)
+		{
+			case OPT_SCHEMA:
+				if (optarg[0] == '\0')
+				{
+					pp_usage_error("--schema must not be empty");
+					return EXIT_USAGE;
+				}
+				o->schemas = pp_realloc(o->schemas, sizeof(char *) * (size_t) (o->nschemas + 1));
+				o->schemas[o->nschemas++] = pp_strdup(optarg);
+				break;
+			case OPT_FORMAT:
+				if (strcmp(optarg, "table") == 0)
+					o->format = FORMAT_TABLE;
+				else if (strcmp(optarg, "json") == 0)
+					o->format = FORMAT_JSON;
+				else
+				{
+					pp_usage_error("invalid value \"%s\" for option --format", optarg);
+					pp_log_hint("Give --format table (the default) or --format json.");
+					return EXIT_USAGE;
+				}
+				break;
+			default:
+				rc = common_option(c, argv, o);
+				if (rc != 0)
+					return rc;
+				break;
+		}
+	}
+	if (!source_given(argc, argv, o))
+		return EXIT_USAGE;
+	if (!check_conninfo(o->source, "--source") ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+		return EXIT_USAGE;
+	return 0;
+}
+
+/*
  * options_target_kind_name: the target kind recorded in the catalog
  * ('import_api' or 'singer'), never the URL.
  */
@@ -625,5 +710,8 @@ options_free(PullerOptions *o)
 	free(o->ssh);
 	free(o->ssh_identity);
 	free(o->ssh_known_hosts);
+	for (int i = 0; i < o->nschemas; i++)
+		free(o->schemas[i]);
+	free(o->schemas);
 	memset(o, 0, sizeof(*o));
 }
