@@ -3417,7 +3417,9 @@ BEGIN
 		   AND pgpull._relation_visible(CURRENT_USER, c.oid)
 	), col AS (
 		SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod,
-			   r.usable AND pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable
+			   r.usable AND pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable,
+			   EXISTS (SELECT FROM pg_catalog.pg_index i
+						WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum AND i.indisvalid) AS indexed
 		  FROM rel r
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
 		 WHERE a.attnum > 0 AND NOT a.attisdropped
@@ -3427,6 +3429,15 @@ BEGIN
 			   pgpull._type_problem(t.atttypid, t.atttypmod) AS problem,
 			   pgpull._replication_key_type((pgpull._type_info(t.atttypid, t.atttypmod)).base_type) AS key_ok
 		  FROM (SELECT DISTINCT c.atttypid, c.atttypmod FROM col c) t
+	), cols AS (
+		SELECT c.attrelid,
+			   pg_catalog.array_agg(c.attname ORDER BY c.indexed DESC, c.attnum)
+				   FILTER (WHERE c.readable AND t.key_ok AND t.problem IS NULL) AS keys,
+			   pg_catalog.array_agg(c.attname ORDER BY c.attnum) FILTER (WHERE NOT c.readable) AS unreadable,
+			   pg_catalog.array_agg(c.attname ORDER BY c.attnum) FILTER (WHERE t.problem IS NOT NULL) AS unsupported
+		  FROM col c
+		  JOIN typ t ON t.atttypid = c.atttypid AND t.atttypmod = c.atttypmod
+		 GROUP BY c.attrelid
 	), stream AS (
 		SELECT s.relation,
 			   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('integration', s.integration,
@@ -3452,24 +3463,10 @@ BEGIN
 				  CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
 				   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
 				  WHERE i.indrelid = r.oid AND i.indisprimary) END,
-		   (SELECT COALESCE(pg_catalog.array_agg(c.attname
-												 ORDER BY EXISTS (SELECT FROM pg_catalog.pg_index i
-																   WHERE i.indrelid = c.attrelid
-																	 AND i.indkey[0] = c.attnum
-																	 AND i.indisvalid) DESC,
-														  c.attnum), '{}')
-			  FROM col c
-			  JOIN typ t ON t.atttypid = c.atttypid AND t.atttypmod = c.atttypmod
-			 WHERE c.attrelid = r.oid AND c.readable AND t.key_ok AND t.problem IS NULL),
-		   (SELECT COALESCE(pg_catalog.array_agg(c.attname ORDER BY c.attnum), '{}')
-			  FROM col c
-			 WHERE c.attrelid = r.oid AND NOT c.readable),
-		   (SELECT COALESCE(pg_catalog.array_agg(c.attname ORDER BY c.attnum), '{}')
-			  FROM col c
-			  JOIN typ t ON t.atttypid = c.atttypid AND t.atttypmod = c.atttypmod
-			 WHERE c.attrelid = r.oid AND t.problem IS NOT NULL),
+		   COALESCE(c.keys, '{}'), COALESCE(c.unreadable, '{}'), COALESCE(c.unsupported, '{}'),
 		   COALESCE(s.streams, '[]')
 	  FROM rel r
+	  LEFT JOIN cols c ON c.attrelid = r.oid
 	  LEFT JOIN stream s ON s.relation = r.oid
 	 ORDER BY r.nspname, r.relname;
 END
