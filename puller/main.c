@@ -4,8 +4,8 @@
  *		pgpull: command line entry point.
  *
  * "pgpull COMMAND [OPTION]...": the command picks the option table
- * ("sync", "commit-state" or "discover"), and "pgpull --help" and "pgpull --version"
- * answer without one.  Usage errors print
+ * ("sync", "commit-state" or "discover"), and "pgpull --help" and
+ * "pgpull --version" answer without one.  Usage errors print
  * "pgpull: error: ..." and the line pointing at --help, and exit with 2.
  *
  * Copyright (c) 2026, the pgpull developers
