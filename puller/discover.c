@@ -333,7 +333,7 @@ discover_run(const PullerOptions *o)
 		pp_error_clear(&err);
 		return status;
 	}
-	status = o->format == FORMAT_JSON ? print_json(relations) : print_table(relations);
+	status = o->format_json ? print_json(relations) : print_table(relations);
 	json_decref(relations);
 	if (fflush(stdout) != 0 || ferror(stdout))
 	{

@@ -2,7 +2,7 @@
  *
  * puller/options.c
  *		pgpull: parse and check the options of "pgpull sync", "pgpull
- *		commit-state" and "pgpull discover".
+ *		commit-state", "pgpull status" and "pgpull discover".
  *
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
@@ -52,12 +52,12 @@ enum
 	OPT_SSH,
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
-	OPT_SCHEMA,
 	OPT_FORMAT,
+	OPT_SCHEMA,
 	OPT_HELP
 };
 
-/* the long options sync and commit-state share */
+/* the long options sync, commit-state and status share */
 #define COMMON_LONG_OPTIONS \
 	{"source", required_argument, NULL, OPT_SOURCE}, \
 	{"state", required_argument, NULL, OPT_STATE}, \
@@ -76,7 +76,8 @@ static bool parse_long(const char *arg, const char *optname, long min,
 static bool parse_target(const char *arg, PullerOptions *o);
 static void set_string(char **field, const char *value);
 static int	common_option(int c, char **argv, PullerOptions *o);
-static bool source_given(int argc, char **argv, const PullerOptions *o);
+static bool parse_format(const char *arg, PullerOptions *o);
+static bool source_and_no_argument(int argc, char **argv, const PullerOptions *o);
 
 /*
  * set_string: replace an option's string (an option given twice: the last
@@ -283,7 +284,7 @@ parse_target(const char *arg, PullerOptions *o)
 }
 
 /*
- * common_option: handle an option that the commands share, as
+ * common_option: handle an option the commands share, as
  * getopt_long returned it (c, with optarg and optind set): the connection
  * options, --integration, --verbose, --version, --help, and getopt's own
  * errors.  Returns 0 to go on, OPTIONS_HELP, OPTIONS_VERSION, or
@@ -340,23 +341,25 @@ common_option(int c, char **argv, PullerOptions *o)
 }
 
 /*
- * source_given: after the options of a command that reads the source: no
- * argument is left (optind is past the last) and --source was given.
- * Prints the usage error when not.
+ * source_and_no_argument: after the options of sync, status or discover, no
+ * argument is left and --source was given.  Prints the usage error and
+ * returns false otherwise.
  */
 static bool
-source_given(int argc, char **argv, const PullerOptions *o)
+source_and_no_argument(int argc, char **argv, const PullerOptions *o)
 {
 	if (optind < argc)
 	{
 		pp_usage_error("too many command-line arguments (first is \"%s\")", argv[optind]);
 		return false;
 	}
-	if (o->source != NULL)
-		return true;
-	pp_usage_error("no source database given");
-	pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
-	return false;
+	if (o->source == NULL)
+	{
+		pp_usage_error("no source database given");
+		pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -469,7 +472,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				break;
 		}
 	}
-	if (!source_given(argc, argv, o))
+	if (!source_and_no_argument(argc, argv, o))
 		return EXIT_USAGE;
 	if (o->target == NULL && o->target_command == NULL)
 	{
@@ -611,6 +614,69 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 }
 
 /*
+ * parse_format: --format of status and discover, "table" (the default) or
+ * "json".  Prints the usage error and returns false for anything else.
+ */
+static bool
+parse_format(const char *arg, PullerOptions *o)
+{
+	if (strcmp(arg, "table") != 0 && strcmp(arg, "json") != 0)
+	{
+		pp_usage_error("invalid value \"%s\" for option --format", arg);
+		pp_log_hint("The format is \"table\" (the default) or \"json\".");
+		return false;
+	}
+	o->format_json = strcmp(arg, "json") == 0;
+	return true;
+}
+
+/*
+ * options_parse_status: parse "pgpull status" options; argv[0] is
+ * "status".  --integration is optional (NULL: every integration the role
+ * may run); --format is "table" (the default) or "json".  Returns 0,
+ * OPTIONS_HELP, OPTIONS_VERSION, or EXIT_USAGE after printing a usage
+ * error.  The caller frees o with options_free in every case.
+ */
+int
+options_parse_status(int argc, char **argv, PullerOptions *o)
+{
+	static const struct option long_options[] = {
+		COMMON_LONG_OPTIONS,
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+	int			rc;
+	uint64_t	given = 0;
+
+	memset(o, 0, sizeof(*o));
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
+	{
+		if (repeated(c, long_options, &given))
+			return EXIT_USAGE;
+		if (c == OPT_FORMAT)
+		{
+			if (!parse_format(optarg, o))
+				return EXIT_USAGE;
+			continue;
+		}
+		rc = common_option(c, argv, o);
+		if (rc != 0)
+			return rc;
+	}
+	if (!source_and_no_argument(argc, argv, o))
+		return EXIT_USAGE;
+	if (!check_conninfo(o->source, "--source") ||
+		(o->state && !check_conninfo(o->state, "--state")) ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+		return EXIT_USAGE;
+	return 0;
+}
+
+/*
  * options_parse_discover: parse "pgpull discover" options; argv[0] is
  * "discover".  --schema may be given several times (each adds a schema);
  * the other options once.  Returns 0, OPTIONS_HELP, OPTIONS_VERSION, or
@@ -636,45 +702,35 @@ options_parse_discover(int argc, char **argv, PullerOptions *o)
 	uint64_t	given = 0;
 
 	memset(o, 0, sizeof(*o));
-	o->format = FORMAT_TABLE;
 
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":V?", long_options, NULL)) != -1)
 	{
-		if (c != OPT_SCHEMA && repeated(c, long_options, &given))
-			return EXIT_USAGE;
-		switch (c)
+		if (c == OPT_SCHEMA)
 		{
-			case OPT_SCHEMA:
-				if (optarg[0] == '\0')
-				{
-					pp_usage_error("--schema must not be empty");
-					return EXIT_USAGE;
-				}
-				o->schemas = pp_realloc(o->schemas, sizeof(char *) * (size_t) (o->nschemas + 1));
-				o->schemas[o->nschemas++] = pp_strdup(optarg);
-				break;
-			case OPT_FORMAT:
-				if (strcmp(optarg, "table") == 0)
-					o->format = FORMAT_TABLE;
-				else if (strcmp(optarg, "json") == 0)
-					o->format = FORMAT_JSON;
-				else
-				{
-					pp_usage_error("invalid value \"%s\" for option --format", optarg);
-					pp_log_hint("Give --format table (the default) or --format json.");
-					return EXIT_USAGE;
-				}
-				break;
-			default:
-				rc = common_option(c, argv, o);
-				if (rc != 0)
-					return rc;
-				break;
+			if (optarg[0] == '\0')
+			{
+				pp_usage_error("--schema must not be empty");
+				return EXIT_USAGE;
+			}
+			o->schemas = pp_realloc(o->schemas, sizeof(char *) * (size_t) (o->nschemas + 1));
+			o->schemas[o->nschemas++] = pp_strdup(optarg);
+			continue;
 		}
+		if (repeated(c, long_options, &given))
+			return EXIT_USAGE;
+		if (c == OPT_FORMAT)
+		{
+			if (!parse_format(optarg, o))
+				return EXIT_USAGE;
+			continue;
+		}
+		rc = common_option(c, argv, o);
+		if (rc != 0)
+			return rc;
 	}
-	if (!source_given(argc, argv, o))
+	if (!source_and_no_argument(argc, argv, o))
 		return EXIT_USAGE;
 	if (!check_conninfo(o->source, "--source") ||
 		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))

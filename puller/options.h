@@ -29,7 +29,7 @@
 #define JOBS_MAX				64		/* --jobs: processes, and key ranges */
 #define RETRY_TIME_LIMIT		900		/* seconds spent retrying one request */
 
-/* what options_parse_sync (commit, discover) returns when --help or --version was given */
+/* what options_parse_sync returns when --help or --version was given */
 #define OPTIONS_HELP	(-1)
 #define OPTIONS_VERSION (-2)
 
@@ -39,13 +39,6 @@ typedef enum TargetKind
 	TARGET_IMPORT_API,			/* --target http(s)://host[:port] */
 	TARGET_SINGER				/* --target - or --target-command CMD */
 } TargetKind;
-
-/* how "pgpull discover" prints what it found */
-typedef enum OutputFormat
-{
-	FORMAT_TABLE,				/* aligned columns, for people */
-	FORMAT_JSON					/* a JSON array of objects, for scripts */
-} OutputFormat;
 
 typedef struct PullerOptions
 {
@@ -75,13 +68,14 @@ typedef struct PullerOptions
 	char	   *ssh;			/* --ssh [USER@]HOST[:PORT], or NULL */
 	char	   *ssh_identity;
 	char	   *ssh_known_hosts;
+	bool		format_json;	/* status, discover: --format json */
 	char	  **schemas;		/* discover: --schema, in the order given */
 	int			nschemas;
-	OutputFormat format;		/* discover: --format */
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
 extern int	options_parse_commit(int argc, char **argv, PullerOptions *o);
+extern int	options_parse_status(int argc, char **argv, PullerOptions *o);
 extern int	options_parse_discover(int argc, char **argv, PullerOptions *o);
 extern void options_free(PullerOptions *o);
 extern const char *options_target_kind_name(const PullerOptions *o);
