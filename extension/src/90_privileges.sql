@@ -20,7 +20,8 @@
  * _puller_functions: the functions the replication role may execute, as
  * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
  * revokes it.  The one list: a function the puller calls goes here (the
- * run protocol, the Singer state and the standby check).
+ * run protocol, the Singer state, the standby check, and the end of a
+ * run's housekeeping and metrics).
  */
 CREATE FUNCTION pgpull._puller_functions()
 RETURNS text[]
@@ -44,7 +45,9 @@ AS $fn$
 		'pgpull.end_run(bigint,text,text)',
 		'pgpull.record_emitted(bigint,bigint,bigint,bigint,text,bigint,boolean)',
 		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
-		'pgpull.commit_state(jsonb)'
+		'pgpull.commit_state(jsonb)',
+		'pgpull.prune_runs(bigint)',
+		'pgpull.stream_metrics(text)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -152,4 +155,13 @@ REVOKE EXECUTE ON FUNCTION pgpull._singer_run(bigint, boolean),
 	pgpull.end_singer_stream(bigint, bigint, text, bigint, text),
 	pgpull._state_error(text, text),
 	pgpull.commit_state(jsonb)
+	FROM PUBLIC;
+
+/* housekeeping: the retention is the DBA's; pruning and metrics the puller's */
+REVOKE ALL ON pgpull.retention, pgpull.stream_pruned FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._retention_of(text),
+	pgpull._is_retry(text, text),
+	pgpull.set_retention(interval, text),
+	pgpull.prune_runs(bigint),
+	pgpull.stream_metrics(text)
 	FROM PUBLIC;
