@@ -68,6 +68,7 @@ typedef struct PullerOptions
 	char	   *ssh;			/* --ssh [USER@]HOST[:PORT], or NULL */
 	char	   *ssh_identity;
 	char	   *ssh_known_hosts;
+	char	   *metrics_file;	/* --metrics-file: Prometheus metrics, or NULL */
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
