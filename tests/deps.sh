@@ -11,6 +11,7 @@ PACKAGES="
 	openssl ca-certificates curl procps time
 	openssh-server openssh-client
 	valgrind
+	systemd python3-prometheus-client
 	clang libclang-rt-14-dev
 "
 
