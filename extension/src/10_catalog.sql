@@ -114,7 +114,7 @@ CREATE TABLE pgpull.extraction_log (
 COMMENT ON TABLE pgpull.extraction_log IS 'timestamped lines of what each run did, stream by stream';
 
 /*
- * How long runs are kept (85_housekeeping.sql): per integration, or for
+ * How long runs are kept (87_housekeeping.sql): per integration, or for
  * every integration without a setting of its own (integration NULL);
  * 60 days when there is no row.  The puller prunes older runs, their run
  * streams and extraction log lines at the end of each run.
@@ -128,7 +128,7 @@ CREATE TABLE pgpull.retention (
 COMMENT ON TABLE pgpull.retention IS 'how long runs are kept, per integration (NULL: every integration without a setting of its own); set with pgpull.set_retention';
 
 /*
- * The figures of the runs pruned (85_housekeeping.sql), per stream, so that
+ * The figures of the runs pruned (87_housekeeping.sql), per stream, so that
  * the counters of pgpull.stream_metrics never go back when old runs go.
  */
 CREATE TABLE pgpull.stream_pruned (

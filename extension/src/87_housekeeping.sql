@@ -1,5 +1,5 @@
 /*
- * 85_housekeeping.sql: what operators need of the catalog over time: how
+ * 87_housekeeping.sql: what operators need of the catalog over time: how
  * long runs are kept (set_retention), the pruning of older ones at the end
  * of each run (prune_runs), and per stream figures for monitoring
  * (stream_metrics, which `pgpull sync --metrics-file` writes out in the
