@@ -117,6 +117,9 @@ usage(void)
 	printf("  -v, --verbose          also print DEBUG lines of the run log: each chunk's\n");
 	printf("                         query and read time, and each batch's time waiting for\n");
 	printf("                         rows from the source and at the destination\n");
+	printf("      --metrics-file=PATH  after the run, write Prometheus metrics of every\n");
+	printf("                         stream of the integration to PATH (atomically), for\n");
+	printf("                         node_exporter's textfile collector\n");
 	printf("  -V, --version          output version information, then exit\n");
 	printf("  -?, --help             show this help, then exit\n\n");
 	printf("Options of commit-state:\n");
@@ -159,7 +162,8 @@ usage(void)
 	printf("  0  every stream synced (streams another puller holds are skipped);\n");
 	printf("     commit-state: the states were applied\n");
 	printf("  1  some stream failed (the others still ran), or the Singer target stopped\n");
-	printf("     reading or exited with a status other than 0\n");
+	printf("     reading or exited with a status other than 0, or the metrics file could\n");
+	printf("     not be written\n");
 	printf("  2  usage or configuration error; commit-state: no state in the file\n");
 	printf("  3  could not connect to a database, the destination or the ssh server, or\n");
 	printf("     the destination rejected the token or its TLS certificate\n");

@@ -39,6 +39,7 @@
 #include "extract.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "probe.h"
 #include "progress.h"
 #include "sender.h"
@@ -561,7 +562,8 @@ sync_finish_sink(Sink *sink, bool *interrupted, char **error)
 int
 sync_run(PullerOptions *o)
 {
-	return sync_database(o, NULL);
+	metrics_start();
+	return metrics_write(o, sync_database(o, NULL));
 }
 
 /*
@@ -588,7 +590,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	StreamInfo *todo = NULL;		/* the streams to sync: not unchanged */
 	int			n_unchanged = 0;
 	int			ntodo = 0;
-	bool		worker;
+	bool		worker = false;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
@@ -751,6 +753,9 @@ sync_database(PullerOptions *o, Sink *shared)
 		run_error = pp_strdup(ctx.sink->failed);
 	run_status = n_failed > 0 || n_not_started > 0 || ctx.interrupted || sink_failed ?
 		"failed" : "succeeded";
+	/* runs older than the retention go (pgpull.set_retention) */
+	if (!ctx.run.state_lost && !ctx.interrupted)
+		metrics_prune(ctx.run.state, ctx.run.run_id);
 	{
 		char		not_started[40] = "";
 
@@ -783,6 +788,8 @@ fail:
 
 done:
 	runlog_close();
+	if (!worker)
+		metrics_collect(ctx.run.state, o);
 	free(run_error);
 	if (todo != streams)
 		free(todo);
