@@ -1136,6 +1136,8 @@ DECLARE
 	v_function text;
 	v_integration text;
 	v_statement text;
+	v_super boolean;
+	v_createrole boolean;
 BEGIN
 	IF grant_script.role IS NULL THEN
 		RAISE EXCEPTION 'role must not be null'
@@ -1155,6 +1157,42 @@ BEGIN
 	/* check every schema before the first row goes out */
 	PERFORM pgpull._schema_list(grant_script.schemas);
 	v_exists := EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role);
+
+	/*
+	 * A script whose first statement fails leaves every later one failing on
+	 * the missing role: refuse up front when the current role, which runs
+	 * the \gexec, could not create the role, or set the password of an
+	 * existing one.  That takes a superuser or CREATEROLE (from PostgreSQL
+	 * 16, ADMIN OPTION on an existing role too); a role may always set its
+	 * own password.
+	 */
+	SELECT r.rolsuper, r.rolcreaterole INTO v_super, v_createrole
+	  FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER;
+	IF NOT v_exists AND NOT (v_super OR v_createrole) THEN
+		RAISE EXCEPTION 'role "%" does not exist and the current role "%" cannot create it',
+			grant_script.role, CURRENT_USER
+			USING ERRCODE = '42501',
+				  DETAIL = 'The script''s first statement is CREATE ROLE, which takes a superuser or a role with CREATEROLE; every later statement needs the role.',
+				  HINT = pg_catalog.format('Run grant_script as a role with CREATEROLE, or have one run CREATE ROLE %I LOGIN first.',
+										   grant_script.role);
+	END IF;
+	IF v_exists AND grant_script.password IS NOT NULL AND grant_script.role <> CURRENT_USER
+	   AND NOT v_super
+	   AND NOT (v_createrole
+				AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role)
+				AND (pg_catalog.current_setting('server_version_num')::integer < 160000
+					 OR pg_catalog.pg_has_role(CURRENT_USER, grant_script.role, 'MEMBER WITH ADMIN OPTION'))) THEN
+		RAISE EXCEPTION 'the current role "%" cannot set the password of role "%"', CURRENT_USER, grant_script.role
+			USING ERRCODE = '42501',
+				  DETAIL = 'The script''s first statement would be ALTER ROLE ... PASSWORD, which takes a superuser or a role with CREATEROLE.',
+				  HINT = pg_catalog.format('Omit the password and have role %s set it with psql''s \password, or run grant_script as a role with CREATEROLE.',
+										   pgpull._quoted(grant_script.role));
+	END IF;
+	IF NOT v_exists THEN
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'run as a superuser or a role with CREATEROLE, or create role %s first: the next statement creates it',
+			pgpull._quoted(grant_script.role)));
+	END IF;
 
 	IF NOT v_exists AND grant_script.password IS NULL THEN
 		RETURN NEXT pg_catalog.format('CREATE ROLE %I LOGIN', grant_script.role);
@@ -1995,7 +2033,13 @@ BEGIN
 		   SET status = 'running', ended_at = NULL, error = NULL, columns = EXCLUDED.columns;
 
 		IF v_stream.method = 'key_based' THEN
+			/* no bookmark now, one before: reset (pgpull.reset, or a new method or key) */
 			v_message := CASE WHEN v_stream.bookmark IS NULL
+								   AND EXISTS (SELECT FROM pgpull.run_streams rs
+												WHERE rs.stream_id = v_stream.stream_id AND rs.run_id <> v_run.run_id
+												  AND rs.bookmark_after IS NOT NULL)
+							  THEN 'stream taken: reset: every row (NULL replication keys first)'
+							  WHEN v_stream.bookmark IS NULL
 							  THEN 'stream taken: first run, every row (NULL replication keys first)'
 							  ELSE pg_catalog.format('stream taken: rows with %I %s %s', v_stream.replication_key,
 								  CASE WHEN pgpull._capped_type(pgpull._base_type(v_stream.bookmark_type)) THEN '>'
@@ -2006,6 +2050,11 @@ BEGIN
 					 ELSE 'resuming after ' || v_before END);
 		END IF;
 		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
+		IF v_stream.method = 'full_table' AND pg_catalog.cardinality(v_stream.key_columns) = 0
+		   AND v_run.target = 'import_api' THEN
+			PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING',
+					'the stream has no key columns: this run appends a full copy of the relation to the destination table, beside the copies earlier runs loaded');
+		END IF;
 
 		/*
 		 * Later runs skip NULL replication keys: say how many, when counting
@@ -2101,6 +2150,7 @@ DECLARE
 	v_sample pgpull.watermark_sample;
 	v_message text;
 	v_range pgpull.stream_range;
+	v_missing text;
 	i integer;
 BEGIN
 	v_run := pgpull._run(extraction_query.run_id, true);
@@ -2113,6 +2163,22 @@ BEGIN
 				  HINT = 'Pass NULL to read the stream in one pass.';
 	END IF;
 	v_label := pgpull._stream_relation(v_stream);
+	/*
+	 * The query runs on the source as the role pgpull connects as, the
+	 * session's role here too: say what it lacks rather than let the COPY
+	 * fail with a bare "permission denied".
+	 */
+	v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
+									  v_stream.stream_id);
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" cannot read relation "%": it lacks %', SESSION_USER, v_label, v_missing
+			USING ERRCODE = '42501',
+				  DETAIL = 'pgpull reads the relation as the role it connects as.',
+				  HINT = pgpull._grant_hint(SESSION_USER,
+					(SELECT n.nspname FROM pg_catalog.pg_class c
+					   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+					  WHERE c.oid = v_stream.relation));
+	END IF;
 	v_pos := pgpull._position_columns(v_stream);
 	v_chunked := pg_catalog.cardinality(v_stream.key_columns) > 0;
 	IF extraction_query.after_position IS NOT NULL AND NOT v_chunked THEN
@@ -3164,3 +3230,347 @@ BEGIN
 	END LOOP;
 END
 $update$;
+
+/*
+ * What a new user tripped on.  track() says when the roles that run the
+ * integration cannot read the relation (_missing_read, _grant_hint), when
+ * a full_table stream without key columns appends a full copy at every
+ * run, and when it resets a stream (_stream_keys); extraction_query refuses
+ * a relation the puller's role cannot read with the same hint; take_stream
+ * logs "reset" rather than "first run" and the full copy warning; a dropped
+ * relation's hint names untrack_stream, new; grant_script refuses up front
+ * when the current role cannot create the role.
+ */
+CREATE OR REPLACE FUNCTION pgpull.track(relation pg_catalog.regclass, method text,
+							 replication_key name DEFAULT NULL,
+							 columns name[] DEFAULT NULL,
+							 key_columns name[] DEFAULT NULL,
+							 integration text DEFAULT 'default')
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_relkind "char";
+	v_nspname name;
+	v_relname name;
+	v_label text;
+	v_key_columns name[];
+	v_key_type pg_catalog.regtype;
+	v_old pgpull.stream;
+	v_dest text;
+	v_col name;
+	v_id bigint;
+	v_role record;
+	v_missing text;
+BEGIN
+	IF track.relation IS NULL THEN
+		RAISE EXCEPTION 'relation must not be null'
+			USING ERRCODE = '22004';
+	END IF;
+	IF track.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Omit the argument to use the integration "default".';
+	END IF;
+	PERFORM pgpull.destination_schema_name(track.integration);
+
+	SELECT c.relkind, n.nspname, c.relname INTO v_relkind, v_nspname, v_relname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = track.relation;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', track.relation::oid
+			USING ERRCODE = '42P01';
+	END IF;
+	v_label := pg_catalog.format('%I.%I', v_nspname, v_relname);
+	IF v_relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+		RAISE EXCEPTION 'cannot track relation "%"', v_label
+			USING ERRCODE = '42809',
+				  DETAIL = pg_catalog.format('"%s" is %s.', v_label,
+					CASE v_relkind WHEN 'S' THEN 'a sequence' WHEN 'i' THEN 'an index'
+						WHEN 'I' THEN 'a partitioned index' WHEN 'c' THEN 'a composite type'
+						WHEN 't' THEN 'a TOAST table' ELSE 'not a table' END),
+				  HINT = 'Track tables, partitioned tables, views, materialized views or foreign tables.';
+	END IF;
+
+	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based') THEN
+		RAISE EXCEPTION 'unrecognized replication method: %', COALESCE(track.method, 'NULL')
+			USING ERRCODE = '22023',
+				  HINT = 'Use "full_table" or "key_based".';
+	END IF;
+	IF track.method = 'key_based' AND track.replication_key IS NULL THEN
+		RAISE EXCEPTION 'a key_based stream needs a replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('No replication key was given for relation "%s".', v_label),
+				  HINT = 'Name a column whose value grows with every change, such as updated_at.';
+	END IF;
+	IF track.method = 'full_table' AND track.replication_key IS NOT NULL THEN
+		RAISE EXCEPTION 'a full_table stream takes no replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Replication key "%s" was given for relation "%s".',
+											 track.replication_key, v_label),
+				  HINT = 'Use method "key_based" to replicate by key, or omit the key.';
+	END IF;
+
+	IF track.replication_key IS NOT NULL THEN
+		v_key_type := pgpull._column_type(track.relation, track.replication_key, true);
+		IF v_key_type NOT IN ('smallint'::pg_catalog.regtype, 'integer', 'bigint', 'numeric',
+							  'date', 'timestamp without time zone', 'timestamp with time zone') THEN
+			RAISE EXCEPTION 'column "%" of relation "%" cannot be a replication key',
+				track.replication_key, v_label
+				USING ERRCODE = '42804',
+					  DETAIL = pg_catalog.format('Its type is %s.', v_key_type),
+					  HINT = 'A replication key is an integer, numeric, date, timestamp or timestamptz column.';
+		END IF;
+	END IF;
+
+	IF track.columns IS NOT NULL THEN
+		FOREACH v_col IN ARRAY track.columns LOOP
+			PERFORM pgpull._column_type(track.relation, v_col);
+		END LOOP;
+	END IF;
+
+	IF track.key_columns IS NOT NULL THEN
+		v_key_columns := track.key_columns;
+	ELSIF v_relkind IN ('r', 'p') THEN
+		SELECT COALESCE(pg_catalog.array_agg(a.attname ORDER BY k.ord), '{}') INTO v_key_columns
+		  FROM pg_catalog.pg_index i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		 WHERE i.indrelid = track.relation AND i.indisprimary;
+	ELSE
+		RAISE EXCEPTION 'relation "%" needs key_columns', v_label
+			USING ERRCODE = '22023',
+				  DETAIL = 'Views, materialized views and foreign tables have no primary key.',
+				  HINT = 'Name the columns that identify a row in key_columns, or pass an empty array to load it append-only.';
+	END IF;
+	IF (SELECT pg_catalog.count(DISTINCT k) <> pg_catalog.count(*)
+		  FROM pg_catalog.unnest(v_key_columns) AS k) THEN
+		RAISE EXCEPTION 'key_columns name a column twice'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('key_columns: %s.', v_key_columns);
+	END IF;
+	FOREACH v_col IN ARRAY v_key_columns LOOP
+		v_key_type := pgpull._column_type(track.relation, v_col);
+		BEGIN
+			EXECUTE pg_catalog.format('SELECT FROM (SELECT NULL::%s AS k) s ORDER BY k', v_key_type);
+		EXCEPTION WHEN undefined_function THEN
+			RAISE EXCEPTION 'column "%" of relation "%" cannot be a key column', v_col, v_label
+				USING ERRCODE = '42804',
+					  DETAIL = pg_catalog.format('Type %s has no ordering.', v_key_type),
+					  HINT = 'Key columns must be sortable: choose others, or pass an empty array for append-only.';
+		END;
+	END LOOP;
+
+	SELECT * INTO v_old FROM pgpull.stream s
+	 WHERE s.integration = track.integration AND s.relation = track.relation
+	   FOR UPDATE;
+
+	IF FOUND THEN
+		UPDATE pgpull.stream s
+		   SET relation_name = v_label,
+			   method = track.method,
+			   replication_key = track.replication_key,
+			   key_columns = v_key_columns,
+			   columns = track.columns,
+			   bookmark_type = CASE WHEN track.replication_key IS NOT NULL
+									THEN pgpull._column_type(track.relation, track.replication_key) END,
+			   updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_old.stream_id;
+		/* a new key or method means the old bookmark means nothing: start over */
+		IF v_old.method IS DISTINCT FROM track.method
+		   OR v_old.replication_key IS DISTINCT FROM track.replication_key
+		   OR v_old.key_columns IS DISTINCT FROM v_key_columns THEN
+			PERFORM pgpull._reset_stream(v_old.stream_id);
+			RAISE NOTICE 'stream "%" of relation "%" reset: % becomes %', v_old.destination_table, v_label,
+				pgpull._stream_keys(v_old.method, v_old.replication_key, v_old.key_columns),
+				pgpull._stream_keys(track.method, track.replication_key, v_key_columns)
+				USING DETAIL = CASE WHEN v_old.bookmark IS NOT NULL
+									THEN pg_catalog.format('Its bookmark %s is forgotten: the next run replicates every row.', v_old.bookmark)
+									WHEN v_old.resume_position IS NOT NULL
+									THEN 'Its resume position is forgotten: the next run replicates every row from the start.'
+									ELSE 'It had no bookmark yet: the next run replicates every row.' END;
+		END IF;
+		v_id := v_old.stream_id;
+		v_dest := v_old.destination_table;
+	ELSE
+		/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
+		v_dest := v_relname;
+		IF EXISTS (SELECT FROM pgpull.stream s
+					WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+			v_dest := v_nspname || '__' || v_relname;
+			IF EXISTS (SELECT FROM pgpull.stream s
+						WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+				RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
+					USING ERRCODE = '42710',
+						  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
+						  HINT = 'Track the relation in another integration.';
+			END IF;
+		END IF;
+
+		INSERT INTO pgpull.stream AS s (integration, relation, relation_name, method, replication_key,
+										key_columns, columns, destination_table, bookmark_type)
+		VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
+				v_key_columns, track.columns, v_dest,
+				CASE WHEN track.replication_key IS NOT NULL
+					 THEN pgpull._column_type(track.relation, track.replication_key) END)
+		RETURNING s.stream_id INTO v_id;
+	END IF;
+
+	IF track.method = 'full_table' AND pg_catalog.cardinality(v_key_columns) = 0 THEN
+		RAISE NOTICE 'stream "%" has no key columns: every run appends a full copy of relation "%" to an Import API destination', v_dest, v_label
+			USING DETAIL = 'A full_table stream without key columns is loaded append-only: nothing says which destination row a source row replaces.  (A Singer target that honours ACTIVATE_VERSION keeps the latest copy only.)',
+				  HINT = 'Name the columns that identify a row in key_columns, or give the relation a primary key and call track again.';
+	END IF;
+
+	/* the roles that run the integration: can they read it? */
+	FOR v_role IN
+		SELECT r.oid, r.rolname
+		  FROM pgpull.integration_grant g
+		  JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+		 WHERE g.integration = track.integration
+		 ORDER BY r.rolname COLLATE "C"
+	LOOP
+		v_missing := pgpull._missing_read(v_role.oid, v_id);
+		IF v_missing IS NOT NULL THEN
+			RAISE NOTICE 'role "%" cannot read relation "%": it lacks %', v_role.rolname, v_label, v_missing
+				USING DETAIL = pg_catalog.format('The role may run integration "%s"; its runs fail on stream "%s" until it can read the relation.',
+												 track.integration, v_dest),
+					  HINT = pgpull._grant_hint(v_role.rolname, v_nspname);
+		END IF;
+	END LOOP;
+	RETURN v_dest;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.track(pg_catalog.regclass, text, name, name[], name[], text) IS 'add or update the stream of a relation; returns its destination table name';
+
+CREATE OR REPLACE FUNCTION pgpull._stream_relation(stream pgpull.stream)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_label text;
+	v_missing text := pgpull._relation_missing(_stream_relation.stream);
+BEGIN
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION '%', v_missing
+			USING ERRCODE = '42P01',
+				  DETAIL = 'The stream keeps the OID of the relation it tracks; no relation has it now.',
+				  HINT = pg_catalog.format('Track the relation again if it was recreated, or stop replicating the stream: SELECT pgpull.untrack_stream(%s);',
+										   (_stream_relation.stream).stream_id);
+	END IF;
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO v_label
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = (_stream_relation.stream).relation;
+	IF v_label IS DISTINCT FROM (_stream_relation.stream).relation_name THEN
+		UPDATE pgpull.stream s SET relation_name = v_label
+		 WHERE s.stream_id = (_stream_relation.stream).stream_id;
+	END IF;
+	RETURN v_label;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._stream_relation(pgpull.stream) IS 'internal: the name of a stream''s relation, or 42P01 when it was dropped';
+
+CREATE FUNCTION pgpull._missing_read(role pg_catalog.oid, stream_id bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_relation pg_catalog.oid;
+	v_nspname name;
+	v_label text;
+	v_missing text[] := '{}';
+	v_columns name[];
+BEGIN
+	SELECT c.oid, n.nspname, pg_catalog.format('%I.%I', n.nspname, c.relname)
+	  INTO v_relation, v_nspname, v_label
+	  FROM pgpull.stream s
+	  JOIN pg_catalog.pg_class c ON c.oid = s.relation
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE s.stream_id = _missing_read.stream_id;
+	IF v_relation IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF NOT pg_catalog.has_schema_privilege(_missing_read.role, v_nspname, 'USAGE') THEN
+		v_missing := v_missing || pg_catalog.format('USAGE on schema %s', pgpull._quoted(v_nspname));
+	END IF;
+	IF NOT pg_catalog.has_table_privilege(_missing_read.role, v_relation, 'SELECT') THEN
+		SELECT pg_catalog.array_agg(c.col ORDER BY c.n) INTO v_columns
+		  FROM pg_catalog.unnest(pgpull._stream_columns(_missing_read.stream_id)) WITH ORDINALITY AS c(col, n)
+		 WHERE NOT pg_catalog.has_column_privilege(_missing_read.role, v_relation, c.col, 'SELECT');
+		IF NOT pg_catalog.has_any_column_privilege(_missing_read.role, v_relation, 'SELECT') THEN
+			v_missing := v_missing || pg_catalog.format('SELECT on relation "%s"', v_label);
+		ELSIF v_columns IS NOT NULL THEN
+			v_missing := v_missing || pg_catalog.format('SELECT on column%s %s of relation "%s"',
+				CASE WHEN pg_catalog.cardinality(v_columns) = 1 THEN '' ELSE 's' END,
+				(SELECT pg_catalog.string_agg(pgpull._quoted(c), ', ') FROM pg_catalog.unnest(v_columns) AS c),
+				v_label);
+		END IF;
+	END IF;
+	IF pg_catalog.cardinality(v_missing) = 0 THEN
+		RETURN NULL;
+	END IF;
+	RETURN pg_catalog.array_to_string(v_missing, ', ');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._missing_read(pg_catalog.oid, bigint) IS 'internal: the privileges a role lacks to read what a stream replicates, or NULL';
+
+CREATE FUNCTION pgpull._grant_hint(role name, schema_name name)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+	SELECT pg_catalog.format(
+		'Run SELECT * FROM pgpull.grant_script(%L, %L) \gexec in psql as a role that may grant these privileges, or grant what is missing; SELECT * FROM pgpull.check_privileges(%L) WHERE NOT ok; lists what the role still lacks.',
+		_grant_hint.role, ARRAY[_grant_hint.schema_name]::text, _grant_hint.role);
+$fn$;
+COMMENT ON FUNCTION pgpull._grant_hint(name, name) IS 'internal: the hint naming the grant_script and check_privileges calls for a role that cannot read a relation';
+
+CREATE FUNCTION pgpull._stream_keys(method text, replication_key name, key_columns name[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _stream_keys.method
+		   || COALESCE(' on ' || pg_catalog.quote_ident(_stream_keys.replication_key), '')
+		   || CASE WHEN pg_catalog.cardinality(_stream_keys.key_columns) = 0 THEN ', no key columns'
+				   ELSE ', key columns (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ')
+												FROM pg_catalog.unnest(_stream_keys.key_columns) AS k) || ')' END;
+$fn$;
+COMMENT ON FUNCTION pgpull._stream_keys(text, name, name[]) IS 'internal: a stream''s method, replication key and key columns, for messages';
+
+CREATE FUNCTION pgpull.untrack_stream(stream_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_name text;
+BEGIN
+	IF untrack_stream.stream_id IS NULL THEN
+		RAISE EXCEPTION 'stream_id must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Pass a stream_id of pgpull.streams.';
+	END IF;
+	DELETE FROM pgpull.stream s WHERE s.stream_id = untrack_stream.stream_id
+	RETURNING s.relation_name INTO v_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'stream % does not exist', untrack_stream.stream_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'No tracked stream has this stream_id.',
+				  HINT = 'SELECT stream_id, integration, relation_name FROM pgpull.streams; lists the streams.';
+	END IF;
+	RETURN v_name;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.untrack_stream(bigint) IS 'stop replicating a stream named by its stream_id (for a dropped relation); returns the relation name it last had';
+REVOKE EXECUTE ON FUNCTION pgpull._missing_read(pg_catalog.oid, bigint),
+	pgpull._grant_hint(name, name),
+	pgpull._stream_keys(text, name, name[]),
+	pgpull.untrack_stream(bigint)
+	FROM PUBLIC;
