@@ -3,13 +3,19 @@
 # Builds and installs the extension (SQL and PL/pgSQL only: no C module) and
 # the pgpull program, and runs the tests.  The targets for people:
 #
-#   make deps      install what a Debian 12 machine needs (apt-get; as root)
+#   make deps      install what building and running need on Debian 12
+#                  (apt-get; as root)
+#   make deps-test also the test, fuzz and packaging tools (make check,
+#                  demo, bench and fuzz run it)
 #   make           build the extension script and the pgpull program
-#   make install   install both (the program lands in PostgreSQL's bindir,
-#                  with a link in /usr/local/bin)
-#   make check     deps, build, install, then every test against throwaway
-#                  clusters and the fuzz harnesses over their corpora; ends
-#                  with one line "N passed, N failed, N skipped"
+#   make install   install both and the pgpull(1) man page (the program
+#                  lands in PostgreSQL's bindir, with links in /usr/local)
+#   make deb       Debian packages postgresql-15-pgpull and pgpull, built
+#                  as Debian builds extensions (debian/, pg_buildext), into
+#                  build/deb/ (DEB_DIR=... elsewhere)
+#   make check     deps-test, build, install, then every test against
+#                  throwaway clusters and the fuzz harnesses over their
+#                  corpora; ends with one line "N passed, N failed, N skipped"
 #   make fuzz      each libFuzzer harness of puller/fuzz/ for FUZZ_SECONDS
 #                  (default 60); fails on a crash or a sanitizer report
 #   make demo      a throwaway cluster with sample data, end to end
@@ -20,6 +26,10 @@
 # The extension's script of the current version, extension/pgpull--X.Y.sql,
 # is built from extension/src/NN_concern.sql (in name order); the released
 # scripts and extension/updates/ are installed as they are.
+#
+# The build works in the source tree and out of it, as pg_buildext runs it:
+# make -f SRC/Makefile VPATH=SRC in another directory, which gets the
+# objects, the program and the built script.
 
 PG_CONFIG  ?= pg_config
 PKG_CONFIG ?= pkg-config
@@ -47,7 +57,7 @@ PROVE_TESTS = tests/t/*.pl
 PG_PROVE_FLAGS += -I $(srcdir)/tests
 # No C module, so no LLVM bitcode; and a fresh Debian has no clang.
 override with_llvm = no
-EXTRA_CLEAN = puller/fuzz/build tests/bench_sink
+EXTRA_CLEAN = puller/fuzz/build tests/bench_sink build/deb
 
 # The libFuzzer harnesses of the parsers of untrusted input, puller/fuzz/
 # fuzz_NAME.c, built with clang and its sanitizers in a directory of their
@@ -57,11 +67,12 @@ FUZZ_HARNESSES = copy response retry_after echo options
 FUZZ_DIR     = puller/fuzz/build
 FUZZ_SECONDS ?= 60
 
-# "make check", "make demo", "make bench", "make fuzz" and "make deps" are
-# the README's commands.  PGXS defines a "check" of its own (to say it is unsupported
-# for extensions), so these targets are made without PGXS: they run the
-# build and install in a sub-make, which includes it.
-DRIVER_GOALS := check demo bench deps fuzz
+# "make check", "make demo", "make bench", "make fuzz", "make deb" and the
+# deps goals are the README's commands.  PGXS defines a "check" of its own
+# (to say it is unsupported for extensions), so these targets are made
+# without PGXS: they run the build and install in a sub-make, which
+# includes it.
+DRIVER_GOALS := check demo bench deps deps-test deps-deb fuzz deb
 ifneq ($(MAKECMDGOALS),)
 ifeq ($(filter-out $(DRIVER_GOALS),$(MAKECMDGOALS)),)
 DRIVER_ONLY := yes
@@ -70,18 +81,18 @@ endif
 
 ifeq ($(DRIVER_ONLY),yes)
 
-check: deps
+check: deps-test
 	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install fuzz-build
 	@'$(pgpull_src)/tests/run_check.sh' '$(pgpull_src)' '$(REGRESS)'
 
 # Each harness for FUZZ_SECONDS, over its seeds and what it found before
 # (kept in $(FUZZ_DIR)/corpus): make fuzz [FUZZ_SECONDS=N]
-fuzz: deps
+fuzz: deps-test
 	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' fuzz-build
 	@'$(pgpull_src)/puller/fuzz/run.sh' '$(FUZZ_DIR)' '$(pgpull_src)/tests/fuzz/corpus' \
 		'$(FUZZ_DIR)' '$(FUZZ_SECONDS)' $(FUZZ_HARNESSES)
 
-demo: deps
+demo: deps-test
 	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install
 	@'$(pgpull_src)/tests/demo.sh' '$(pgpull_src)'
 
@@ -89,9 +100,16 @@ demo: deps
 BENCH_ROWS ?= 500000
 BENCH_TABLES ?= 1000
 BENCH_BIG ?=
-bench: deps
+bench: deps-test
 	@$(MAKE) --no-print-directory -s -f '$(pgpull_src)/Makefile' all install bench-sink
 	@'$(pgpull_src)/tests/bench.sh' '$(pgpull_src)' '$(BENCH_ROWS)' '$(BENCH_TABLES)' '$(BENCH_BIG)'
+
+# The packages, built by dpkg-buildpackage from debian/ in a copy of the
+# tree under $(DEB_DIR)/src (so that its clean step leaves this tree's
+# build alone); the .deb files land in $(DEB_DIR).
+DEB_DIR ?= $(pgpull_src)/build/deb
+deb: deps-deb
+	@'$(pgpull_src)/debian/make-deb.sh' '$(pgpull_src)' '$(DEB_DIR)'
 
 else
 
@@ -126,14 +144,49 @@ $(DATA_built): $(EXTENSION_SRC) $(pgpull_src)/extension/pgpull.control $(pgpull_
 	  for f in $(EXTENSION_SRC); do printf '\n'; cat "$$f"; done; } > $@.tmp
 	@mv $@.tmp $@
 
-# PGXS installs the program as $(bindir)/pgpull; a link puts it on the PATH.
-install: install-link
-install-link:
-	@if [ -w /usr/local/bin ]; then ln -sf '$(bindir)/pgpull' /usr/local/bin/pgpull; fi
+# Out of the tree, the objects go to puller/ here, which the compiler does
+# not create.  (An absolute name: make does not look for it along VPATH.)
+$(OBJS): | $(CURDIR)/puller
+$(CURDIR)/puller:
+	$(MKDIR_P) $@
+
+# A build out of the tree finds what an earlier build left in the source
+# tree along VPATH, takes it as up to date, and then has nothing here to
+# install: refuse it until "make clean" there.
+ifneq ($(realpath $(CURDIR)),$(realpath $(pgpull_src)))
+ifneq ($(wildcard $(pgpull_src)/$(PROGRAM) $(pgpull_src)/$(DATA_built) $(pgpull_src)/puller/*.o),)
+$(error the source tree $(pgpull_src) holds build products: run "make clean" there before building out of the tree)
+endif
+endif
+
+# PGXS installs the program as $(bindir)/pgpull; the man page goes to
+# PostgreSQL's mandir, and links in PGPULL_LINK_DIR (default /usr/local)
+# put both on the PATH and MANPATH.  Under DESTDIR the links are made too;
+# PGPULL_LINK_DIR= (empty, as debian/rules sets it) makes none, and none is
+# made where the program is already there.
+PGPULL_LINK_DIR ?= /usr/local
+install: install-man install-link
+install-man: installdirs
+	$(MKDIR_P) '$(DESTDIR)$(mandir)/man1'
+	$(INSTALL_DATA) '$(pgpull_src)/puller/pgpull.1' '$(DESTDIR)$(mandir)/man1/pgpull.1'
+install-link: install-man
+ifneq ($(PGPULL_LINK_DIR),)
+ifneq ($(abspath $(bindir)),$(abspath $(PGPULL_LINK_DIR)/bin))
+	@if [ -n '$(DESTDIR)' ] || [ -w '$(PGPULL_LINK_DIR)/bin' ]; then \
+		$(MKDIR_P) '$(DESTDIR)$(PGPULL_LINK_DIR)/bin' '$(DESTDIR)$(PGPULL_LINK_DIR)/share/man/man1' && \
+		ln -sf '$(bindir)/pgpull$(X)' '$(DESTDIR)$(PGPULL_LINK_DIR)/bin/pgpull$(X)' && \
+		ln -sf '$(mandir)/man1/pgpull.1' '$(DESTDIR)$(PGPULL_LINK_DIR)/share/man/man1/pgpull.1'; \
+	fi
+endif
+endif
 uninstall: uninstall-puller
 uninstall-puller:
-	rm -f '$(DESTDIR)$(bindir)/pgpull$(X)'
-	@if [ -L /usr/local/bin/pgpull ]; then rm -f /usr/local/bin/pgpull; fi
+	rm -f '$(DESTDIR)$(bindir)/pgpull$(X)' '$(DESTDIR)$(mandir)/man1/pgpull.1'
+ifneq ($(PGPULL_LINK_DIR),)
+	@for l in '$(DESTDIR)$(PGPULL_LINK_DIR)/bin/pgpull$(X)' '$(DESTDIR)$(PGPULL_LINK_DIR)/share/man/man1/pgpull.1'; do \
+		if [ -L "$$l" ]; then rm -f "$$l"; fi; \
+	done
+endif
 
 # The fuzz harnesses.  The objects of the program are compiled again, with
 # coverage for libFuzzer (fuzzer-no-link) and AddressSanitizer and
@@ -169,8 +222,15 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz_%.o $$(addprefix $(FUZZ_DIR)/,$$(addsuffix 
 
 endif
 
+# What to install with apt-get: deps for building and running, deps-test
+# for the tests, the fuzz harnesses and the packages too, deps-deb for
+# building the packages.
 deps:
-	@'$(pgpull_src)/tests/deps.sh'
+	@'$(pgpull_src)/tests/deps.sh' deps build
+deps-test:
+	@'$(pgpull_src)/tests/deps.sh' deps-test build test deb
+deps-deb:
+	@'$(pgpull_src)/tests/deps.sh' deb build deb
 
 # The bench's Import API endpoint, which discards what it gets; in C, so
 # that it is not what the bench measures.  Only "make bench" builds it.
@@ -178,4 +238,4 @@ bench-sink: $(pgpull_src)/tests/bench_sink
 $(pgpull_src)/tests/bench_sink: $(pgpull_src)/tests/bench_sink.c
 	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $@ $<
 
-.PHONY: deps demo bench bench-sink check fuzz fuzz-build install-link uninstall-puller
+.PHONY: deps deps-test deps-deb deb demo bench bench-sink check fuzz fuzz-build install-link install-man uninstall-puller

@@ -46,7 +46,10 @@ extern char *pp_vpsprintf(const char *fmt, va_list ap) PP_PRINTF(1, 0);
 extern const char *pp_plural(int64_t n, const char *one, const char *many);
 extern pid_t pp_fork_child(void);
 
-/* set by the SIGINT and SIGTERM handler (conn.c): stop at the next chance */
+/*
+ * set by the SIGINT and SIGTERM handler (conn.c) to the signal's number:
+ * stop at the next chance; main() raises it again once all is cleaned up
+ */
 extern volatile sig_atomic_t pp_interrupted;
 
 extern bool pp_is_conninfo(const char *s);

@@ -50,6 +50,7 @@ static int	no_prompt_key_pass(char *buf, int size, PGconn *conn);
 static void append_option(Buf *b, const char *keyword, const char *value);
 static char *merged_options(const char *conninfo, ConnRole role);
 static bool check_connection(PGconn *conn, ConnRole role, PPError *err);
+static void name_connection(PGconn *conn, ConnRole role, PPError *err);
 static void set_cancel(ConnRole role, PGconn *conn);
 static void *open_in_thread(void *arg);
 
@@ -67,6 +68,9 @@ static PGcancel *volatile cancel_slot[2];
 
 static const char *const role_name[2] = {"source", "state"};
 
+/* the option that gave each connection: the state's is --source's by default */
+static const char *option_name[2] = {"--source", "--state"};
+
 /* how each connection goes through the SSH tunnel; NULL: directly */
 static TunnelRoute *ssh_route[2];
 
@@ -80,7 +84,7 @@ handle_signal(int signo)
 	int			save_errno = errno;
 	char		errbuf[256];
 
-	pp_interrupted = 1;
+	pp_interrupted = signo;
 	for (int i = 0; i < 2; i++)
 	{
 		PGcancel   *c = cancel_slot[i];
@@ -147,6 +151,7 @@ no_prompt_key_pass(char *buf, int size, PGconn *conn)
 int
 conn_use_ssh(const PullerOptions *o, bool with_source)
 {
+	option_name[CONN_STATE] = o->state ? "--state" : "--source, as no --state is given";
 	if (o->ssh == NULL)
 		return 0;
 	tunnel_configure(o->ssh, o->ssh_identity, o->ssh_known_hosts);
@@ -293,6 +298,7 @@ check_connection(PGconn *conn, ConnRole role, PPError *err)
 		err->kind = PPERR_CONNECT;
 		if (ssh_route[role] != NULL)
 			tunnel_explain(err);
+		name_connection(conn, role, err);
 		return false;
 	}
 	enc = PQparameterStatus(conn, "server_encoding");
@@ -307,6 +313,38 @@ check_connection(PGconn *conn, ConnRole role, PPError *err)
 	PQsetNoticeReceiver(conn, runlog_notice_receiver, NULL);
 	set_cancel(role, conn);
 	return true;
+}
+
+/*
+ * name_connection: a connection failed: put which one it was, with the
+ * host, port, database and user it tried (never the password), first in
+ * the error's detail, so that a run with two connection strings says which
+ * to fix.
+ */
+static void
+name_connection(PGconn *conn, ConnRole role, PPError *err)
+{
+	const TunnelRoute *route = ssh_route[role];
+	const char *host = PQhost(conn);
+	char	   *who;
+
+	who = pp_psprintf("The %s connection (%s): host \"%s\", port %s, database \"%s\", user \"%s\"%s.",
+					  role_name[role], option_name[role],
+					  host && host[0] ? host : "(default)",
+					  route ? route->port : PQport(conn),
+					  PQdb(conn) ? PQdb(conn) : "",
+					  PQuser(conn) ? PQuser(conn) : "",
+					  route ? ", through the ssh tunnel" : "");
+	if (err->detail != NULL)
+	{
+		char	   *both = pp_psprintf("%s\n%s", who, err->detail);
+
+		free(err->detail);
+		err->detail = both;
+		free(who);
+	}
+	else
+		err->detail = who;
 }
 
 /*

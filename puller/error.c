@@ -168,8 +168,21 @@ void
 pp_error_report(const PPError *e)
 {
 	pp_log_error("%s", e->message ? e->message : "unknown error");
-	if (e->detail)
-		pp_log_detail("%s", e->detail);
+	pp_error_report_more(e);
+}
+
+/*
+ * pp_error_report_more: the error's detail and hint on stderr, each line
+ * of a detail of several lines with "pgpull: detail:".
+ */
+void
+pp_error_report_more(const PPError *e)
+{
+	for (const char *d = e->detail, *nl; d != NULL; d = nl ? nl + 1 : NULL)
+	{
+		nl = strchr(d, '\n');
+		pp_log_detail("%.*s", (int) (nl ? nl - d : (long) strlen(d)), d);
+	}
 	if (e->hint)
 		pp_log_hint("%s", e->hint);
 }

@@ -44,6 +44,7 @@ extern void pp_error_from_pg(PPError *e, PPErrorKind kind, PGconn *conn,
 							 const PGresult *res, const char *context);
 extern char *pp_error_text(const PPError *e);
 extern void pp_error_report(const PPError *e);
+extern void pp_error_report_more(const PPError *e);
 
 /* frontend messages: "pgpull: error: ...", detail, hint */
 extern void pp_log_error(const char *fmt,...) PP_PRINTF(1, 2);

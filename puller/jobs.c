@@ -60,6 +60,7 @@
 #define OUTCOME_SKIPPED		1
 #define OUTCOME_SUCCEEDED	2
 #define OUTCOME_FAILED		4
+#define OUTCOME_NOT_STARTED	8
 
 /* what the processes know of one stream of the run */
 typedef struct JobsStream
@@ -321,7 +322,8 @@ StreamOutcome
 jobs_outcome(int i, StreamOutcome outcome)
 {
 	int			bit = outcome == STREAM_FAILED ? OUTCOME_FAILED :
-		outcome == STREAM_SUCCEEDED ? OUTCOME_SUCCEEDED : OUTCOME_SKIPPED;
+		outcome == STREAM_SUCCEEDED ? OUTCOME_SUCCEEDED :
+		outcome == STREAM_NOT_STARTED ? OUTCOME_NOT_STARTED : OUTCOME_SKIPPED;
 
 	__atomic_or_fetch(&shared->streams[i].outcomes, bit, __ATOMIC_SEQ_CST);
 	return outcome;
@@ -416,13 +418,14 @@ worker_outcome(JobsWorker *w, bool *connect_failed, bool *failed, char **error)
  * to the puller (interrupted, connect_failed, failed, error) and return
  * true: the puller ends the run.  In the puller: wait for the workers, add
  * their reports to the flags and *error (when NULL), count the streams by
- * their worst outcome over the processes into *n_ok, *n_failed and
- * *n_skipped (a stream handed out without an outcome failed), and return
- * false.
+ * their worst outcome over the processes into *n_ok, *n_failed,
+ * *n_skipped and *n_not_started (a stream handed out without an outcome,
+ * or left with some of its key ranges read and others not started,
+ * failed), and return false.
  */
 bool
 jobs_end(int nstreams, int *n_ok, int *n_failed, int *n_skipped,
-		 bool *interrupted, bool *connect_failed, bool *failed, char **error)
+		 int *n_not_started, bool *interrupted, bool *connect_failed, bool *failed, char **error)
 {
 	release_ahead();
 	if (worker_no > 0)
@@ -444,13 +447,16 @@ jobs_end(int nstreams, int *n_ok, int *n_failed, int *n_skipped,
 		*interrupted |= shared->workers[w].interrupted;
 		worker_outcome(&shared->workers[w], connect_failed, failed, error);
 	}
-	*n_ok = *n_failed = *n_skipped = 0;
+	*n_ok = *n_failed = *n_skipped = *n_not_started = 0;
 	for (int i = 0; i < nstreams; i++)
 	{
 		int			o = shared->streams[i].outcomes;
 
-		if (o & OUTCOME_FAILED || o == 0)
+		if (o & OUTCOME_FAILED || o == 0 ||
+			(o & OUTCOME_NOT_STARTED && o & OUTCOME_SUCCEEDED))
 			(*n_failed)++;
+		else if (o & OUTCOME_NOT_STARTED)
+			(*n_not_started)++;
 		else if (o & OUTCOME_SUCCEEDED)
 			(*n_ok)++;
 		else

@@ -23,7 +23,8 @@ typedef enum StreamOutcome
 {
 	STREAM_SUCCEEDED,
 	STREAM_FAILED,
-	STREAM_SKIPPED
+	STREAM_SKIPPED,
+	STREAM_NOT_STARTED			/* the run stopped before it */
 } StreamOutcome;
 
 /* what a worker process runs: sync.c's sync_database */
@@ -39,7 +40,7 @@ extern int	jobs_take(SinkRun *run, const PullerOptions *o, int64_t stream_id,
 					  StreamPlan *plan, PPError *err);
 extern StreamOutcome jobs_outcome(int i, StreamOutcome outcome);
 extern bool jobs_end(int nstreams, int *n_ok, int *n_failed, int *n_skipped,
-					 bool *interrupted, bool *connect_failed, bool *failed,
+					 int *n_not_started, bool *interrupted, bool *connect_failed, bool *failed,
 					 char **error);
 
 #endif							/* PGPULL_JOBS_H */

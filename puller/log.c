@@ -245,10 +245,7 @@ void
 runlog_error(const PPError *e)
 {
 	runlog_emit("ERROR", e->message ? e->message : "unknown error", false);
-	if (e->detail)
-		pp_log_detail("%s", e->detail);
-	if (e->hint)
-		pp_log_hint("%s", e->hint);
+	pp_error_report_more(e);
 }
 
 /*

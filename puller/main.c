@@ -13,6 +13,7 @@
  *-------------------------------------------------------------------------
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 static void usage_summary(FILE *out);
 static void usage(void);
 static int	global_options(int argc, char **argv);
+static void die_by_signal(int signo);
 
 /*
  * usage_summary: the "Usage:" lines of the help text, on out.
@@ -177,6 +179,25 @@ global_options(int argc, char **argv)
 	}
 }
 
+/*
+ * die_by_signal: once everything is cleaned up after SIGINT or SIGTERM (the
+ * run recorded as interrupted, the target and the tunnel stopped), die by
+ * that signal, so that a shell or systemd sees how pgpull ended.
+ */
+static void
+die_by_signal(int signo)
+{
+	struct sigaction sa;
+
+	fflush(stdout);
+	fflush(stderr);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(signo, &sa, NULL);
+	raise(signo);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -229,5 +250,7 @@ main(int argc, char **argv)
 		conn_end_ssh();
 	}
 	options_free(&o);
+	if (pp_interrupted)
+		die_by_signal(pp_interrupted);
 	return rc;
 }

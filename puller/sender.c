@@ -458,7 +458,7 @@ wait_changed(Sender *snd, bool *passed_on)
 
 	if (pp_interrupted && !*passed_on)
 	{
-		pthread_kill(snd->thread, SIGINT);
+		pthread_kill(snd->thread, pp_interrupted);
 		*passed_on = true;
 	}
 	clock_gettime(CLOCK_REALTIME, &until);

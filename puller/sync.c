@@ -29,6 +29,8 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -485,6 +487,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	int			n_ok = 0;
 	int			n_failed = 0;
 	int			n_skipped = 0;
+	int			n_not_started = 0;
 	int			status = EXIT_OK;
 	const char *run_status;
 	char	   *run_error = NULL;
@@ -575,9 +578,16 @@ sync_database(PullerOptions *o, Sink *shared)
 		if (run_stopping(&ctx))
 		{
 			runlog_set_stream(todo[i].destination_table, todo[i].stream_id);
+			if (ctx.interrupted && !ctx.run.state_lost)
+			{
+				/* stopped on purpose: nothing went wrong with this stream */
+				runlog_print("WARNING", "stream not started: interrupted");
+				jobs_outcome(i, STREAM_NOT_STARTED);
+				n_not_started++;
+				continue;
+			}
 			runlog_print("WARNING", "stream not synced: %s",
 						 ctx.run.state_lost ? "the connection to the state database was lost" :
-						 ctx.interrupted ? "interrupted" :
 						 ctx.sink->down ? ctx.sink->down :
 						 "the destination could not be reached");
 			jobs_outcome(i, STREAM_FAILED);
@@ -595,6 +605,9 @@ sync_database(PullerOptions *o, Sink *shared)
 			case STREAM_SKIPPED:
 				n_skipped++;
 				break;
+			case STREAM_NOT_STARTED:
+				n_not_started++;
+				break;
 		}
 	}
 	runlog_set_stream(NULL, 0);
@@ -608,7 +621,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (ctx.interrupted || pp_interrupted)
 		ctx.interrupted = true;
 	/* a worker of --jobs reports; the puller counts the streams of all (jobs.c) */
-	if (jobs_end(ntodo, &n_ok, &n_failed, &n_skipped, &ctx.interrupted,
+	if (jobs_end(ntodo, &n_ok, &n_failed, &n_skipped, &n_not_started, &ctx.interrupted,
 				 &ctx.connect_failed, &sink_failed, &run_error))
 		goto worker_done;
 	n_ok += n_unchanged;
@@ -616,15 +629,26 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (ctx.interrupted)
 	{
 		free(run_error);
-		run_error = pp_strdup("interrupted by a signal");
+		run_error = pp_psprintf("interrupted by a signal%s",
+								pp_interrupted == SIGINT ? " (SIGINT)" :
+								pp_interrupted == SIGTERM ? " (SIGTERM)" : "");
 	}
 	else if (n_failed > 0 && run_error == NULL)
 		run_error = pp_psprintf("%d of %d streams failed", n_failed, nstreams);
+	else if (n_not_started > 0 && run_error == NULL)
+		run_error = pp_psprintf("%d of %d streams not started", n_not_started, nstreams);
 	else if (ctx.sink->failed && run_error == NULL)
 		run_error = pp_strdup(ctx.sink->failed);
-	run_status = n_failed > 0 || ctx.interrupted || sink_failed ? "failed" : "succeeded";
-	runlog_print("INFO", "run %" PRId64 " %s: %d synced, %d failed, %d skipped",
-				 ctx.run.run_id, run_status, n_ok, n_failed, n_skipped);
+	run_status = n_failed > 0 || n_not_started > 0 || ctx.interrupted || sink_failed ?
+		"failed" : "succeeded";
+	{
+		char		not_started[40] = "";
+
+		if (n_not_started > 0)
+			snprintf(not_started, sizeof(not_started), ", %d not started", n_not_started);
+		runlog_print("INFO", "run %" PRId64 " %s: %d synced, %d failed, %d skipped%s",
+					 ctx.run.run_id, run_status, n_ok, n_failed, n_skipped, not_started);
+	}
 	if (!ctx.run.state_lost &&
 		state_end_run(ctx.run.state, ctx.run.run_id, run_status, run_error, &err) != 0)
 	{
@@ -637,7 +661,7 @@ sync_database(PullerOptions *o, Sink *shared)
 worker_done:
 	if (ctx.run.state_lost || ctx.connect_failed || ctx.unreachable)
 		status = EXIT_CONNECT;
-	else if (n_failed > 0 || ctx.interrupted || sink_failed)
+	else if (n_failed > 0 || n_not_started > 0 || ctx.interrupted || sink_failed)
 		status = EXIT_STREAM_FAILED;
 	else
 		status = EXIT_OK;

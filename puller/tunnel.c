@@ -318,6 +318,7 @@ tunnel_route(const char *conninfo, const char *optname)
 		port = "5432";
 	route = pp_malloc(sizeof(TunnelRoute));
 	route->host = pp_strdup(host);
+	route->port = pp_strdup(port);
 	route->forward = add_forward(hostaddr ? hostaddr : host, port);
 	route->password = NULL;
 	user = setting(opts, defaults, "user");
@@ -347,6 +348,7 @@ tunnel_route_free(TunnelRoute *route)
 		explicit_bzero(route->password, strlen(route->password));
 	free(route->password);
 	free(route->host);
+	free(route->port);
 	free(route);
 }
 

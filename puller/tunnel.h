@@ -17,6 +17,7 @@ typedef struct TunnelRoute
 {
 	int			forward;		/* its forward, for tunnel_port */
 	char	   *host;			/* host= for libpq: what TLS and .pgpass see */
+	char	   *port;			/* the port the ssh server connects to */
 	char	   *password;		/* from the password file, or NULL */
 } TunnelRoute;
 

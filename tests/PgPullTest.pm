@@ -48,7 +48,7 @@ report to tmp_check/log/valgrind/PID.log (the child processes pgpull starts,
 ssh and Singer targets, are not traced).  At done_testing a file that ran
 pgpull under valgrind gets one more assertion, "valgrind reported nothing",
 which fails with the reports as diagnostics when any log is not empty: a
-test that checks only that a run failed still fails the file.  make deps
+test that checks only that a run failed still fails the file.  make deps-test
 installs valgrind: when it is missing, the run dies, and so does the test.
 
 =head1 FUNCTIONS

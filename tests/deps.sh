@@ -1,18 +1,54 @@
 #!/bin/sh
-# tests/deps.sh: install with apt-get what pgpull needs to build, test and
-# demo on Debian 12.  Idempotent, and quick when everything is there.
+# tests/deps.sh GOAL GROUP...: install with apt-get the packages of each
+# GROUP that a Debian 12 machine lacks, for "make GOAL".  Idempotent, and
+# quick when everything is there.
+#
+#   build  what building and running pgpull need: PostgreSQL 15 and its
+#          PGXS files, libpq, libcurl, jansson, a compiler ("make deps")
+#   test   the test tools: Perl's IPC::Run, the reference receiver's and
+#          the Singer tools' Python modules, OpenSSH, valgrind, clang for
+#          the fuzz harnesses, systemd for "systemd-analyze verify"
+#   deb    building and checking the Debian packages: debhelper,
+#          postgresql-server-dev-all (pg_buildext and the "pgxs" sequence),
+#          lintian, and man and groff for the man page
+#
+# "make deps" installs build alone, so a database host gets no test tools;
+# "make deps-test" (which make check, demo, bench and fuzz run) all three.
 set -eu
 
-PACKAGES="
-	postgresql-15 postgresql-client-15 postgresql-server-dev-15
-	libpq-dev libcurl4-openssl-dev libjansson-dev pkg-config gcc make
-	libipc-run-perl perl
-	python3 python3-psycopg2 python3-jsonschema
-	openssl ca-certificates curl procps time
-	openssh-server openssh-client
-	valgrind
-	clang libclang-rt-14-dev
-"
+goal=$1
+shift
+
+PACKAGES=""
+for group in "$@"; do
+	case $group in
+	build)
+		PACKAGES="$PACKAGES
+			postgresql-15 postgresql-client-15 postgresql-server-dev-15
+			libpq-dev libcurl4-openssl-dev libjansson-dev pkg-config gcc make
+			ca-certificates openssh-client"
+		;;
+	test)
+		PACKAGES="$PACKAGES
+			libipc-run-perl perl
+			python3 python3-psycopg2 python3-jsonschema
+			openssl curl procps time
+			openssh-server
+			valgrind
+			clang libclang-rt-14-dev
+			systemd"
+		;;
+	deb)
+		PACKAGES="$PACKAGES
+			dpkg-dev debhelper fakeroot postgresql-common postgresql-server-dev-all
+			lintian man-db groff-base"
+		;;
+	*)
+		echo "tests/deps.sh: error: unrecognized group: $group" >&2
+		exit 2
+		;;
+	esac
+done
 
 missing=""
 for p in $PACKAGES; do
@@ -27,11 +63,11 @@ fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "pgpull: error: missing packages:$missing" >&2
-	echo "pgpull: hint: Run \"make deps\" as root, or: sudo apt-get install$missing" >&2
+	echo "pgpull: hint: Run \"make $goal\" as root, or: sudo apt-get install$missing" >&2
 	exit 2
 fi
 
-echo "make deps: installing$missing"
+echo "make $goal: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 # A fresh machine may have no package lists yet; a stale list fails installs.
 apt-get update -qq || true

@@ -13,11 +13,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# make deps installs python3-jsonschema: a machine without it is broken, and
+# make deps-test installs python3-jsonschema: a machine without it is broken, and
 # the test fails (it does not skip)
 my $python = '/usr/bin/python3';
 my (undef, $probe_err) = run_command([ $python, '-c', 'import jsonschema' ]);
-die "python3 cannot import jsonschema (make deps installs python3-jsonschema): $probe_err"
+die "python3 cannot import jsonschema (make deps-test installs python3-jsonschema): $probe_err"
   if $probe_err ne '';
 
 my $validate = <<'PY';

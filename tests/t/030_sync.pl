@@ -214,6 +214,21 @@ ok($r->{rc} == 3 && $r->{stderr} =~ /a password is required/ && $r->{stderr} =~ 
 $r = PgPullTest::sync($node, $rcv, source => 'host=/nonexistent/socket dbname=postgres');
 ok($r->{rc} == 3 && $r->{stderr} =~ /could not connect to the state database/,
 	'an unreachable database: exit status 3');
+like($r->{stderr},
+	qr{pgpull: detail: The state connection \(--source, as no --state is given\): host "/nonexistent/socket", port \d+, database "postgres", user "[^"]+"\.},
+	'an unreachable database: the error names the connection, its host, port, database and user');
+$r = PgPullTest::sync($node, $rcv,
+	source => 'host=127.0.0.1 port=1 dbname=crm user=extractor password=s3cr3t-pw',
+	args => [ '--state', $node->connstr('postgres') ]);
+ok($r->{rc} == 3 && $r->{stderr} =~ /could not connect to the source database/
+	  && $r->{stderr} =~ /detail: The source connection \(--source\): host "127\.0\.0\.1", port 1, database "crm", user "extractor"\./,
+	'an unreachable source with a good --state: the error names --source');
+unlike($r->{stderr}, qr/s3cr3t/, 'the failed connection\'s password is never printed');
+$r = PgPullTest::sync($node, $rcv, source => $node->connstr('postgres'),
+	args => [ '--state', 'host=/nonexistent/socket dbname=catalog user=keeper' ]);
+like($r->{stderr},
+	qr{could not connect to the state database.*\n(?:.*\n)*pgpull: detail: The state connection \(--state\): host "/nonexistent/socket", port \d+, database "catalog", user "keeper"\.},
+	'an unreachable --state: the error names --state');
 $r = PgPullTest::sync($node, $rcv, source => $node->connstr('dest'));
 ok($r->{rc} == 2 && $r->{stderr} =~ /extension "pgpull" is not installed in the state database/
 	  && $r->{stderr} =~ /hint: Run CREATE EXTENSION pgpull/,

@@ -191,14 +191,39 @@ while (@{ PgPullTest::accepted($rcv, 'f') } < 1 && $waited++ < 600)
 }
 $run->{harness}->signal('TERM');
 my $termed = PgPullTest::finish_sync($run);
-is($termed->{rc}, 1, 'SIGTERM: exit status 1');
+is($termed->{signal}, 15, 'SIGTERM: pgpull dies by SIGTERM once it has cleaned up');
+like($termed->{stderr}, qr/run \d+ failed: 0 synced, 1 failed, 0 skipped, 1 not started/,
+	'SIGTERM: the stream it was reading failed, the one after it was not started');
+like($termed->{stderr}, qr/WARNING \w+ stream not started: interrupted/,
+	'SIGTERM: the stream left is logged as not started');
 is($node->safe_psql('postgres',
 		q{SELECT status || ': ' || error FROM pgpull.runs WHERE integration = 'default' ORDER BY run_id DESC LIMIT 1}),
-	'failed: interrupted by a signal', 'SIGTERM: the run ends failed');
+	'failed: interrupted by a signal (SIGTERM)', 'SIGTERM: the run ends failed');
 $rcv->clear_faults;
 $r = PgPullTest::sync($node, $rcv);
 is($r->{rc}, 0, 'after SIGTERM, a run without faults');
 all_there('after SIGTERM');
+
+# -- SIGINT (^C in a terminal): the same, and pgpull dies by SIGINT
+change();
+$rcv->clear_requests;
+$rcv->set_faults([ map { { kind => 'slow', seconds => 1 } } 1 .. 10 ]);
+$run = PgPullTest::start_sync($node, $rcv, args => [ '--batch-rows', '100' ]);
+$waited = 0;
+while (@{ PgPullTest::accepted($rcv, 'f') } < 1 && $waited++ < 600)
+{
+	usleep(100_000);
+}
+$run->{harness}->signal('INT');
+my $inted = PgPullTest::finish_sync($run);
+is($inted->{signal}, 2, 'SIGINT: pgpull dies by SIGINT once it has cleaned up');
+is($node->safe_psql('postgres',
+		q{SELECT status || ': ' || error FROM pgpull.runs WHERE integration = 'default' ORDER BY run_id DESC LIMIT 1}),
+	'failed: interrupted by a signal (SIGINT)', 'SIGINT: the run ends failed, saying by which signal');
+$rcv->clear_faults;
+$r = PgPullTest::sync($node, $rcv);
+is($r->{rc}, 0, 'after SIGINT, a run without faults');
+all_there('after SIGINT');
 
 # -- two pullers at once share the streams of an integration
 $node->safe_psql('postgres', q{

@@ -134,11 +134,11 @@ ok(poll(sub {
 $run->{harness}->signal('TERM');
 my $killed = PgPullTest::finish_sync($run);
 $rcv->clear_faults;
-is($killed->{rc}, 1, 'interrupt: exit status 1');
+is($killed->{signal}, 15, 'interrupt: pgpull dies by SIGTERM');
 like($killed->{stderr}, qr/cut into 8 ranges of id \(about \d+ rows each, from statistics\)/,
 	'interrupt: the ranges were cut from the statistics');
 is($node->safe_psql('postgres', q{SELECT status || ': ' || error FROM pgpull.runs ORDER BY run_id DESC LIMIT 1}),
-	'failed: interrupted by a signal', 'interrupt: the run is recorded as interrupted');
+	'failed: interrupted by a signal (SIGTERM)', 'interrupt: the run is recorded as interrupted');
 my $sent = PgPullTest::records($rcv, 'big');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FILTER (WHERE status = 'pending') >= 1

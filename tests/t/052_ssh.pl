@@ -303,10 +303,10 @@ ok(running($pid), 'SIGTERM: ssh runs while the run does');
 unlike(slurp_file("/proc/$pid/environ"), qr/(?:^|\0)PGPULL_TOKEN=/, 'the token is not in ssh\'s environment');
 $run->{harness}->signal('TERM');
 my $termed = PgPullTest::finish_sync($run);
-is($termed->{rc}, 1, 'SIGTERM: exit status 1');
+is($termed->{signal}, 15, 'SIGTERM: pgpull dies by SIGTERM');
 is($node->safe_psql('postgres',
 		q{SELECT status || ': ' || error FROM pgpull.runs WHERE integration = 'slow' ORDER BY run_id DESC LIMIT 1}),
-	'failed: interrupted by a signal', 'SIGTERM: the run is recorded through the tunnel');
+	'failed: interrupted by a signal (SIGTERM)', 'SIGTERM: the run is recorded through the tunnel');
 ok(!running($pid), 'SIGTERM: ssh is gone');
 
 # -- SIGKILL: ssh dies with pgpull
