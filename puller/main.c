@@ -4,7 +4,7 @@
  *		pgpull: command line entry point.
  *
  * "pgpull COMMAND [OPTION]...": the command picks the option table
- * ("sync" or "commit-state"), and "pgpull --help" and "pgpull --version"
+ * ("sync", "commit-state" or "status"), and "pgpull --help" and "pgpull --version"
  * answer without one.  Usage errors print
  * "pgpull: error: ..." and the line pointing at --help, and exit with 2.
  *
@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "error.h"
 #include "options.h"
+#include "status.h"
 #include "sync.h"
 #include "sync_all.h"
 
@@ -41,6 +42,7 @@ usage_summary(FILE *out)
 	fprintf(out, "  pgpull sync --source=CONNINFO --target=- [OPTION]... | TARGET > STATE_FILE\n");
 	fprintf(out, "  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
 	fprintf(out, "  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
+	fprintf(out, "  pgpull status --source=CONNINFO [--integration=NAME] [--format=table|json]\n");
 	fprintf(out, "  pgpull --help | --version\n");
 }
 
@@ -58,7 +60,9 @@ usage(void)
 	printf("  sync                   copy the changed rows of every stream of an integration\n");
 	printf("                         to the destination, then move the bookmarks\n");
 	printf("  commit-state           move the bookmarks to the states a Singer target printed\n");
-	printf("                         after storing the rows of \"sync --target -\"\n\n");
+	printf("                         after storing the rows of \"sync --target -\"\n");
+	printf("  status                 show each stream's last run and next action, and what\n");
+	printf("                         needs attention (for monitoring: see the exit status)\n\n");
 	printf("Options of sync:\n");
 	printf("      --integration=NAME integration to sync (default: \"default\")\n");
 	printf("      --all-databases    sync every database the role can connect to on the\n");
@@ -110,6 +114,10 @@ usage(void)
 	printf("                         (\"-\": read it from standard input); a state of\n");
 	printf("                         --all-databases goes to each of its databases' catalogs,\n");
 	printf("                         on the server --state or --source names\n\n");
+	printf("Options of status:\n");
+	printf("      --integration=NAME show only this integration (default: every one the\n");
+	printf("                         role may run)\n");
+	printf("      --format=FORMAT    \"table\" (default) or \"json\"\n\n");
 	printf("Connection options:\n");
 	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
 	printf("                         URI (\"\" takes the PG* environment variables); may be\n");
@@ -137,7 +145,10 @@ usage(void)
 	printf("  2  usage or configuration error; commit-state: no state in the file\n");
 	printf("  3  could not connect to a database, the destination or the ssh server, or\n");
 	printf("     the destination rejected the token or its TLS certificate\n");
-	printf("  With --all-databases, the worst status of the databases (3 over 2 over 1).\n\n");
+	printf("  With --all-databases, the worst status of the databases (3 over 2 over 1).\n");
+	printf("  status: 0 nothing needs attention, 1 something does (a stream whose last\n");
+	printf("  run failed, a dropped tracked relation, a privilege missing, a standby\n");
+	printf("  setting too low while a historical sync is pending), 2 and 3 as above.\n\n");
 	printf("Report bugs to the pgpull issue tracker.\n");
 }
 
@@ -204,6 +215,7 @@ main(int argc, char **argv)
 	PullerOptions o;
 	int			rc;
 	bool		sync;
+	bool		status;
 
 	if (argc < 2)
 	{
@@ -219,15 +231,19 @@ main(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "sync") != 0 && strcmp(argv[1], "commit-state") != 0)
+	if (strcmp(argv[1], "sync") != 0 && strcmp(argv[1], "commit-state") != 0 &&
+		strcmp(argv[1], "status") != 0)
 	{
 		pp_usage_error("unrecognized command \"%s\"", argv[1]);
 		return EXIT_USAGE;
 	}
 
 	sync = strcmp(argv[1], "sync") == 0;
+	status = strcmp(argv[1], "status") == 0;
 	if (sync)
 		rc = options_parse_sync(argc - 1, argv + 1, &o);
+	else if (status)
+		rc = options_parse_status(argc - 1, argv + 1, &o);
 	else
 		rc = options_parse_commit(argc - 1, argv + 1, &o);
 	if (rc == OPTIONS_HELP)
@@ -243,9 +259,9 @@ main(int argc, char **argv)
 	else if (rc == 0)
 	{
 		/* commit-state connects to the catalog only */
-		rc = conn_use_ssh(&o, sync);
+		rc = conn_use_ssh(&o, sync || status);
 		if (rc == 0)
-			rc = !sync ? commit_state_run(&o) :
+			rc = status ? status_run(&o) : !sync ? commit_state_run(&o) :
 				o.all_databases ? sync_all_databases(&o) : sync_run(&o);
 		conn_end_ssh();
 	}

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * puller/options.c
- *		pgpull: parse and check the options of "pgpull sync" and "pgpull
- *		commit-state".
+ *		pgpull: parse and check the options of "pgpull sync", "pgpull
+ *		commit-state" and "pgpull status".
  *
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
@@ -52,10 +52,11 @@ enum
 	OPT_SSH,
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
+	OPT_FORMAT,
 	OPT_HELP
 };
 
-/* the long options sync and commit-state share */
+/* the long options sync, commit-state and status share */
 #define COMMON_LONG_OPTIONS \
 	{"source", required_argument, NULL, OPT_SOURCE}, \
 	{"state", required_argument, NULL, OPT_STATE}, \
@@ -74,6 +75,7 @@ static bool parse_long(const char *arg, const char *optname, long min,
 static bool parse_target(const char *arg, PullerOptions *o);
 static void set_string(char **field, const char *value);
 static int	common_option(int c, char **argv, PullerOptions *o);
+static bool source_and_no_argument(int argc, char **argv, const PullerOptions *o);
 
 /*
  * set_string: replace an option's string (an option given twice: the last
@@ -280,7 +282,7 @@ parse_target(const char *arg, PullerOptions *o)
 }
 
 /*
- * common_option: handle an option that sync and commit-state share, as
+ * common_option: handle an option sync, commit-state and status share, as
  * getopt_long returned it (c, with optarg and optind set): the connection
  * options, --integration, --verbose, --version, --help, and getopt's own
  * errors.  Returns 0 to go on, OPTIONS_HELP, OPTIONS_VERSION, or
@@ -334,6 +336,28 @@ common_option(int c, char **argv, PullerOptions *o)
 			return EXIT_USAGE;
 	}
 	return 0;
+}
+
+/*
+ * source_and_no_argument: after the options of sync or status, no
+ * argument is left and --source was given.  Prints the usage error and
+ * returns false otherwise.
+ */
+static bool
+source_and_no_argument(int argc, char **argv, const PullerOptions *o)
+{
+	if (optind < argc)
+	{
+		pp_usage_error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		return false;
+	}
+	if (o->source == NULL)
+	{
+		pp_usage_error("no source database given");
+		pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -446,18 +470,8 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				break;
 		}
 	}
-	if (optind < argc)
-	{
-		pp_usage_error("too many command-line arguments (first is \"%s\")", argv[optind]);
+	if (!source_and_no_argument(argc, argv, o))
 		return EXIT_USAGE;
-	}
-
-	if (o->source == NULL)
-	{
-		pp_usage_error("no source database given");
-		pp_log_hint("Give one with --source (a connection string or URI; an empty string takes the PG* environment variables).");
-		return EXIT_USAGE;
-	}
 	if (o->target == NULL && o->target_command == NULL)
 	{
 		pp_usage_error("no target given");
@@ -592,6 +606,57 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 	if (o->source && !check_conninfo(o->source, "--source"))
 		return EXIT_USAGE;
 	if ((o->state && !check_conninfo(o->state, "--state")) ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+		return EXIT_USAGE;
+	return 0;
+}
+
+/*
+ * options_parse_status: parse "pgpull status" options; argv[0] is
+ * "status".  --integration is optional (NULL: every integration the role
+ * may run); --format is "table" (the default) or "json".  Returns 0,
+ * OPTIONS_HELP, OPTIONS_VERSION, or EXIT_USAGE after printing a usage
+ * error.  The caller frees o with options_free in every case.
+ */
+int
+options_parse_status(int argc, char **argv, PullerOptions *o)
+{
+	static const struct option long_options[] = {
+		COMMON_LONG_OPTIONS,
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+	int			rc;
+	uint64_t	given = 0;
+
+	memset(o, 0, sizeof(*o));
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":vV?", long_options, NULL)) != -1)
+	{
+		if (repeated(c, long_options, &given))
+			return EXIT_USAGE;
+		if (c == OPT_FORMAT)
+		{
+			if (strcmp(optarg, "table") != 0 && strcmp(optarg, "json") != 0)
+			{
+				pp_usage_error("invalid value \"%s\" for option --format", optarg);
+				pp_log_hint("The format is \"table\" (the default) or \"json\".");
+				return EXIT_USAGE;
+			}
+			o->format_json = strcmp(optarg, "json") == 0;
+			continue;
+		}
+		rc = common_option(c, argv, o);
+		if (rc != 0)
+			return rc;
+	}
+	if (!source_and_no_argument(argc, argv, o))
+		return EXIT_USAGE;
+	if (!check_conninfo(o->source, "--source") ||
+		(o->state && !check_conninfo(o->state, "--state")) ||
 		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	return 0;

@@ -1614,7 +1614,10 @@ COMMENT ON FUNCTION pgpull.end_run(bigint, text, text) IS 'record the outcome of
 /*
  * loading_report: per stream, when the destination last accepted rows of
  * it, the outcome of its last sync, the rows loaded in the last 24 hours
- * and its bookmark ("column: value", or "Bookmark Unavailable").
+ * and its bookmark ("column: value", or "Bookmark Unavailable"); then the
+ * last sync's duration and rows loaded per second (NULL while it runs),
+ * and the staleness: the time since its last successful sync ended (the
+ * destination was current as of then; NULL before the first).
  */
 CREATE VIEW pgpull.loading_report AS
 SELECT s.integration,
@@ -1628,18 +1631,23 @@ SELECT s.integration,
 	   COALESCE(a.rows_24h, 0)::bigint AS rows_loaded_24h,
 	   CASE WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL
 			THEN s.replication_key || ': ' || s.bookmark
-			ELSE 'Bookmark Unavailable' END AS max_bookmark
+			ELSE 'Bookmark Unavailable' END AS max_bookmark,
+	   l.ended_at - l.started_at AS last_run_duration,
+	   CASE WHEN l.ended_at > l.started_at
+			THEN pg_catalog.round(l.rows_loaded / EXTRACT(epoch FROM l.ended_at - l.started_at), 1) END AS rows_per_second,
+	   pg_catalog.now() - a.last_success AS staleness
   FROM pgpull.stream s
   LEFT JOIN LATERAL (
 		SELECT pg_catalog.max(rs.ended_at) FILTER (WHERE rs.status = 'succeeded' AND rs.rows_loaded > 0) AS last_succeeded,
 			   pg_catalog.max(rs.last_batch_at) AS last_batch_at,
-			   pg_catalog.sum(rs.rows_loaded) FILTER (WHERE rs.started_at >= pg_catalog.now() - interval '24 hours') AS rows_24h
+			   pg_catalog.sum(rs.rows_loaded) FILTER (WHERE rs.started_at >= pg_catalog.now() - interval '24 hours') AS rows_24h,
+			   pg_catalog.max(rs.ended_at) FILTER (WHERE rs.status = 'succeeded') AS last_success
 		  FROM pgpull.run_streams rs
 		 WHERE rs.stream_id = s.stream_id) AS a ON true
   LEFT JOIN LATERAL (
-		SELECT rs.status
+		SELECT rs.status, rs.started_at, rs.ended_at, rs.rows_loaded
 		  FROM pgpull.run_streams rs
 		 WHERE rs.stream_id = s.stream_id AND rs.status <> 'skipped'
 		 ORDER BY rs.started_at DESC, rs.run_id DESC
 		 LIMIT 1) AS l ON true;
-COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value"';
+COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value", last sync''s duration and rows per second, staleness';

@@ -20,7 +20,7 @@
  * _puller_functions: the functions the replication role may execute, as
  * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
  * revokes it.  The one list: a function the puller calls goes here (the
- * run protocol, the Singer state and the standby check).
+ * run protocol, the Singer state, the standby check and pgpull status).
  */
 CREATE FUNCTION pgpull._puller_functions()
 RETURNS text[]
@@ -44,7 +44,10 @@ AS $fn$
 		'pgpull.end_run(bigint,text,text)',
 		'pgpull.record_emitted(bigint,bigint,bigint,bigint,text,bigint,boolean)',
 		'pgpull.end_singer_stream(bigint,bigint,text,bigint,text)',
-		'pgpull.commit_state(jsonb)'
+		'pgpull.commit_state(jsonb)',
+		'pgpull.status(text)',
+		'pgpull.status_attention(text)',
+		'pgpull.status_standby(text)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -54,7 +57,7 @@ REVOKE ALL ON SCHEMA pgpull FROM PUBLIC;
 REVOKE ALL ON pgpull.stream, pgpull.stream_range, pgpull.runs, pgpull.run_streams, pgpull.extraction_log,
 	pgpull.watermark_sample, pgpull.database_identity
 	FROM PUBLIC;
-REVOKE ALL ON pgpull.streams, pgpull.loading_report FROM PUBLIC;
+REVOKE ALL ON pgpull.streams, pgpull.loading_report, pgpull.stream_status FROM PUBLIC;
 
 /* the type mapping: json_schema reads the catalog */
 REVOKE EXECUTE ON FUNCTION pgpull.json_schema(pg_catalog.regclass, text) FROM PUBLIC;
@@ -156,4 +159,11 @@ REVOKE EXECUTE ON FUNCTION pgpull._singer_run(bigint, boolean),
 	pgpull.end_singer_stream(bigint, bigint, text, bigint, text),
 	pgpull._state_error(text, text),
 	pgpull.commit_state(jsonb)
+	FROM PUBLIC;
+
+/* pgpull status: the replication role's (grant_script) */
+REVOKE EXECUTE ON FUNCTION pgpull._status_integrations(text),
+	pgpull.status(text),
+	pgpull.status_standby(text),
+	pgpull.status_attention(text)
 	FROM PUBLIC;

@@ -5,10 +5,11 @@
  *		--ssh value, tunnel.c).
  *
  * The input is a command line after "pgpull": its arguments separated by
- * NUL bytes, the first the command ("commit-state", or else sync's
- * parser takes it).  It goes to options_parse_sync or options_parse_commit
- * as main passes it; numbers, the target URL, connection strings and the
- * SSH server are parsed there.  Options that parse must be within their
+ * NUL bytes, the first the command ("commit-state", "status", or else
+ * sync's parser takes it).  It goes to options_parse_sync,
+ * options_parse_commit or options_parse_status as main passes it;
+ * numbers, the target URL, connection strings, --format and the SSH
+ * server are parsed there.  Options that parse must be within their
  * documented ranges and agree with each other.  Usage errors go to
  * standard error: run with -close_fd_mask=2 to keep them out of sight.
  *
@@ -102,6 +103,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = options_parse_commit(argc, argv, &o);
 		if (rc == 0 && (o.state_file == NULL ||
 						(o.source == NULL && o.state == NULL)))
+			abort();
+	}
+	else if (strcmp(argv[0], "status") == 0)
+	{
+		rc = options_parse_status(argc, argv, &o);
+		if (rc == 0 && o.source == NULL)
 			abort();
 	}
 	else
