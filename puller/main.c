@@ -4,8 +4,8 @@
  *		pgpull: command line entry point.
  *
  * "pgpull COMMAND [OPTION]...": the command picks the option table
- * ("sync", "commit-state" or "status"), and "pgpull --help" and "pgpull --version"
- * answer without one.  Usage errors print
+ * ("sync", "commit-state", "status" or "discover"), and "pgpull --help"
+ * and "pgpull --version" answer without one.  Usage errors print
  * "pgpull: error: ..." and the line pointing at --help, and exit with 2.
  *
  * Copyright (c) 2026, the pgpull developers
@@ -20,6 +20,7 @@
 
 #include "commit.h"
 #include "conn.h"
+#include "discover.h"
 #include "error.h"
 #include "options.h"
 #include "status.h"
@@ -43,6 +44,7 @@ usage_summary(FILE *out)
 	fprintf(out, "  pgpull commit-state --source=CONNINFO [OPTION]... STATE_FILE|-\n");
 	fprintf(out, "  pgpull sync --source=CONNINFO --target-command=COMMAND [OPTION]...\n");
 	fprintf(out, "  pgpull status --source=CONNINFO [--integration=NAME] [--format=table|json]\n");
+	fprintf(out, "  pgpull discover --source=CONNINFO [--schema=SCHEMA]... [--format=table|json]\n");
 	fprintf(out, "  pgpull --help | --version\n");
 }
 
@@ -62,7 +64,9 @@ usage(void)
 	printf("  commit-state           move the bookmarks to the states a Singer target printed\n");
 	printf("                         after storing the rows of \"sync --target -\"\n");
 	printf("  status                 show each stream's last run and next action, and what\n");
-	printf("                         needs attention (for monitoring: see the exit status)\n\n");
+	printf("                         needs attention (for monitoring: see the exit status)\n");
+	printf("  discover               list the relations the role can see, with what choosing\n");
+	printf("                         their streams needs, and the streams that track them\n\n");
 	printf("Options of sync:\n");
 	printf("      --integration=NAME integration to sync (default: \"default\")\n");
 	printf("      --all-databases    sync every database the role can connect to on the\n");
@@ -118,6 +122,11 @@ usage(void)
 	printf("      --integration=NAME show only this integration (default: every one the\n");
 	printf("                         role may run)\n");
 	printf("      --format=FORMAT    \"table\" (default) or \"json\"\n\n");
+	printf("Options of discover:\n");
+	printf("      --schema=SCHEMA    only relations of SCHEMA (may be given several times;\n");
+	printf("                         default: every schema)\n");
+	printf("      --format=FORMAT    \"table\" (aligned columns, the default) or \"json\" (an\n");
+	printf("                         array of objects, for scripts)\n\n");
 	printf("Connection options:\n");
 	printf("      --source=CONNINFO  database to read rows from: a connection string or\n");
 	printf("                         URI (\"\" takes the PG* environment variables); may be\n");
@@ -148,7 +157,8 @@ usage(void)
 	printf("  With --all-databases, the worst status of the databases (3 over 2 over 1).\n");
 	printf("  status: 0 nothing needs attention, 1 something does (a stream whose last\n");
 	printf("  run failed, a dropped tracked relation, a privilege missing, a standby\n");
-	printf("  setting too low while a historical sync is pending), 2 and 3 as above.\n\n");
+	printf("  setting too low while a historical sync is pending), 2 and 3 as above.\n");
+	printf("  discover: 0 the relations were listed, 2 and 3 as above.\n\n");
 	printf("Report bugs to the pgpull issue tracker.\n");
 }
 
@@ -216,6 +226,7 @@ main(int argc, char **argv)
 	int			rc;
 	bool		sync;
 	bool		status;
+	bool		discover;
 
 	if (argc < 2)
 	{
@@ -232,7 +243,7 @@ main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "sync") != 0 && strcmp(argv[1], "commit-state") != 0 &&
-		strcmp(argv[1], "status") != 0)
+		strcmp(argv[1], "status") != 0 && strcmp(argv[1], "discover") != 0)
 	{
 		pp_usage_error("unrecognized command \"%s\"", argv[1]);
 		return EXIT_USAGE;
@@ -240,10 +251,13 @@ main(int argc, char **argv)
 
 	sync = strcmp(argv[1], "sync") == 0;
 	status = strcmp(argv[1], "status") == 0;
+	discover = strcmp(argv[1], "discover") == 0;
 	if (sync)
 		rc = options_parse_sync(argc - 1, argv + 1, &o);
 	else if (status)
 		rc = options_parse_status(argc - 1, argv + 1, &o);
+	else if (discover)
+		rc = options_parse_discover(argc - 1, argv + 1, &o);
 	else
 		rc = options_parse_commit(argc - 1, argv + 1, &o);
 	if (rc == OPTIONS_HELP)
@@ -259,9 +273,10 @@ main(int argc, char **argv)
 	else if (rc == 0)
 	{
 		/* commit-state connects to the catalog only */
-		rc = conn_use_ssh(&o, sync || status);
+		rc = conn_use_ssh(&o, sync || status || discover);
 		if (rc == 0)
-			rc = status ? status_run(&o) : !sync ? commit_state_run(&o) :
+			rc = status ? status_run(&o) : discover ? discover_run(&o) :
+				!sync ? commit_state_run(&o) :
 				o.all_databases ? sync_all_databases(&o) : sync_run(&o);
 		conn_end_ssh();
 	}

@@ -2,7 +2,7 @@
  *
  * puller/options.c
  *		pgpull: parse and check the options of "pgpull sync", "pgpull
- *		commit-state" and "pgpull status".
+ *		commit-state", "pgpull status" and "pgpull discover".
  *
  * Everything that can be checked without a connection is checked here,
  * before any connection is made: numbers and their ranges (a value out of
@@ -53,6 +53,7 @@ enum
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
 	OPT_FORMAT,
+	OPT_SCHEMA,
 	OPT_HELP
 };
 
@@ -75,6 +76,7 @@ static bool parse_long(const char *arg, const char *optname, long min,
 static bool parse_target(const char *arg, PullerOptions *o);
 static void set_string(char **field, const char *value);
 static int	common_option(int c, char **argv, PullerOptions *o);
+static bool parse_format(const char *arg, PullerOptions *o);
 static bool source_and_no_argument(int argc, char **argv, const PullerOptions *o);
 
 /*
@@ -282,7 +284,7 @@ parse_target(const char *arg, PullerOptions *o)
 }
 
 /*
- * common_option: handle an option sync, commit-state and status share, as
+ * common_option: handle an option the commands share, as
  * getopt_long returned it (c, with optarg and optind set): the connection
  * options, --integration, --verbose, --version, --help, and getopt's own
  * errors.  Returns 0 to go on, OPTIONS_HELP, OPTIONS_VERSION, or
@@ -339,7 +341,7 @@ common_option(int c, char **argv, PullerOptions *o)
 }
 
 /*
- * source_and_no_argument: after the options of sync or status, no
+ * source_and_no_argument: after the options of sync, status or discover, no
  * argument is left and --source was given.  Prints the usage error and
  * returns false otherwise.
  */
@@ -612,6 +614,23 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 }
 
 /*
+ * parse_format: --format of status and discover, "table" (the default) or
+ * "json".  Prints the usage error and returns false for anything else.
+ */
+static bool
+parse_format(const char *arg, PullerOptions *o)
+{
+	if (strcmp(arg, "table") != 0 && strcmp(arg, "json") != 0)
+	{
+		pp_usage_error("invalid value \"%s\" for option --format", arg);
+		pp_log_hint("The format is \"table\" (the default) or \"json\".");
+		return false;
+	}
+	o->format_json = strcmp(arg, "json") == 0;
+	return true;
+}
+
+/*
  * options_parse_status: parse "pgpull status" options; argv[0] is
  * "status".  --integration is optional (NULL: every integration the role
  * may run); --format is "table" (the default) or "json".  Returns 0,
@@ -640,13 +659,8 @@ options_parse_status(int argc, char **argv, PullerOptions *o)
 			return EXIT_USAGE;
 		if (c == OPT_FORMAT)
 		{
-			if (strcmp(optarg, "table") != 0 && strcmp(optarg, "json") != 0)
-			{
-				pp_usage_error("invalid value \"%s\" for option --format", optarg);
-				pp_log_hint("The format is \"table\" (the default) or \"json\".");
+			if (!parse_format(optarg, o))
 				return EXIT_USAGE;
-			}
-			o->format_json = strcmp(optarg, "json") == 0;
 			continue;
 		}
 		rc = common_option(c, argv, o);
@@ -657,6 +671,68 @@ options_parse_status(int argc, char **argv, PullerOptions *o)
 		return EXIT_USAGE;
 	if (!check_conninfo(o->source, "--source") ||
 		(o->state && !check_conninfo(o->state, "--state")) ||
+		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+		return EXIT_USAGE;
+	return 0;
+}
+
+/*
+ * options_parse_discover: parse "pgpull discover" options; argv[0] is
+ * "discover".  --schema may be given several times (each adds a schema);
+ * the other options once.  Returns 0, OPTIONS_HELP, OPTIONS_VERSION, or
+ * EXIT_USAGE after printing a usage error.  The caller frees o with
+ * options_free in every case.
+ */
+int
+options_parse_discover(int argc, char **argv, PullerOptions *o)
+{
+	static const struct option long_options[] = {
+		{"source", required_argument, NULL, OPT_SOURCE},
+		{"ssh", required_argument, NULL, OPT_SSH},
+		{"ssh-identity", required_argument, NULL, OPT_SSH_IDENTITY},
+		{"ssh-known-hosts", required_argument, NULL, OPT_SSH_KNOWN_HOSTS},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, OPT_HELP},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+	int			rc;
+	uint64_t	given = 0;
+
+	memset(o, 0, sizeof(*o));
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":V?", long_options, NULL)) != -1)
+	{
+		if (c == OPT_SCHEMA)
+		{
+			if (optarg[0] == '\0')
+			{
+				pp_usage_error("--schema must not be empty");
+				return EXIT_USAGE;
+			}
+			o->schemas = pp_realloc(o->schemas, sizeof(char *) * (size_t) (o->nschemas + 1));
+			o->schemas[o->nschemas++] = pp_strdup(optarg);
+			continue;
+		}
+		if (repeated(c, long_options, &given))
+			return EXIT_USAGE;
+		if (c == OPT_FORMAT)
+		{
+			if (!parse_format(optarg, o))
+				return EXIT_USAGE;
+			continue;
+		}
+		rc = common_option(c, argv, o);
+		if (rc != 0)
+			return rc;
+	}
+	if (!source_and_no_argument(argc, argv, o))
+		return EXIT_USAGE;
+	if (!check_conninfo(o->source, "--source") ||
 		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
 		return EXIT_USAGE;
 	return 0;
@@ -690,5 +766,8 @@ options_free(PullerOptions *o)
 	free(o->ssh);
 	free(o->ssh_identity);
 	free(o->ssh_known_hosts);
+	for (int i = 0; i < o->nschemas; i++)
+		free(o->schemas[i]);
+	free(o->schemas);
 	memset(o, 0, sizeof(*o));
 }

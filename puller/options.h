@@ -68,12 +68,15 @@ typedef struct PullerOptions
 	char	   *ssh;			/* --ssh [USER@]HOST[:PORT], or NULL */
 	char	   *ssh_identity;
 	char	   *ssh_known_hosts;
-	bool		format_json;	/* status --format json */
+	bool		format_json;	/* status, discover: --format json */
+	char	  **schemas;		/* discover: --schema, in the order given */
+	int			nschemas;
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);
 extern int	options_parse_commit(int argc, char **argv, PullerOptions *o);
 extern int	options_parse_status(int argc, char **argv, PullerOptions *o);
+extern int	options_parse_discover(int argc, char **argv, PullerOptions *o);
 extern void options_free(PullerOptions *o);
 extern const char *options_target_kind_name(const PullerOptions *o);
 

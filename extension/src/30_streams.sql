@@ -211,6 +211,22 @@ $fn$;
 COMMENT ON FUNCTION pgpull._stream_keys(text, name, name[]) IS 'internal: a stream''s method, replication key and key columns, for messages';
 
 /*
+ * _replication_key_type: whether a column of a type (domains resolved
+ * first) can be a replication key: an integer, numeric, date, timestamp or
+ * timestamptz, whose values grow and compare as the bookmark's text reads
+ * back.  track checks a key with it; discover lists candidates with it.
+ */
+CREATE FUNCTION pgpull._replication_key_type(base_type pg_catalog.regtype)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _replication_key_type.base_type IN ('smallint'::pg_catalog.regtype, 'integer', 'bigint', 'numeric',
+											   'date', 'timestamp without time zone', 'timestamp with time zone');
+$fn$;
+COMMENT ON FUNCTION pgpull._replication_key_type(pg_catalog.regtype) IS 'internal: whether a column of a (base) type can be a replication key';
+
+/*
  * track: add or update the stream of a relation in an integration.
  * Returns the stream's destination table name.
  */
@@ -288,8 +304,7 @@ BEGIN
 
 	IF track.replication_key IS NOT NULL THEN
 		v_key_type := pgpull._column_type(track.relation, track.replication_key, true);
-		IF v_key_type NOT IN ('smallint'::pg_catalog.regtype, 'integer', 'bigint', 'numeric',
-							  'date', 'timestamp without time zone', 'timestamp with time zone') THEN
+		IF NOT pgpull._replication_key_type(v_key_type) THEN
 			RAISE EXCEPTION 'column "%" of relation "%" cannot be a replication key',
 				track.replication_key, v_label
 				USING ERRCODE = '42804',

@@ -20,7 +20,8 @@
  * _puller_functions: the functions the replication role may execute, as
  * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
  * revokes it.  The one list: a function the puller calls goes here (the
- * run protocol, the Singer state, the standby check and pgpull status).
+ * run protocol, the Singer state, the standby check, pgpull discover and
+ * pgpull status).
  */
 CREATE FUNCTION pgpull._puller_functions()
 RETURNS text[]
@@ -31,6 +32,7 @@ AS $fn$
 		'pgpull.version()',
 		'pgpull.database_id()',
 		'pgpull.check_standby()',
+		'pgpull.discover(name[])',
 		'pgpull.begin_run(text,text,text)',
 		'pgpull.take_stream(bigint,bigint)',
 		'pgpull.take_range(bigint,bigint,integer,integer)',
@@ -97,6 +99,13 @@ REVOKE ALL ON pgpull.integration_grant FROM PUBLIC;
 
 /* the standby check: the replication role's (grant_script) */
 REVOKE EXECUTE ON FUNCTION pgpull.check_standby() FROM PUBLIC;
+
+/*
+ * discover: the replication role's (grant_script) and the DBA's; its
+ * helpers keep PUBLIC's EXECUTE (_discover_streams shows a stream only to
+ * a session whose role can see its relation)
+ */
+REVOKE EXECUTE ON FUNCTION pgpull.discover(name[]) FROM PUBLIC;
 
 /* the run protocol, the watermark and the Singer state */
 REVOKE EXECUTE ON FUNCTION pgpull._log_line(bigint, bigint, text, text),

@@ -931,7 +931,8 @@ REVOKE EXECUTE ON FUNCTION pgpull.database_id() FROM PUBLIC;
  * _puller_functions: the functions the replication role may execute, as
  * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
  * revokes it.  The one list: a function the puller calls goes here (the
- * run protocol, the Singer state and the standby check).
+ * run protocol, the Singer state, the standby check, pgpull discover and
+ * pgpull status).
  */
 CREATE OR REPLACE FUNCTION pgpull._puller_functions()
 RETURNS text[]
@@ -942,6 +943,7 @@ AS $fn$
 		'pgpull.version()',
 		'pgpull.database_id()',
 		'pgpull.check_standby()',
+		'pgpull.discover(name[])',
 		'pgpull.begin_run(text,text,text)',
 		'pgpull.take_stream(bigint,bigint)',
 		'pgpull.take_range(bigint,bigint,integer,integer)',
@@ -3235,6 +3237,330 @@ END
 $update$;
 
 /*
+ * discover (45_discover.sql): the relations a role can see and what
+ * choosing their streams needs; track and discover share the test of a
+ * replication key's type.
+ */
+CREATE FUNCTION pgpull._replication_key_type(base_type pg_catalog.regtype)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _replication_key_type.base_type IN ('smallint'::pg_catalog.regtype, 'integer', 'bigint', 'numeric',
+											   'date', 'timestamp without time zone', 'timestamp with time zone');
+$fn$;
+COMMENT ON FUNCTION pgpull._replication_key_type(pg_catalog.regtype) IS 'internal: whether a column of a (base) type can be a replication key';
+
+CREATE OR REPLACE FUNCTION pgpull.track(relation pg_catalog.regclass, method text,
+							 replication_key name DEFAULT NULL,
+							 columns name[] DEFAULT NULL,
+							 key_columns name[] DEFAULT NULL,
+							 integration text DEFAULT 'default')
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_relkind "char";
+	v_nspname name;
+	v_relname name;
+	v_label text;
+	v_key_columns name[];
+	v_key_type pg_catalog.regtype;
+	v_old pgpull.stream;
+	v_dest text;
+	v_col name;
+BEGIN
+	IF track.relation IS NULL THEN
+		RAISE EXCEPTION 'relation must not be null'
+			USING ERRCODE = '22004';
+	END IF;
+	IF track.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Omit the argument to use the integration "default".';
+	END IF;
+	PERFORM pgpull.destination_schema_name(track.integration);
+
+	SELECT c.relkind, n.nspname, c.relname INTO v_relkind, v_nspname, v_relname
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = track.relation;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', track.relation::oid
+			USING ERRCODE = '42P01';
+	END IF;
+	v_label := pg_catalog.format('%I.%I', v_nspname, v_relname);
+	IF v_relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+		RAISE EXCEPTION 'cannot track relation "%"', v_label
+			USING ERRCODE = '42809',
+				  DETAIL = pg_catalog.format('"%s" is %s.', v_label,
+					CASE v_relkind WHEN 'S' THEN 'a sequence' WHEN 'i' THEN 'an index'
+						WHEN 'I' THEN 'a partitioned index' WHEN 'c' THEN 'a composite type'
+						WHEN 't' THEN 'a TOAST table' ELSE 'not a table' END),
+				  HINT = 'Track tables, partitioned tables, views, materialized views or foreign tables.';
+	END IF;
+
+	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based') THEN
+		RAISE EXCEPTION 'unrecognized replication method: %', COALESCE(track.method, 'NULL')
+			USING ERRCODE = '22023',
+				  HINT = 'Use "full_table" or "key_based".';
+	END IF;
+	IF track.method = 'key_based' AND track.replication_key IS NULL THEN
+		RAISE EXCEPTION 'a key_based stream needs a replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('No replication key was given for relation "%s".', v_label),
+				  HINT = 'Name a column whose value grows with every change, such as updated_at.';
+	END IF;
+	IF track.method = 'full_table' AND track.replication_key IS NOT NULL THEN
+		RAISE EXCEPTION 'a full_table stream takes no replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Replication key "%s" was given for relation "%s".',
+											 track.replication_key, v_label),
+				  HINT = 'Use method "key_based" to replicate by key, or omit the key.';
+	END IF;
+
+	IF track.replication_key IS NOT NULL THEN
+		v_key_type := pgpull._column_type(track.relation, track.replication_key, true);
+		IF NOT pgpull._replication_key_type(v_key_type) THEN
+			RAISE EXCEPTION 'column "%" of relation "%" cannot be a replication key',
+				track.replication_key, v_label
+				USING ERRCODE = '42804',
+					  DETAIL = pg_catalog.format('Its type is %s.', v_key_type),
+					  HINT = 'A replication key is an integer, numeric, date, timestamp or timestamptz column.';
+		END IF;
+	END IF;
+
+	IF track.columns IS NOT NULL THEN
+		FOREACH v_col IN ARRAY track.columns LOOP
+			PERFORM pgpull._column_type(track.relation, v_col);
+		END LOOP;
+	END IF;
+
+	IF track.key_columns IS NOT NULL THEN
+		v_key_columns := track.key_columns;
+	ELSIF v_relkind IN ('r', 'p') THEN
+		SELECT COALESCE(pg_catalog.array_agg(a.attname ORDER BY k.ord), '{}') INTO v_key_columns
+		  FROM pg_catalog.pg_index i
+		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		 WHERE i.indrelid = track.relation AND i.indisprimary;
+	ELSE
+		RAISE EXCEPTION 'relation "%" needs key_columns', v_label
+			USING ERRCODE = '22023',
+				  DETAIL = 'Views, materialized views and foreign tables have no primary key.',
+				  HINT = 'Name the columns that identify a row in key_columns, or pass an empty array to load it append-only.';
+	END IF;
+	IF (SELECT pg_catalog.count(DISTINCT k) <> pg_catalog.count(*)
+		  FROM pg_catalog.unnest(v_key_columns) AS k) THEN
+		RAISE EXCEPTION 'key_columns name a column twice'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('key_columns: %s.', v_key_columns);
+	END IF;
+	FOREACH v_col IN ARRAY v_key_columns LOOP
+		v_key_type := pgpull._column_type(track.relation, v_col);
+		BEGIN
+			EXECUTE pg_catalog.format('SELECT FROM (SELECT NULL::%s AS k) s ORDER BY k', v_key_type);
+		EXCEPTION WHEN undefined_function THEN
+			RAISE EXCEPTION 'column "%" of relation "%" cannot be a key column', v_col, v_label
+				USING ERRCODE = '42804',
+					  DETAIL = pg_catalog.format('Type %s has no ordering.', v_key_type),
+					  HINT = 'Key columns must be sortable: choose others, or pass an empty array for append-only.';
+		END;
+	END LOOP;
+
+	SELECT * INTO v_old FROM pgpull.stream s
+	 WHERE s.integration = track.integration AND s.relation = track.relation
+	   FOR UPDATE;
+
+	IF FOUND THEN
+		UPDATE pgpull.stream s
+		   SET relation_name = v_label,
+			   method = track.method,
+			   replication_key = track.replication_key,
+			   key_columns = v_key_columns,
+			   columns = track.columns,
+			   bookmark_type = CASE WHEN track.replication_key IS NOT NULL
+									THEN pgpull._column_type(track.relation, track.replication_key) END,
+			   updated_at = pg_catalog.now()
+		 WHERE s.stream_id = v_old.stream_id;
+		/* a new key or method means the old bookmark means nothing: start over */
+		IF v_old.method IS DISTINCT FROM track.method
+		   OR v_old.replication_key IS DISTINCT FROM track.replication_key
+		   OR v_old.key_columns IS DISTINCT FROM v_key_columns THEN
+			PERFORM pgpull._reset_stream(v_old.stream_id);
+		END IF;
+		RETURN v_old.destination_table;
+	END IF;
+
+	/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
+	v_dest := v_relname;
+	IF EXISTS (SELECT FROM pgpull.stream s
+				WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+		v_dest := v_nspname || '__' || v_relname;
+		IF EXISTS (SELECT FROM pgpull.stream s
+					WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+			RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
+				USING ERRCODE = '42710',
+					  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
+					  HINT = 'Track the relation in another integration.';
+		END IF;
+	END IF;
+
+	INSERT INTO pgpull.stream (integration, relation, relation_name, method, replication_key,
+							   key_columns, columns, destination_table, bookmark_type)
+	VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
+			v_key_columns, track.columns, v_dest,
+			CASE WHEN track.replication_key IS NOT NULL
+				 THEN pgpull._column_type(track.relation, track.replication_key) END);
+	RETURN v_dest;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.track(pg_catalog.regclass, text, name, name[], name[], text) IS 'add or update the stream of a relation; returns its destination table name';
+
+CREATE FUNCTION pgpull._relation_visible(role name, relation pg_catalog.oid)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pg_catalog.pg_has_role(_relation_visible.role, c.relowner, 'USAGE')
+		   OR pg_catalog.has_table_privilege(_relation_visible.role, c.oid,
+											 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+		   OR pg_catalog.has_any_column_privilege(_relation_visible.role, c.oid,
+												  'SELECT, INSERT, UPDATE, REFERENCES')
+	  FROM pg_catalog.pg_class c
+	 WHERE c.oid = _relation_visible.relation;
+$fn$;
+COMMENT ON FUNCTION pgpull._relation_visible(name, pg_catalog.oid) IS 'internal: whether a role owns a relation or holds a privilege on it or on one of its columns';
+
+CREATE FUNCTION pgpull._discover_streams()
+RETURNS TABLE (relation pg_catalog.oid, integration text, method text, replication_key name)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT s.relation::pg_catalog.oid, s.integration, s.method, s.replication_key
+	  FROM pgpull.stream s
+	 WHERE pgpull._relation_visible(SESSION_USER, s.relation);
+$fn$;
+COMMENT ON FUNCTION pgpull._discover_streams() IS 'internal: integration, method and replication key of the streams whose relations the session''s role can see';
+
+CREATE FUNCTION pgpull._type_problem(typ pg_catalog.oid, typmod integer)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF (pgpull._type_info(_type_problem.typ, _type_problem.typmod)).kind
+	   NOT IN ('array', 'composite', 'range', 'multirange') THEN
+		RETURN NULL;
+	END IF;
+	PERFORM pgpull._type_schema(_type_problem.typ, _type_problem.typmod, 0, true),
+			pgpull._value_expr('v', _type_problem.typ, _type_problem.typmod);
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLERRM;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._type_problem(pg_catalog.oid, integer) IS 'internal: why the type mapping cannot map a type, or NULL';
+
+CREATE FUNCTION pgpull.discover(schemas name[] DEFAULT NULL)
+RETURNS TABLE (schema_name name, relation_name name, relation pg_catalog.regclass, kind text,
+			   estimated_rows bigint, primary_key name[], replication_keys name[],
+			   unreadable_columns name[], unsupported_columns name[], tracked jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	/* 22004 for a NULL element, 3F000 for a schema that does not exist */
+	PERFORM pgpull._schema_list(discover.schemas);
+	RETURN QUERY
+	WITH rel AS (
+		SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltuples,
+			   pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS usable
+		  FROM pg_catalog.pg_class c
+		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+		   AND NOT c.relispartition
+		   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgpull')
+		   AND n.nspname !~ '^pg_(toast|temp_)'
+		   AND (discover.schemas IS NULL OR n.nspname = ANY (discover.schemas))
+		   AND pgpull._relation_visible(CURRENT_USER, c.oid)
+	), col AS (
+		SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod,
+			   r.usable AND pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT') AS readable,
+			   EXISTS (SELECT FROM pg_catalog.pg_index i
+						WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum AND i.indisvalid) AS indexed
+		  FROM rel r
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
+		 WHERE a.attnum > 0 AND NOT a.attisdropped
+	), typ AS MATERIALIZED (
+		/* each type once: the mapping's checks cost a few function calls */
+		SELECT t.atttypid, t.atttypmod,
+			   pgpull._type_problem(t.atttypid, t.atttypmod) AS problem,
+			   pgpull._replication_key_type((pgpull._type_info(t.atttypid, t.atttypmod)).base_type) AS key_ok
+		  FROM (SELECT DISTINCT c.atttypid, c.atttypmod FROM col c) t
+	), cols AS (
+		SELECT c.attrelid,
+			   pg_catalog.array_agg(c.attname ORDER BY c.indexed DESC, c.attnum)
+				   FILTER (WHERE c.readable AND t.key_ok AND t.problem IS NULL) AS keys,
+			   pg_catalog.array_agg(c.attname ORDER BY c.attnum) FILTER (WHERE NOT c.readable) AS unreadable,
+			   pg_catalog.array_agg(c.attname ORDER BY c.attnum) FILTER (WHERE t.problem IS NOT NULL) AS unsupported
+		  FROM col c
+		  JOIN typ t ON t.atttypid = c.atttypid AND t.atttypmod = c.atttypmod
+		 GROUP BY c.attrelid
+	), stream AS (
+		SELECT s.relation,
+			   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('integration', s.integration,
+																  'method', s.method,
+																  'replication_key', s.replication_key)
+									ORDER BY s.integration) AS streams
+		  FROM pgpull._discover_streams() s
+		 GROUP BY s.relation
+	)
+	SELECT r.nspname, r.relname, r.oid::pg_catalog.regclass,
+		   CASE r.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
+			   WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END,
+		   CASE WHEN r.relkind = 'v' THEN NULL
+				WHEN r.reltuples >= 0 THEN r.reltuples::bigint
+				WHEN r.relkind = 'p' THEN
+					(SELECT pg_catalog.sum(lc.reltuples)::bigint
+					   FROM pg_catalog.pg_partition_tree(r.oid) pt
+					   JOIN pg_catalog.pg_class lc ON lc.oid = pt.relid
+					  WHERE pt.isleaf AND lc.reltuples >= 0) END,
+		   CASE WHEN r.relkind IN ('r', 'p') THEN
+				(SELECT COALESCE(pg_catalog.array_agg(a.attname ORDER BY k.ord), '{}')
+				   FROM pg_catalog.pg_index i
+				  CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+				   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+				  WHERE i.indrelid = r.oid AND i.indisprimary) END,
+		   COALESCE(c.keys, '{}'), COALESCE(c.unreadable, '{}'), COALESCE(c.unsupported, '{}'),
+		   COALESCE(s.streams, '[]')
+	  FROM rel r
+	  LEFT JOIN cols c ON c.attrelid = r.oid
+	  LEFT JOIN stream s ON s.relation = r.oid
+	 ORDER BY r.nspname, r.relname;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.discover(name[]) IS 'the relations the calling role can see, with kind, estimated rows, primary key, candidate replication keys, columns it cannot read or map, and their streams';
+REVOKE EXECUTE ON FUNCTION pgpull.discover(name[]) FROM PUBLIC;
+
+/* a role that could run the puller may discover what it could replicate */
+DO $update$
+DECLARE
+	v_role name;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
+		 ORDER BY r.rolname
+	LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.discover(name[]) TO %I', v_role);
+	END LOOP;
+END
+$update$;
+
+/*
  * pgpull status (85_status.sql): the view stream_status and the functions
  * status, status_standby and status_attention, which grant_script grants
  * to the replication role (_puller_functions); loading_report gains the
@@ -3590,8 +3916,7 @@ BEGIN
 
 	IF track.replication_key IS NOT NULL THEN
 		v_key_type := pgpull._column_type(track.relation, track.replication_key, true);
-		IF v_key_type NOT IN ('smallint'::pg_catalog.regtype, 'integer', 'bigint', 'numeric',
-							  'date', 'timestamp without time zone', 'timestamp with time zone') THEN
+		IF NOT pgpull._replication_key_type(v_key_type) THEN
 			RAISE EXCEPTION 'column "%" of relation "%" cannot be a replication key',
 				track.replication_key, v_label
 				USING ERRCODE = '42804',

@@ -5,11 +5,11 @@
  *		--ssh value, tunnel.c).
  *
  * The input is a command line after "pgpull": its arguments separated by
- * NUL bytes, the first the command ("commit-state", "status", or else
- * sync's parser takes it).  It goes to options_parse_sync,
- * options_parse_commit or options_parse_status as main passes it;
- * numbers, the target URL, connection strings, --format and the SSH
- * server are parsed there.  Options that parse must be within their
+ * NUL bytes, the first the command ("commit-state", "status", "discover",
+ * or else sync's parser takes it).  It goes to options_parse_sync,
+ * options_parse_commit, options_parse_status or options_parse_discover as
+ * main passes it; numbers, the target URL, connection strings, --format
+ * and the SSH server are parsed there.  Options that parse must be within their
  * documented ranges and agree with each other.  Usage errors go to
  * standard error: run with -close_fd_mask=2 to keep them out of sight.
  *
@@ -110,6 +110,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = options_parse_status(argc, argv, &o);
 		if (rc == 0 && o.source == NULL)
 			abort();
+	}
+	else if (strcmp(argv[0], "discover") == 0)
+	{
+		rc = options_parse_discover(argc, argv, &o);
+		if (rc == 0 && o.source == NULL)
+			abort();
+		for (int i = 0; rc == 0 && i < o.nschemas; i++)
+			if (o.schemas[i] == NULL || o.schemas[i][0] == '\0')
+				abort();
 	}
 	else
 	{

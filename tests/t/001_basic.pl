@@ -2,8 +2,8 @@
 #
 # The program answers --help and --version and rejects bad options the way
 # PostgreSQL's own programs do; each usage error of pgpull sync exits 2 with
-# its message and the line pointing at --help; so do a sync without a token
-# and one with a token file it cannot read.
+# its message and the line pointing at --help (and of pgpull discover); so
+# do a sync without a token and one with a token file it cannot read.
 use strict;
 use warnings FATAL => 'all';
 use IPC::Run;
@@ -125,6 +125,18 @@ usage_error_ok([ 'sync', '--source', 'dbname=a', '--source', 'dbname=b', '--targ
 usage_error_ok([ 'commit-state', '--source', 'dbname=a', '--integration', 'a', '--integration', 'b', '-' ],
 	qr/option --integration given more than once/, 'commit-state: a second --integration');
 usage_error_ok([ @sync, '--force' ], qr/--force goes only with --target -/, '--force without --target -');
+usage_error_ok([ 'discover' ], qr/no source database given/, 'discover without --source');
+usage_error_ok([ 'discover', '--source', 'dbname=x', '--format', 'csv' ], qr/invalid value "csv" for option --format/,
+	'discover: an unknown --format');
+usage_error_ok([ 'discover', '--source', 'dbname=x', '--format', 'json', '--format', 'json' ],
+	qr/option --format given more than once/, 'discover: a second --format');
+usage_error_ok([ 'discover', '--source', 'dbname=x', '--target', 'http://h' ], qr/unrecognized option "--target"/,
+	'discover takes no --target');
+{
+	my ($rc, $out, $err) = run_pgpull([ 'discover', '--help' ]);
+	ok($rc == 0 && $out =~ /^  pgpull discover --source=CONNINFO \[--schema=SCHEMA\]\.\.\. \[--format=table\|json\]$/m
+		  && $out =~ /^Options of discover:$/m, 'discover --help');
+}
 SKIP:
 {
 	# script (util-linux) gives pgpull a terminal on standard output
