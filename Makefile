@@ -44,13 +44,13 @@ DATA        = extension/pgpull.control extension/pgpull--1.0.sql \
 DATA_built  = extension/pgpull--$(PGPULL_VERSION).sql
 EXTENSION_SRC = $(sort $(wildcard $(pgpull_src)/extension/src/*.sql))
 PROGRAM     = puller/pgpull
-OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/spool.o puller/sender.o puller/batch.o puller/http.o puller/sync.o puller/probe.o puller/jobs.o puller/source.o puller/sink_import.o puller/sink_singer.o puller/singer.o puller/target.o puller/commit.o puller/databases.o puller/sync_all.o puller/discover.o puller/tunnel.o puller/sshproc.o puller/status.o
+OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/spool.o puller/sender.o puller/batch.o puller/http.o puller/sync.o puller/probe.o puller/jobs.o puller/source.o puller/sink_import.o puller/sink_singer.o puller/singer.o puller/target.o puller/commit.o puller/databases.o puller/sync_all.o puller/discover.o puller/tunnel.o puller/sshproc.o puller/status.o puller/metrics.o
 # -Wextra without -Wunused-parameter: callbacks (libcurl, libpq, sinks) take
 # parameters they do not all use.
 PG_CFLAGS   = -pthread -Wextra -Wno-unused-parameter -Werror
 PG_CPPFLAGS = -I$(libpq_srcdir) -DPGPULL_VERSION=\"$(PGPULL_VERSION)\" $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
 PG_LIBS     = -pthread $(libpq) $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
-REGRESS     = setup destination catalog typemap json_schema grants audit standby run singer discover status cleanup
+REGRESS     = setup destination catalog typemap json_schema grants audit standby run singer discover status housekeeping cleanup
 REGRESS_OPTS = --inputdir=$(srcdir)
 TAP_TESTS   = 1
 PROVE_TESTS = tests/t/*.pl

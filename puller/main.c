@@ -108,6 +108,9 @@ usage(void)
 		   MAX_RETRIES_DEFAULT);
 	printf("                         retries stop after %d seconds in any case\n",
 		   RETRY_TIME_LIMIT);
+	printf("      --metrics-file=PATH  after the run, write Prometheus metrics of every\n");
+	printf("                         stream of the integration to PATH (atomically), for\n");
+	printf("                         node_exporter's textfile collector\n");
 	printf("  -v, --verbose          also print DEBUG lines of the run log\n");
 	printf("  -V, --version          output version information, then exit\n");
 	printf("  -?, --help             show this help, then exit\n\n");
@@ -150,7 +153,8 @@ usage(void)
 	printf("  0  every stream synced (streams another puller holds are skipped);\n");
 	printf("     commit-state: the states were applied\n");
 	printf("  1  some stream failed (the others still ran), or the Singer target stopped\n");
-	printf("     reading or exited with a status other than 0\n");
+	printf("     reading or exited with a status other than 0, or the metrics file could\n");
+	printf("     not be written\n");
 	printf("  2  usage or configuration error; commit-state: no state in the file\n");
 	printf("  3  could not connect to a database, the destination or the ssh server, or\n");
 	printf("     the destination rejected the token or its TLS certificate\n");

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -54,6 +55,7 @@ enum
 	OPT_SSH_KNOWN_HOSTS,
 	OPT_FORMAT,
 	OPT_SCHEMA,
+	OPT_METRICS_FILE,
 	OPT_HELP
 };
 
@@ -74,6 +76,7 @@ static bool check_conninfo(const char *conninfo, const char *optname);
 static bool parse_long(const char *arg, const char *optname, long min,
 					   long max, long *out);
 static bool parse_target(const char *arg, PullerOptions *o);
+static bool check_metrics_file(const char *path);
 static void set_string(char **field, const char *value);
 static int	common_option(int c, char **argv, PullerOptions *o);
 static bool parse_format(const char *arg, PullerOptions *o);
@@ -284,6 +287,39 @@ parse_target(const char *arg, PullerOptions *o)
 }
 
 /*
+ * check_metrics_file: whether --metrics-file can be written: it names a
+ * file, in a directory that exists and that the program may write to (the
+ * file is written as a temporary file there, then renamed: metrics.c).
+ * Prints the error and returns false otherwise.
+ */
+static bool
+check_metrics_file(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char	   *dir;
+	struct stat st;
+	bool		ok = true;
+
+	if (path[0] == '\0' || (slash != NULL && slash[1] == '\0') ||
+		(stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+	{
+		pp_usage_error("--metrics-file must name a file");
+		return false;
+	}
+	dir = slash == NULL ? pp_strdup(".") :
+		slash == path ? pp_strdup("/") : pp_strndup(path, (size_t) (slash - path));
+	if (access(dir, W_OK | X_OK) != 0)
+	{
+		pp_log_error("cannot write metrics file \"%s\" in directory \"%s\": %s",
+					 path, dir, strerror(errno));
+		pp_log_hint("The metrics are written to a temporary file in that directory, then renamed: it must exist and be writable.");
+		ok = false;
+	}
+	free(dir);
+	return ok;
+}
+
+/*
  * common_option: handle an option the commands share, as
  * getopt_long returned it (c, with optarg and optind set): the connection
  * options, --integration, --verbose, --version, --help, and getopt's own
@@ -385,6 +421,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"all-databases", no_argument, NULL, OPT_ALL_DATABASES},
 		{"jobs", required_argument, NULL, OPT_JOBS},
 		{"force", no_argument, NULL, OPT_FORCE},
+		{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
@@ -411,6 +448,9 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{
 			case OPT_FORCE:
 				o->force = true;
+				break;
+			case OPT_METRICS_FILE:
+				set_string(&o->metrics_file, optarg);
 				break;
 			case OPT_TARGET:
 				if (!parse_target(optarg, o))
@@ -525,6 +565,8 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		return EXIT_USAGE;
 	if ((o->state && !check_conninfo(o->state, "--state")) ||
 		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+		return EXIT_USAGE;
+	if (o->metrics_file && !check_metrics_file(o->metrics_file))
 		return EXIT_USAGE;
 	if (o->target_kind == TARGET_SINGER)
 	{
@@ -766,6 +808,7 @@ options_free(PullerOptions *o)
 	free(o->ssh);
 	free(o->ssh_identity);
 	free(o->ssh_known_hosts);
+	free(o->metrics_file);
 	for (int i = 0; i < o->nschemas; i++)
 		free(o->schemas[i]);
 	free(o->schemas);

@@ -71,6 +71,7 @@ typedef struct PullerOptions
 	bool		format_json;	/* status, discover: --format json */
 	char	  **schemas;		/* discover: --schema, in the order given */
 	int			nschemas;
+	char	   *metrics_file;	/* --metrics-file: Prometheus metrics, or NULL */
 } PullerOptions;
 
 extern int	options_parse_sync(int argc, char **argv, PullerOptions *o);

@@ -39,6 +39,7 @@
 #include "extract.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "probe.h"
 #include "sender.h"
 #include "sink.h"
@@ -468,7 +469,8 @@ sync_finish_sink(Sink *sink, bool *interrupted, char **error)
 int
 sync_run(PullerOptions *o)
 {
-	return sync_database(o, NULL);
+	metrics_start();
+	return metrics_write(o, sync_database(o, NULL));
 }
 
 /*
@@ -495,7 +497,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	StreamInfo *todo = NULL;		/* the streams to sync: not unchanged */
 	int			n_unchanged = 0;
 	int			ntodo = 0;
-	bool		worker;
+	bool		worker = false;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
@@ -641,6 +643,9 @@ sync_database(PullerOptions *o, Sink *shared)
 		run_error = pp_strdup(ctx.sink->failed);
 	run_status = n_failed > 0 || n_not_started > 0 || ctx.interrupted || sink_failed ?
 		"failed" : "succeeded";
+	/* runs older than the retention go (pgpull.set_retention) */
+	if (!ctx.run.state_lost && !ctx.interrupted)
+		metrics_prune(ctx.run.state, ctx.run.run_id);
 	{
 		char		not_started[40] = "";
 
@@ -673,6 +678,8 @@ fail:
 
 done:
 	runlog_close();
+	if (!worker)
+		metrics_collect(ctx.run.state, o);
 	free(run_error);
 	if (todo != streams)
 		free(todo);

@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "databases.h"
 #include "log.h"
+#include "metrics.h"
 #include "sink.h"
 #include "sync.h"
 #include "sync_all.h"
@@ -169,6 +170,7 @@ sync_all_databases(PullerOptions *o)
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
 	conn_setup_signals();
+	metrics_start();
 
 	if (o->target_kind == TARGET_SINGER)
 		sink = singer_sink_create(o);
@@ -176,7 +178,7 @@ sync_all_databases(PullerOptions *o)
 	{
 		pp_error_report(&err);
 		pp_error_clear(&err);
-		return EXIT_USAGE;
+		return metrics_write(o, EXIT_USAGE);
 	}
 	if (list_databases(o->source, &names, &n, &err) != 0)
 	{
@@ -215,5 +217,5 @@ done:
 	free(error);
 	pp_error_clear(&err);
 	sink->methods->free(sink);
-	return status;
+	return metrics_write(o, status);
 }

@@ -7,7 +7,8 @@
 #          PGXS files, libpq, libcurl, jansson, a compiler ("make deps")
 #   test   the test tools: Perl's IPC::Run, the reference receiver's and
 #          the Singer tools' Python modules, OpenSSH, valgrind, clang for
-#          the fuzz harnesses, systemd for "systemd-analyze verify"
+#          the fuzz harnesses, systemd for "systemd-analyze verify",
+#          python3-prometheus-client to parse the metrics file
 #   deb    building and checking the Debian packages: debhelper,
 #          postgresql-server-dev-all (pg_buildext and the "pgxs" sequence),
 #          lintian, and man and groff for the man page
@@ -36,7 +37,7 @@ for group in "$@"; do
 			openssh-server
 			valgrind
 			clang libclang-rt-14-dev
-			systemd"
+			systemd python3-prometheus-client"
 		;;
 	deb)
 		PACKAGES="$PACKAGES

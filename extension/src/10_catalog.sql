@@ -114,6 +114,34 @@ CREATE TABLE pgpull.extraction_log (
 COMMENT ON TABLE pgpull.extraction_log IS 'timestamped lines of what each run did, stream by stream';
 
 /*
+ * How long runs are kept (87_housekeeping.sql): per integration, or for
+ * every integration without a setting of its own (integration NULL);
+ * 60 days when there is no row.  The puller prunes older runs, their run
+ * streams and extraction log lines at the end of each run.
+ */
+CREATE TABLE pgpull.retention (
+	integration		text,				/* NULL: every integration */
+	keep			interval NOT NULL CHECK (keep > interval '0'),
+	set_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	UNIQUE NULLS NOT DISTINCT (integration)
+);
+COMMENT ON TABLE pgpull.retention IS 'how long runs are kept, per integration (NULL: every integration without a setting of its own); set with pgpull.set_retention';
+
+/*
+ * The figures of the runs pruned (87_housekeeping.sql), per stream, so that
+ * the counters of pgpull.stream_metrics never go back when old runs go.
+ */
+CREATE TABLE pgpull.stream_pruned (
+	stream_id		bigint PRIMARY KEY REFERENCES pgpull.stream ON DELETE CASCADE,
+	rows_loaded		bigint NOT NULL DEFAULT 0,
+	batches			bigint NOT NULL DEFAULT 0,
+	bytes			bigint NOT NULL DEFAULT 0,
+	retries			bigint NOT NULL DEFAULT 0,
+	pruned_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgpull.stream_pruned IS 'per stream, the sums of its runs pruned from pgpull.run_streams, added to the counters of pgpull.stream_metrics';
+
+/*
  * The roles that may run an integration (35_integrations.sql), by name, so
  * that grants survive a dump restored where the roles have other OIDs.
  */
@@ -134,6 +162,8 @@ SELECT pg_catalog.pg_extension_config_dump('pgpull.run_streams', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.extraction_log_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpull.integration_grant', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.retention', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_pruned', '');
 
 /*
  * The identity of the database the extension was created in: one row, a

@@ -21,7 +21,7 @@
  * regprocedure text.  grant_script grants EXECUTE on each, revoke_script
  * revokes it.  The one list: a function the puller calls goes here (the
  * run protocol, the Singer state, the standby check, pgpull discover and
- * pgpull status).
+ * pgpull status, and the end of a run's housekeeping and metrics).
  */
 CREATE FUNCTION pgpull._puller_functions()
 RETURNS text[]
@@ -49,7 +49,9 @@ AS $fn$
 		'pgpull.commit_state(jsonb)',
 		'pgpull.status(text)',
 		'pgpull.status_attention(text)',
-		'pgpull.status_standby(text)'
+		'pgpull.status_standby(text)',
+		'pgpull.prune_runs(bigint)',
+		'pgpull.stream_metrics(text)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -175,4 +177,13 @@ REVOKE EXECUTE ON FUNCTION pgpull._status_integrations(text),
 	pgpull.status(text),
 	pgpull.status_standby(text),
 	pgpull.status_attention(text)
+	FROM PUBLIC;
+
+/* housekeeping: the retention is the DBA's; pruning and metrics the puller's */
+REVOKE ALL ON pgpull.retention, pgpull.stream_pruned FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._retention_of(text),
+	pgpull._is_retry(text, text),
+	pgpull.set_retention(interval, text),
+	pgpull.prune_runs(bigint),
+	pgpull.stream_metrics(text)
 	FROM PUBLIC;

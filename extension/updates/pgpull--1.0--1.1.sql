@@ -960,7 +960,9 @@ AS $fn$
 		'pgpull.commit_state(jsonb)',
 		'pgpull.status(text)',
 		'pgpull.status_attention(text)',
-		'pgpull.status_standby(text)'
+		'pgpull.status_standby(text)',
+		'pgpull.prune_runs(bigint)',
+		'pgpull.stream_metrics(text)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -3270,6 +3272,9 @@ DECLARE
 	v_old pgpull.stream;
 	v_dest text;
 	v_col name;
+	v_id bigint;
+	v_role record;
+	v_missing text;
 BEGIN
 	IF track.relation IS NULL THEN
 		RAISE EXCEPTION 'relation must not be null'
@@ -3389,30 +3394,63 @@ BEGIN
 		   OR v_old.replication_key IS DISTINCT FROM track.replication_key
 		   OR v_old.key_columns IS DISTINCT FROM v_key_columns THEN
 			PERFORM pgpull._reset_stream(v_old.stream_id);
+			RAISE NOTICE 'stream "%" of relation "%" reset: % becomes %', v_old.destination_table, v_label,
+				pgpull._stream_keys(v_old.method, v_old.replication_key, v_old.key_columns),
+				pgpull._stream_keys(track.method, track.replication_key, v_key_columns)
+				USING DETAIL = CASE WHEN v_old.bookmark IS NOT NULL
+									THEN pg_catalog.format('Its bookmark %s is forgotten: the next run replicates every row.', v_old.bookmark)
+									WHEN v_old.resume_position IS NOT NULL
+									THEN 'Its resume position is forgotten: the next run replicates every row from the start.'
+									ELSE 'It had no bookmark yet: the next run replicates every row.' END;
 		END IF;
-		RETURN v_old.destination_table;
-	END IF;
-
-	/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
-	v_dest := v_relname;
-	IF EXISTS (SELECT FROM pgpull.stream s
-				WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-		v_dest := v_nspname || '__' || v_relname;
+		v_id := v_old.stream_id;
+		v_dest := v_old.destination_table;
+	ELSE
+		/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
+		v_dest := v_relname;
 		IF EXISTS (SELECT FROM pgpull.stream s
 					WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-			RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
-				USING ERRCODE = '42710',
-					  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
-					  HINT = 'Track the relation in another integration.';
+			v_dest := v_nspname || '__' || v_relname;
+			IF EXISTS (SELECT FROM pgpull.stream s
+						WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+				RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
+					USING ERRCODE = '42710',
+						  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
+						  HINT = 'Track the relation in another integration.';
+			END IF;
 		END IF;
+
+		INSERT INTO pgpull.stream AS s (integration, relation, relation_name, method, replication_key,
+										key_columns, columns, destination_table, bookmark_type)
+		VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
+				v_key_columns, track.columns, v_dest,
+				CASE WHEN track.replication_key IS NOT NULL
+					 THEN pgpull._column_type(track.relation, track.replication_key) END)
+		RETURNING s.stream_id INTO v_id;
 	END IF;
 
-	INSERT INTO pgpull.stream (integration, relation, relation_name, method, replication_key,
-							   key_columns, columns, destination_table, bookmark_type)
-	VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
-			v_key_columns, track.columns, v_dest,
-			CASE WHEN track.replication_key IS NOT NULL
-				 THEN pgpull._column_type(track.relation, track.replication_key) END);
+	IF track.method = 'full_table' AND pg_catalog.cardinality(v_key_columns) = 0 THEN
+		RAISE NOTICE 'stream "%" has no key columns: every run appends a full copy of relation "%" to an Import API destination', v_dest, v_label
+			USING DETAIL = 'A full_table stream without key columns is loaded append-only: nothing says which destination row a source row replaces.  (A Singer target that honours ACTIVATE_VERSION keeps the latest copy only.)',
+				  HINT = 'Name the columns that identify a row in key_columns, or give the relation a primary key and call track again.';
+	END IF;
+
+	/* the roles that run the integration: can they read it? */
+	FOR v_role IN
+		SELECT r.oid, r.rolname
+		  FROM pgpull.integration_grant g
+		  JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+		 WHERE g.integration = track.integration
+		 ORDER BY r.rolname COLLATE "C"
+	LOOP
+		v_missing := pgpull._missing_read(v_role.oid, v_id);
+		IF v_missing IS NOT NULL THEN
+			RAISE NOTICE 'role "%" cannot read relation "%": it lacks %', v_role.rolname, v_label, v_missing
+				USING DETAIL = pg_catalog.format('The role may run integration "%s"; its runs fail on stream "%s" until it can read the relation.',
+												 track.integration, v_dest),
+					  HINT = pgpull._grant_hint(v_role.rolname, v_nspname);
+		END IF;
+	END LOOP;
 	RETURN v_dest;
 END
 $fn$;
@@ -3832,6 +3870,265 @@ END
 $update$;
 
 /*
+ * Housekeeping and metrics: how long runs are kept (set_retention, 60 days
+ * by default), their pruning by the puller at the end of each run
+ * (prune_runs), with the figures of pruned runs kept per stream so the
+ * counters never go back, and the per stream figures `pgpull sync
+ * --metrics-file` writes (stream_metrics).
+ */
+CREATE TABLE pgpull.retention (
+	integration		text,				/* NULL: every integration */
+	keep			interval NOT NULL CHECK (keep > interval '0'),
+	set_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	UNIQUE NULLS NOT DISTINCT (integration)
+);
+COMMENT ON TABLE pgpull.retention IS 'how long runs are kept, per integration (NULL: every integration without a setting of its own); set with pgpull.set_retention';
+
+CREATE TABLE pgpull.stream_pruned (
+	stream_id		bigint PRIMARY KEY REFERENCES pgpull.stream ON DELETE CASCADE,
+	rows_loaded		bigint NOT NULL DEFAULT 0,
+	batches			bigint NOT NULL DEFAULT 0,
+	bytes			bigint NOT NULL DEFAULT 0,
+	retries			bigint NOT NULL DEFAULT 0,
+	pruned_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pgpull.stream_pruned IS 'per stream, the sums of its runs pruned from pgpull.run_streams, added to the counters of pgpull.stream_metrics';
+
+SELECT pg_catalog.pg_extension_config_dump('pgpull.retention', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpull.stream_pruned', '');
+
+CREATE FUNCTION pgpull._retention_of(integration text)
+RETURNS interval
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT COALESCE((SELECT r.keep FROM pgpull.retention r WHERE r.integration = _retention_of.integration),
+					(SELECT r.keep FROM pgpull.retention r WHERE r.integration IS NULL),
+					interval '60 days');
+$fn$;
+COMMENT ON FUNCTION pgpull._retention_of(text) IS 'internal: how long runs of an integration are kept';
+
+CREATE FUNCTION pgpull._is_retry(level text, message text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _is_retry.level = 'WARNING' AND _is_retry.message ~ 'retry [0-9]+ of [0-9]+';
+$fn$;
+COMMENT ON FUNCTION pgpull._is_retry(text, text) IS 'internal: whether an extraction log line is a retry of the puller';
+
+CREATE FUNCTION pgpull.set_retention(keep interval, integration text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = postgres
+AS $fn$
+BEGIN
+	IF set_retention.keep IS NULL THEN
+		RAISE EXCEPTION 'keep must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'The retention is how long runs are kept.',
+				  HINT = 'Give an interval, such as ''60 days'' (the default).';
+	END IF;
+	IF set_retention.keep <= interval '0' THEN
+		RAISE EXCEPTION 'retention must be positive'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('keep is %s.', set_retention.keep),
+				  HINT = 'Give an interval, such as ''60 days'' (the default); each stream''s last run is kept in any case.';
+	END IF;
+	IF set_retention.integration IS NOT NULL
+	   AND NOT EXISTS (SELECT FROM pgpull.stream s WHERE s.integration = set_retention.integration)
+	   AND NOT EXISTS (SELECT FROM pgpull.integration_grant g WHERE g.integration = set_retention.integration)
+	   AND NOT EXISTS (SELECT FROM pgpull.runs r WHERE r.integration = set_retention.integration) THEN
+		RAISE EXCEPTION 'integration "%" does not exist', set_retention.integration
+			USING ERRCODE = '42704',
+				  DETAIL = 'No stream, grant or run belongs to it.',
+				  HINT = 'Track a relation in it first (pgpull.track), or pass NULL to set the retention of every integration.';
+	END IF;
+	IF set_retention.integration IS NULL THEN
+		DELETE FROM pgpull.retention r WHERE r.integration IS NOT NULL;
+	END IF;
+	INSERT INTO pgpull.retention AS r (integration, keep)
+	VALUES (set_retention.integration, set_retention.keep)
+	ON CONFLICT ON CONSTRAINT retention_integration_key DO UPDATE
+	   SET keep = EXCLUDED.keep, set_at = pg_catalog.now();
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.set_retention(interval, text) IS 'keep the runs of an integration (NULL: every integration) for an interval; the puller prunes older ones';
+
+CREATE FUNCTION pgpull.prune_runs(run_id bigint)
+RETURNS TABLE (runs bigint, run_streams bigint, log_lines bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET IntervalStyle = postgres
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run pgpull.runs;
+	v_keep interval;
+	v_before timestamptz;
+	v_runs bigint[];
+	v_rs bigint;
+	v_log bigint;
+	v_loose bigint;
+BEGIN
+	v_run := pgpull._run(prune_runs.run_id, true);
+	PERFORM pgpull._require_lock(pgpull._run_lock_class(), v_run.run_id, pg_catalog.format('run %s', v_run.run_id));
+	v_keep := pgpull._retention_of(v_run.integration);
+	v_before := pg_catalog.now() - v_keep;
+
+	SELECT COALESCE(pg_catalog.array_agg(o.run_id ORDER BY o.run_id), '{}') INTO v_runs
+	  FROM (SELECT r.run_id
+			  FROM pgpull.runs r
+			 WHERE r.integration = v_run.integration
+			   AND r.status <> 'running'
+			   AND COALESCE(r.ended_at, r.started_at) < v_before
+			   AND NOT EXISTS (
+					SELECT FROM pgpull.run_streams rs
+					 WHERE rs.run_id = r.run_id AND rs.status <> 'skipped'
+					   AND (NOT EXISTS (SELECT FROM pgpull.run_streams n
+										 WHERE n.stream_id = rs.stream_id AND n.status <> 'skipped'
+										   AND (n.started_at, n.run_id) > (rs.started_at, rs.run_id))
+							OR (rs.status = 'succeeded'
+								AND NOT EXISTS (SELECT FROM pgpull.run_streams n
+												 WHERE n.stream_id = rs.stream_id AND n.status = 'succeeded'
+												   AND (n.ended_at, n.run_id) > (rs.ended_at, rs.run_id)))))
+			 ORDER BY r.run_id
+			   FOR UPDATE OF r SKIP LOCKED) AS o;
+
+	SELECT pg_catalog.count(*) INTO v_rs FROM pgpull.run_streams rs WHERE rs.run_id = ANY (v_runs);
+	SELECT pg_catalog.count(*) INTO v_log FROM pgpull.extraction_log l WHERE l.run_id = ANY (v_runs);
+	INSERT INTO pgpull.stream_pruned AS p (stream_id, rows_loaded, batches, bytes, retries)
+	SELECT f.stream_id, pg_catalog.sum(f.rows_loaded), pg_catalog.sum(f.batches), pg_catalog.sum(f.bytes),
+		   pg_catalog.sum(f.retries)
+	  FROM (SELECT rs.stream_id, rs.rows_loaded, rs.batches, rs.bytes, 0 AS retries
+			  FROM pgpull.run_streams rs
+			 WHERE rs.run_id = ANY (v_runs)
+			UNION ALL
+			SELECT l.stream_id, 0, 0, 0, 1
+			  FROM pgpull.extraction_log l
+			 WHERE l.run_id = ANY (v_runs) AND l.stream_id IS NOT NULL AND pgpull._is_retry(l.level, l.message)
+		   ) AS f
+	 GROUP BY f.stream_id
+	ON CONFLICT (stream_id) DO UPDATE
+	   SET rows_loaded = p.rows_loaded + EXCLUDED.rows_loaded,
+		   batches = p.batches + EXCLUDED.batches,
+		   bytes = p.bytes + EXCLUDED.bytes,
+		   retries = p.retries + EXCLUDED.retries,
+		   pruned_at = pg_catalog.now();
+	DELETE FROM pgpull.runs r WHERE r.run_id = ANY (v_runs);
+	DELETE FROM pgpull.extraction_log l
+	 WHERE l.run_id IS NULL AND l.logged_at < v_before
+	   AND l.stream_id IN (SELECT s.stream_id FROM pgpull.stream s WHERE s.integration = v_run.integration);
+	GET DIAGNOSTICS v_loose = ROW_COUNT;
+	v_log := v_log + v_loose;
+
+	IF pg_catalog.cardinality(v_runs) > 0 OR v_log > 0 THEN
+		PERFORM pgpull._log_line(v_run.run_id, NULL, 'INFO',
+			pg_catalog.format('catalog pruned: %s run%s, %s run stream%s and %s extraction log line%s older than %s (the retention of integration "%s")',
+							  pg_catalog.cardinality(v_runs), CASE WHEN pg_catalog.cardinality(v_runs) = 1 THEN '' ELSE 's' END,
+							  v_rs, CASE WHEN v_rs = 1 THEN '' ELSE 's' END,
+							  v_log, CASE WHEN v_log = 1 THEN '' ELSE 's' END,
+							  v_keep, v_run.integration));
+	END IF;
+	RETURN QUERY SELECT pg_catalog.cardinality(v_runs)::bigint, v_rs, v_log;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.prune_runs(bigint) IS 'at the end of a run: delete the runs of its integration older than its retention, keeping each stream''s last run and last success';
+
+CREATE FUNCTION pgpull.stream_metrics(integration text)
+RETURNS TABLE (stream_id bigint, destination_table text, rows_loaded bigint, bytes bigint, batches bigint,
+			   retries bigint, last_status text, last_duration double precision,
+			   last_success_at double precision, bookmark_age double precision)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+	IF stream_metrics.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  DETAIL = 'The figures are those of the streams of one integration.',
+				  HINT = 'Name the integration, such as "default".';
+	END IF;
+	PERFORM pgpull._require_integration(stream_metrics.integration);
+	RETURN QUERY
+	SELECT s.stream_id, s.destination_table,
+		   (COALESCE(a.rows_loaded, 0) + COALESCE(p.rows_loaded, 0))::bigint,
+		   (COALESCE(a.bytes, 0) + COALESCE(p.bytes, 0))::bigint,
+		   (COALESCE(a.batches, 0) + COALESCE(p.batches, 0))::bigint,
+		   (COALESCE(rt.retries, 0) + COALESCE(p.retries, 0))::bigint,
+		   l.status,
+		   pg_catalog.date_part('epoch', l.ended_at - l.started_at),
+		   pg_catalog.date_part('epoch', ok.ended_at),
+		   CASE WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL
+					 AND s.bookmark NOT IN ('infinity', '-infinity') AND s.bookmark NOT LIKE '% BC' THEN
+				pg_catalog.date_part('epoch', pg_catalog.now()) -
+				CASE pgpull._base_type(s.bookmark_type)
+				WHEN 'pg_catalog.timestamptz'::pg_catalog.regtype
+				THEN pg_catalog.date_part('epoch', s.bookmark::pg_catalog.timestamptz)
+				WHEN 'pg_catalog.timestamp'::pg_catalog.regtype
+				THEN pg_catalog.date_part('epoch', s.bookmark::pg_catalog.timestamp)
+				WHEN 'pg_catalog.date'::pg_catalog.regtype
+				THEN pg_catalog.date_part('epoch', s.bookmark::pg_catalog.date)
+				END END
+	  FROM pgpull.stream s
+	  LEFT JOIN pgpull.stream_pruned p ON p.stream_id = s.stream_id
+	  LEFT JOIN LATERAL (
+			SELECT pg_catalog.sum(rs.rows_loaded) AS rows_loaded, pg_catalog.sum(rs.bytes) AS bytes,
+				   pg_catalog.sum(rs.batches) AS batches
+			  FROM pgpull.run_streams rs
+			 WHERE rs.stream_id = s.stream_id) AS a ON true
+	  LEFT JOIN (
+			SELECT el.stream_id, pg_catalog.count(*) AS retries
+			  FROM pgpull.extraction_log el
+			 WHERE el.level = 'WARNING' AND pgpull._is_retry(el.level, el.message)
+			 GROUP BY el.stream_id) AS rt ON rt.stream_id = s.stream_id
+	  LEFT JOIN LATERAL (
+			SELECT rs.status, rs.started_at, rs.ended_at
+			  FROM pgpull.run_streams rs
+			 WHERE rs.stream_id = s.stream_id AND rs.status <> 'skipped'
+			 ORDER BY rs.started_at DESC, rs.run_id DESC
+			 LIMIT 1) AS l ON true
+	  LEFT JOIN LATERAL (
+			SELECT pg_catalog.max(rs.ended_at) AS ended_at
+			  FROM pgpull.run_streams rs
+			 WHERE rs.stream_id = s.stream_id AND rs.status = 'succeeded') AS ok ON true
+	 WHERE s.integration = stream_metrics.integration
+	 ORDER BY s.destination_table COLLATE "C";
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.stream_metrics(text) IS 'per stream of an integration: rows, bytes, batches and retries over every run, last status and duration, last success, bookmark age';
+
+REVOKE ALL ON pgpull.retention, pgpull.stream_pruned FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._retention_of(text),
+	pgpull._is_retry(text, text),
+	pgpull.set_retention(interval, text),
+	pgpull.prune_runs(bigint),
+	pgpull.stream_metrics(text)
+	FROM PUBLIC;
+
+/* a role that could run the puller may prune its runs and read its metrics */
+DO $update$
+DECLARE
+	v_role name;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		 ORDER BY r.rolname
+	LOOP
+		IF pg_catalog.has_function_privilege(v_role, 'pgpull.begin_run(text,text,text)', 'EXECUTE') THEN
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.prune_runs(bigint) TO %I', v_role);
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgpull.stream_metrics(text) TO %I', v_role);
+		END IF;
+	END LOOP;
+END
+$update$;
+
+/*
  * What a new user tripped on.  track() says when the roles that run the
  * integration cannot read the relation (_missing_read, _grant_hint), when
  * a full_table stream without key columns appends a full copy at every
@@ -3841,209 +4138,6 @@ $update$;
  * relation's hint names untrack_stream, new; grant_script refuses up front
  * when the current role cannot create the role.
  */
-
-CREATE OR REPLACE FUNCTION pgpull.track(relation pg_catalog.regclass, method text,
-							 replication_key name DEFAULT NULL,
-							 columns name[] DEFAULT NULL,
-							 key_columns name[] DEFAULT NULL,
-							 integration text DEFAULT 'default')
-RETURNS text
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-	v_relkind "char";
-	v_nspname name;
-	v_relname name;
-	v_label text;
-	v_key_columns name[];
-	v_key_type pg_catalog.regtype;
-	v_old pgpull.stream;
-	v_dest text;
-	v_col name;
-	v_id bigint;
-	v_role record;
-	v_missing text;
-BEGIN
-	IF track.relation IS NULL THEN
-		RAISE EXCEPTION 'relation must not be null'
-			USING ERRCODE = '22004';
-	END IF;
-	IF track.integration IS NULL THEN
-		RAISE EXCEPTION 'integration must not be null'
-			USING ERRCODE = '22004',
-				  HINT = 'Omit the argument to use the integration "default".';
-	END IF;
-	PERFORM pgpull.destination_schema_name(track.integration);
-
-	SELECT c.relkind, n.nspname, c.relname INTO v_relkind, v_nspname, v_relname
-	  FROM pg_catalog.pg_class c
-	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-	 WHERE c.oid = track.relation;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'relation with OID % does not exist', track.relation::oid
-			USING ERRCODE = '42P01';
-	END IF;
-	v_label := pg_catalog.format('%I.%I', v_nspname, v_relname);
-	IF v_relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
-		RAISE EXCEPTION 'cannot track relation "%"', v_label
-			USING ERRCODE = '42809',
-				  DETAIL = pg_catalog.format('"%s" is %s.', v_label,
-					CASE v_relkind WHEN 'S' THEN 'a sequence' WHEN 'i' THEN 'an index'
-						WHEN 'I' THEN 'a partitioned index' WHEN 'c' THEN 'a composite type'
-						WHEN 't' THEN 'a TOAST table' ELSE 'not a table' END),
-				  HINT = 'Track tables, partitioned tables, views, materialized views or foreign tables.';
-	END IF;
-
-	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based') THEN
-		RAISE EXCEPTION 'unrecognized replication method: %', COALESCE(track.method, 'NULL')
-			USING ERRCODE = '22023',
-				  HINT = 'Use "full_table" or "key_based".';
-	END IF;
-	IF track.method = 'key_based' AND track.replication_key IS NULL THEN
-		RAISE EXCEPTION 'a key_based stream needs a replication key'
-			USING ERRCODE = '22023',
-				  DETAIL = pg_catalog.format('No replication key was given for relation "%s".', v_label),
-				  HINT = 'Name a column whose value grows with every change, such as updated_at.';
-	END IF;
-	IF track.method = 'full_table' AND track.replication_key IS NOT NULL THEN
-		RAISE EXCEPTION 'a full_table stream takes no replication key'
-			USING ERRCODE = '22023',
-				  DETAIL = pg_catalog.format('Replication key "%s" was given for relation "%s".',
-											 track.replication_key, v_label),
-				  HINT = 'Use method "key_based" to replicate by key, or omit the key.';
-	END IF;
-
-	IF track.replication_key IS NOT NULL THEN
-		v_key_type := pgpull._column_type(track.relation, track.replication_key, true);
-		IF NOT pgpull._replication_key_type(v_key_type) THEN
-			RAISE EXCEPTION 'column "%" of relation "%" cannot be a replication key',
-				track.replication_key, v_label
-				USING ERRCODE = '42804',
-					  DETAIL = pg_catalog.format('Its type is %s.', v_key_type),
-					  HINT = 'A replication key is an integer, numeric, date, timestamp or timestamptz column.';
-		END IF;
-	END IF;
-
-	IF track.columns IS NOT NULL THEN
-		FOREACH v_col IN ARRAY track.columns LOOP
-			PERFORM pgpull._column_type(track.relation, v_col);
-		END LOOP;
-	END IF;
-
-	IF track.key_columns IS NOT NULL THEN
-		v_key_columns := track.key_columns;
-	ELSIF v_relkind IN ('r', 'p') THEN
-		SELECT COALESCE(pg_catalog.array_agg(a.attname ORDER BY k.ord), '{}') INTO v_key_columns
-		  FROM pg_catalog.pg_index i
-		 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-		 WHERE i.indrelid = track.relation AND i.indisprimary;
-	ELSE
-		RAISE EXCEPTION 'relation "%" needs key_columns', v_label
-			USING ERRCODE = '22023',
-				  DETAIL = 'Views, materialized views and foreign tables have no primary key.',
-				  HINT = 'Name the columns that identify a row in key_columns, or pass an empty array to load it append-only.';
-	END IF;
-	IF (SELECT pg_catalog.count(DISTINCT k) <> pg_catalog.count(*)
-		  FROM pg_catalog.unnest(v_key_columns) AS k) THEN
-		RAISE EXCEPTION 'key_columns name a column twice'
-			USING ERRCODE = '22023',
-				  DETAIL = pg_catalog.format('key_columns: %s.', v_key_columns);
-	END IF;
-	FOREACH v_col IN ARRAY v_key_columns LOOP
-		v_key_type := pgpull._column_type(track.relation, v_col);
-		BEGIN
-			EXECUTE pg_catalog.format('SELECT FROM (SELECT NULL::%s AS k) s ORDER BY k', v_key_type);
-		EXCEPTION WHEN undefined_function THEN
-			RAISE EXCEPTION 'column "%" of relation "%" cannot be a key column', v_col, v_label
-				USING ERRCODE = '42804',
-					  DETAIL = pg_catalog.format('Type %s has no ordering.', v_key_type),
-					  HINT = 'Key columns must be sortable: choose others, or pass an empty array for append-only.';
-		END;
-	END LOOP;
-
-	SELECT * INTO v_old FROM pgpull.stream s
-	 WHERE s.integration = track.integration AND s.relation = track.relation
-	   FOR UPDATE;
-
-	IF FOUND THEN
-		UPDATE pgpull.stream s
-		   SET relation_name = v_label,
-			   method = track.method,
-			   replication_key = track.replication_key,
-			   key_columns = v_key_columns,
-			   columns = track.columns,
-			   bookmark_type = CASE WHEN track.replication_key IS NOT NULL
-									THEN pgpull._column_type(track.relation, track.replication_key) END,
-			   updated_at = pg_catalog.now()
-		 WHERE s.stream_id = v_old.stream_id;
-		/* a new key or method means the old bookmark means nothing: start over */
-		IF v_old.method IS DISTINCT FROM track.method
-		   OR v_old.replication_key IS DISTINCT FROM track.replication_key
-		   OR v_old.key_columns IS DISTINCT FROM v_key_columns THEN
-			PERFORM pgpull._reset_stream(v_old.stream_id);
-			RAISE NOTICE 'stream "%" of relation "%" reset: % becomes %', v_old.destination_table, v_label,
-				pgpull._stream_keys(v_old.method, v_old.replication_key, v_old.key_columns),
-				pgpull._stream_keys(track.method, track.replication_key, v_key_columns)
-				USING DETAIL = CASE WHEN v_old.bookmark IS NOT NULL
-									THEN pg_catalog.format('Its bookmark %s is forgotten: the next run replicates every row.', v_old.bookmark)
-									WHEN v_old.resume_position IS NOT NULL
-									THEN 'Its resume position is forgotten: the next run replicates every row from the start.'
-									ELSE 'It had no bookmark yet: the next run replicates every row.' END;
-		END IF;
-		v_id := v_old.stream_id;
-		v_dest := v_old.destination_table;
-	ELSE
-		/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
-		v_dest := v_relname;
-		IF EXISTS (SELECT FROM pgpull.stream s
-					WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-			v_dest := v_nspname || '__' || v_relname;
-			IF EXISTS (SELECT FROM pgpull.stream s
-						WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-				RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
-					USING ERRCODE = '42710',
-						  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
-						  HINT = 'Track the relation in another integration.';
-			END IF;
-		END IF;
-
-		INSERT INTO pgpull.stream AS s (integration, relation, relation_name, method, replication_key,
-										key_columns, columns, destination_table, bookmark_type)
-		VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
-				v_key_columns, track.columns, v_dest,
-				CASE WHEN track.replication_key IS NOT NULL
-					 THEN pgpull._column_type(track.relation, track.replication_key) END)
-		RETURNING s.stream_id INTO v_id;
-	END IF;
-
-	IF track.method = 'full_table' AND pg_catalog.cardinality(v_key_columns) = 0 THEN
-		RAISE NOTICE 'stream "%" has no key columns: every run appends a full copy of relation "%" to an Import API destination', v_dest, v_label
-			USING DETAIL = 'A full_table stream without key columns is loaded append-only: nothing says which destination row a source row replaces.  (A Singer target that honours ACTIVATE_VERSION keeps the latest copy only.)',
-				  HINT = 'Name the columns that identify a row in key_columns, or give the relation a primary key and call track again.';
-	END IF;
-
-	/* the roles that run the integration: can they read it? */
-	FOR v_role IN
-		SELECT r.oid, r.rolname
-		  FROM pgpull.integration_grant g
-		  JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
-		 WHERE g.integration = track.integration
-		 ORDER BY r.rolname COLLATE "C"
-	LOOP
-		v_missing := pgpull._missing_read(v_role.oid, v_id);
-		IF v_missing IS NOT NULL THEN
-			RAISE NOTICE 'role "%" cannot read relation "%": it lacks %', v_role.rolname, v_label, v_missing
-				USING DETAIL = pg_catalog.format('The role may run integration "%s"; its runs fail on stream "%s" until it can read the relation.',
-												 track.integration, v_dest),
-					  HINT = pgpull._grant_hint(v_role.rolname, v_nspname);
-		END IF;
-	END LOOP;
-	RETURN v_dest;
-END
-$fn$;
-COMMENT ON FUNCTION pgpull.track(pg_catalog.regclass, text, name, name[], name[], text) IS 'add or update the stream of a relation; returns its destination table name';
 
 CREATE OR REPLACE FUNCTION pgpull._stream_relation(stream pgpull.stream)
 RETURNS text

@@ -9,11 +9,12 @@
 # A role granted the run protocol by grant_script, in a session of its own,
 # tries to move the bookmark of a stream another puller's session has
 # taken: record_batch, end_stream and end_run of that puller's run, and of
-# its own run for a stream it did not take, and record_unchanged and
-# probe_query of that puller's run.  Each is refused with SQLSTATE 55000 and
-# a message naming the stream or run (record_unchanged of its own run leaves
-# out the stream the other session holds), and the bookmark does not move;
-# the session that took the stream goes on as before.
+# its own run for a stream it did not take, and record_unchanged,
+# probe_query and prune_runs of that puller's run.  Each is refused with
+# SQLSTATE 55000 and a message naming the stream or run (record_unchanged
+# of its own run leaves out the stream the other session holds), and the
+# bookmark does not move; the session that took the stream goes on as
+# before.
 use strict;
 use warnings FATAL => 'all';
 use IPC::Run;
@@ -84,6 +85,9 @@ like(attack("SELECT * FROM pgpull.record_unchanged($run, ARRAY[$sid]::bigint[])"
 like(attack("SELECT pgpull.probe_query($run)"),
 	qr/55000: run $run is not held by this session/,
 	'probe_query of the puller\'s run from another session: refused');
+like(attack("SELECT * FROM pgpull.prune_runs($run)"),
+	qr/55000: run $run is not held by this session/,
+	'prune_runs of the puller\'s run from another session: refused');
 is($node->safe_psql('postgres',
 		"SELECT cap IS NULL AND rows_resent = 0 FROM pgpull.run_streams WHERE run_id = $run AND stream_id = $sid"),
 	't', 'the puller\'s run has no cap and no rows counted from the attacks');
