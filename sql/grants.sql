@@ -224,6 +224,33 @@ SELECT pgpull.revoke_integration('sales', 'regress_pw') AS revoked,
 SELECT object_name, ok, fix FROM pgpull.check_privileges('regress_pw', '{}') WHERE object_type = 'integration';
 SELECT pgpull.revoke_integration('default', 'regress_pw');
 
+-- the database owner without CREATEROLE (a new DBA's first try): refused
+-- up front, not a script whose CREATE ROLE fails and takes every later
+-- statement with it
+GRANT USAGE ON SCHEMA pgpull TO regress_dbowner;
+GRANT EXECUTE ON FUNCTION pgpull.grant_script(name, name[], text, text[]) TO regress_dbowner;
+SET ROLE regress_dbowner;
+SELECT * FROM pgpull.grant_script('regress_new', '{public}');
+\echo :LAST_ERROR_SQLSTATE
+-- nor may it set another role's password
+SELECT * FROM pgpull.grant_script('regress_pw', '{}', 'secret');
+\echo :LAST_ERROR_SQLSTATE
+-- an existing role without a password needs neither
+SELECT count(*) > 0 AS statements, count(*) FILTER (WHERE s ~ '^(CREATE|ALTER) ROLE') AS role_statements
+  FROM pgpull.grant_script('regress_pw', '{public}') s;
+-- its own password it may set
+SELECT count(*) AS alter_role FROM pgpull.grant_script('regress_dbowner', '{}', 'secret') s
+ WHERE s LIKE 'ALTER ROLE regress_dbowner PASSWORD %';
+RESET ROLE;
+-- CREATEROLE is enough: the first row says what running the script takes
+ALTER ROLE regress_dbowner CREATEROLE;
+SET ROLE regress_dbowner;
+SELECT * FROM pgpull.grant_script('regress_new', '{public}') LIMIT 3;
+SELECT count(*) AS alter_role FROM pgpull.grant_script('regress_pw', '{}', 'secret') s
+ WHERE s LIKE 'ALTER ROLE regress_pw PASSWORD %';
+RESET ROLE;
+SELECT count(*) AS roles FROM pg_roles WHERE rolname = 'regress_new';
+
 -- cleanup
 SET client_min_messages = warning;
 ALTER DATABASE :"dbname" OWNER TO :"dbowner";

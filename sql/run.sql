@@ -15,6 +15,20 @@ LANGUAGE sql AS $$
 					  AND l.objid = stream::oid AND l.objsubid = 2 AND l.pid = pg_backend_pid())
 $$;
 
+-- the hint of the error a statement raises
+CREATE FUNCTION pg_temp.hint_of(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_hint text;
+BEGIN
+	EXECUTE statement;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS v_hint = PG_EXCEPTION_HINT;
+	RETURN v_hint;
+END
+$$;
+
 -- a text with the days around now (and times on them: a commit-safe cap,
 -- which is about now) shown as <now>
 CREATE FUNCTION pg_temp.at_now(t text) RETURNS text
@@ -203,8 +217,11 @@ DROP TABLE regress_gone;
 SELECT destination_table, relation_name FROM pgpull.begin_run('regress', '1.0', 'import_api');
 SELECT max(run_id) AS run FROM pgpull.runs \gset
 SELECT status, last_error FROM pgpull.streams WHERE stream_id = :gone;
-SELECT * FROM pgpull.take_stream(:run, :gone);
+-- the hint names the call that untracks it
+SELECT regress_pull.masked(format('SELECT pgpull.take_stream(%s, %s)', :run, :gone));
 \echo :LAST_ERROR_SQLSTATE
+SELECT pg_temp.hint_of(format('SELECT pgpull.take_stream(%s, %s)', :run, :gone))
+	   LIKE format('%%SELECT pgpull.untrack_stream(%s);', :gone) AS hint_names_stream;
 SELECT pg_temp.locked(:gone) AS locked;
 SELECT pgpull.end_stream(:run, :gone, 'failed', 0, 'relation "public.regress_gone" of stream "regress_gone" no longer exists');
 SELECT status, error FROM pgpull.run_streams WHERE run_id = :run AND stream_id = :gone;
@@ -364,6 +381,78 @@ SELECT integration, destination_table, relation, method, last_load_at IS NOT NUL
   FROM pgpull.loading_report
  WHERE integration LIKE 'regress%'
  ORDER BY integration COLLATE "C", destination_table COLLATE "C";
+
+--
+-- the dropped table's stream: its name no longer resolves, so untrack cannot
+-- name it; untrack_stream can
+--
+SELECT pgpull.untrack('public.regress_gone', 'regress');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.untrack_stream(:gone);
+SELECT count(*) AS streams_left FROM pgpull.streams WHERE stream_id = :gone;
+SELECT regress_pull.masked(format('SELECT pgpull.untrack_stream(%s)', :gone));
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.untrack_stream(NULL);
+\echo :LAST_ERROR_SQLSTATE
+
+--
+-- after reset, the log says so rather than "first run"
+--
+SELECT pgpull.reset('regress_items', 'regress');
+SELECT count(*) AS streams FROM pgpull.begin_run('regress', '1.0', 'import_api');
+SELECT max(run_id) AS run FROM pgpull.runs \gset
+SELECT taken FROM pgpull.take_stream(:run, :items);
+SELECT message FROM pgpull.extraction_log WHERE run_id = :run AND message LIKE 'stream taken%';
+SELECT count(*) AS rows FROM regress_pull.sync(:run, :items, 100);
+SELECT pgpull.end_stream(:run, :items, 'succeeded', 9, NULL);
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+
+--
+-- a relation the puller's role cannot read: track says so, naming what is
+-- missing and the calls that fix it, and extraction_query refuses it with
+-- the same hint instead of a bare "permission denied" from the source
+--
+CREATE SCHEMA regress_hr;
+CREATE TABLE regress_hr.salaries (id integer PRIMARY KEY, amount numeric, secret text);
+CREATE ROLE regress_reader;
+GRANT USAGE ON SCHEMA pgpull TO regress_reader;
+GRANT EXECUTE ON FUNCTION pgpull.begin_run(text, text, text), pgpull.take_stream(bigint, bigint),
+	pgpull.extraction_query(bigint, bigint, text, integer), pgpull.end_stream(bigint, bigint, text, bigint, text),
+	pgpull.end_run(bigint, text, text) TO regress_reader;
+GRANT USAGE ON SCHEMA regress_pull TO regress_reader;
+SELECT pgpull.grant_integration('regress_priv', 'regress_reader');
+SET client_min_messages = notice;
+SELECT pgpull.track('regress_hr.salaries', 'full_table', integration => 'regress_priv');
+GRANT USAGE ON SCHEMA regress_hr TO regress_reader;
+SELECT pgpull.track('regress_hr.salaries', 'full_table', integration => 'regress_priv');
+GRANT SELECT (id, amount) ON regress_hr.salaries TO regress_reader;
+SELECT pgpull.track('regress_hr.salaries', 'full_table', integration => 'regress_priv');
+-- only the columns it replicates count
+SELECT pgpull.track('regress_hr.salaries', 'full_table', columns => '{amount}', integration => 'regress_priv');
+SELECT pgpull.track('regress_hr.salaries', 'full_table', integration => 'regress_priv');
+SET client_min_messages = warning;
+SELECT stream_id AS hr FROM pgpull.stream WHERE destination_table = 'salaries' \gset
+SET SESSION AUTHORIZATION regress_reader;
+SELECT DISTINCT run_id AS run FROM pgpull.begin_run('regress_priv', '1.0', 'import_api') \gset
+SELECT taken FROM pgpull.take_stream(:run, :hr);
+SELECT regress_pull.masked(format('SELECT pgpull.extraction_query(%s, %s, NULL, 10)', :run, :hr));
+\echo :LAST_ERROR_SQLSTATE
+SELECT pgpull.end_stream(:run, :hr, 'failed', 0, 'no privilege');
+SELECT pgpull.end_run(:run, 'failed', 'a stream failed');
+RESET SESSION AUTHORIZATION;
+GRANT SELECT ON regress_hr.salaries TO regress_reader;
+SET SESSION AUTHORIZATION regress_reader;
+SELECT DISTINCT run_id AS run FROM pgpull.begin_run('regress_priv', '1.0', 'import_api') \gset
+SELECT taken FROM pgpull.take_stream(:run, :hr);
+SELECT pgpull.extraction_query(:run, :hr, NULL, 10) IS NOT NULL AS has_query;
+SELECT pgpull.end_stream(:run, :hr, 'succeeded', 0, NULL);
+SELECT pgpull.end_run(:run, 'succeeded', NULL);
+RESET SESSION AUTHORIZATION;
+SELECT pgpull.untrack('regress_hr.salaries', 'regress_priv');
+SELECT pgpull.revoke_integration('regress_priv', 'regress_reader');
+DROP SCHEMA regress_hr CASCADE;
+DROP OWNED BY regress_reader;
+DROP ROLE regress_reader;
 
 -- a role without EXECUTE cannot drive a run
 CREATE ROLE regress_run_nobody;

@@ -119,6 +119,7 @@ EXCEPTION WHEN OTHERS THEN
 		v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
 	v_message := regexp_replace(v_message, '(run|stream) \d+', '\1 N', 'g');
 	v_detail := regexp_replace(v_detail, '(Run|Stream|run|stream) \d+', '\1 N', 'g');
+	v_hint := regexp_replace(v_hint, 'untrack_stream\(\d+\)', 'untrack_stream(N)', 'g');
 	IF v_detail <> '' THEN
 		RAISE EXCEPTION '%', v_message USING ERRCODE = v_state, DETAIL = v_detail, HINT = v_hint;
 	END IF;

@@ -126,6 +126,91 @@ $fn$;
 COMMENT ON FUNCTION pgpull._stream_columns(bigint) IS 'internal: the columns a stream replicates, in column order';
 
 /*
+ * _missing_read: what a role lacks to read what a stream replicates, as a
+ * list for a message ('USAGE on schema "hr", SELECT on table "hr.t"'), or
+ * NULL when it can read it all (or the relation is gone): USAGE on the
+ * relation's schema, then SELECT on the relation, or, when the role holds
+ * SELECT on some of its columns, on the columns of the stream it lacks.
+ */
+CREATE FUNCTION pgpull._missing_read(role pg_catalog.oid, stream_id bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_relation pg_catalog.oid;
+	v_nspname name;
+	v_label text;
+	v_missing text[] := '{}';
+	v_columns name[];
+BEGIN
+	SELECT c.oid, n.nspname, pg_catalog.format('%I.%I', n.nspname, c.relname)
+	  INTO v_relation, v_nspname, v_label
+	  FROM pgpull.stream s
+	  JOIN pg_catalog.pg_class c ON c.oid = s.relation
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE s.stream_id = _missing_read.stream_id;
+	IF v_relation IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF NOT pg_catalog.has_schema_privilege(_missing_read.role, v_nspname, 'USAGE') THEN
+		v_missing := v_missing || pg_catalog.format('USAGE on schema %s', pgpull._quoted(v_nspname));
+	END IF;
+	IF NOT pg_catalog.has_table_privilege(_missing_read.role, v_relation, 'SELECT') THEN
+		SELECT pg_catalog.array_agg(c.col ORDER BY c.n) INTO v_columns
+		  FROM pg_catalog.unnest(pgpull._stream_columns(_missing_read.stream_id)) WITH ORDINALITY AS c(col, n)
+		 WHERE NOT pg_catalog.has_column_privilege(_missing_read.role, v_relation, c.col, 'SELECT');
+		IF NOT pg_catalog.has_any_column_privilege(_missing_read.role, v_relation, 'SELECT') THEN
+			v_missing := v_missing || pg_catalog.format('SELECT on relation "%s"', v_label);
+		ELSIF v_columns IS NOT NULL THEN
+			v_missing := v_missing || pg_catalog.format('SELECT on column%s %s of relation "%s"',
+				CASE WHEN pg_catalog.cardinality(v_columns) = 1 THEN '' ELSE 's' END,
+				(SELECT pg_catalog.string_agg(pgpull._quoted(c), ', ') FROM pg_catalog.unnest(v_columns) AS c),
+				v_label);
+		END IF;
+	END IF;
+	IF pg_catalog.cardinality(v_missing) = 0 THEN
+		RETURN NULL;
+	END IF;
+	RETURN pg_catalog.array_to_string(v_missing, ', ');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._missing_read(pg_catalog.oid, bigint) IS 'internal: the privileges a role lacks to read what a stream replicates, or NULL';
+
+/*
+ * _grant_hint: the hint of a message saying a role cannot read a stream's
+ * relation: the grant_script and check_privileges calls to run.
+ */
+CREATE FUNCTION pgpull._grant_hint(role name, schema_name name)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+	SELECT pg_catalog.format(
+		'Run SELECT * FROM pgpull.grant_script(%L, %L) \gexec in psql as a role that may grant these privileges, or grant what is missing; SELECT * FROM pgpull.check_privileges(%L) WHERE NOT ok; lists what the role still lacks.',
+		_grant_hint.role, ARRAY[_grant_hint.schema_name]::text, _grant_hint.role);
+$fn$;
+COMMENT ON FUNCTION pgpull._grant_hint(name, name) IS 'internal: the hint naming the grant_script and check_privileges calls for a role that cannot read a relation';
+
+/*
+ * _stream_keys: how a stream is replicated, for messages: "key_based on
+ * updated_at, key columns (id)", "full_table, no key columns".
+ */
+CREATE FUNCTION pgpull._stream_keys(method text, replication_key name, key_columns name[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _stream_keys.method
+		   || COALESCE(' on ' || pg_catalog.quote_ident(_stream_keys.replication_key), '')
+		   || CASE WHEN pg_catalog.cardinality(_stream_keys.key_columns) = 0 THEN ', no key columns'
+				   ELSE ', key columns (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ')
+												FROM pg_catalog.unnest(_stream_keys.key_columns) AS k) || ')' END;
+$fn$;
+COMMENT ON FUNCTION pgpull._stream_keys(text, name, name[]) IS 'internal: a stream''s method, replication key and key columns, for messages';
+
+/*
  * _replication_key_type: whether a column of a type (domains resolved
  * first) can be a replication key: an integer, numeric, date, timestamp or
  * timestamptz, whose values grow and compare as the bookmark's text reads
@@ -164,6 +249,9 @@ DECLARE
 	v_old pgpull.stream;
 	v_dest text;
 	v_col name;
+	v_id bigint;
+	v_role record;
+	v_missing text;
 BEGIN
 	IF track.relation IS NULL THEN
 		RAISE EXCEPTION 'relation must not be null'
@@ -283,30 +371,63 @@ BEGIN
 		   OR v_old.replication_key IS DISTINCT FROM track.replication_key
 		   OR v_old.key_columns IS DISTINCT FROM v_key_columns THEN
 			PERFORM pgpull._reset_stream(v_old.stream_id);
+			RAISE NOTICE 'stream "%" of relation "%" reset: % becomes %', v_old.destination_table, v_label,
+				pgpull._stream_keys(v_old.method, v_old.replication_key, v_old.key_columns),
+				pgpull._stream_keys(track.method, track.replication_key, v_key_columns)
+				USING DETAIL = CASE WHEN v_old.bookmark IS NOT NULL
+									THEN pg_catalog.format('Its bookmark %s is forgotten: the next run replicates every row.', v_old.bookmark)
+									WHEN v_old.resume_position IS NOT NULL
+									THEN 'Its resume position is forgotten: the next run replicates every row from the start.'
+									ELSE 'It had no bookmark yet: the next run replicates every row.' END;
 		END IF;
-		RETURN v_old.destination_table;
-	END IF;
-
-	/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
-	v_dest := v_relname;
-	IF EXISTS (SELECT FROM pgpull.stream s
-				WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-		v_dest := v_nspname || '__' || v_relname;
+		v_id := v_old.stream_id;
+		v_dest := v_old.destination_table;
+	ELSE
+		/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
+		v_dest := v_relname;
 		IF EXISTS (SELECT FROM pgpull.stream s
 					WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-			RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
-				USING ERRCODE = '42710',
-					  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
-					  HINT = 'Track the relation in another integration.';
+			v_dest := v_nspname || '__' || v_relname;
+			IF EXISTS (SELECT FROM pgpull.stream s
+						WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+				RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
+					USING ERRCODE = '42710',
+						  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
+						  HINT = 'Track the relation in another integration.';
+			END IF;
 		END IF;
+
+		INSERT INTO pgpull.stream AS s (integration, relation, relation_name, method, replication_key,
+										key_columns, columns, destination_table, bookmark_type)
+		VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
+				v_key_columns, track.columns, v_dest,
+				CASE WHEN track.replication_key IS NOT NULL
+					 THEN pgpull._column_type(track.relation, track.replication_key) END)
+		RETURNING s.stream_id INTO v_id;
 	END IF;
 
-	INSERT INTO pgpull.stream (integration, relation, relation_name, method, replication_key,
-							   key_columns, columns, destination_table, bookmark_type)
-	VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
-			v_key_columns, track.columns, v_dest,
-			CASE WHEN track.replication_key IS NOT NULL
-				 THEN pgpull._column_type(track.relation, track.replication_key) END);
+	IF track.method = 'full_table' AND pg_catalog.cardinality(v_key_columns) = 0 THEN
+		RAISE NOTICE 'stream "%" has no key columns: every run appends a full copy of relation "%" to an Import API destination', v_dest, v_label
+			USING DETAIL = 'A full_table stream without key columns is loaded append-only: nothing says which destination row a source row replaces.  (A Singer target that honours ACTIVATE_VERSION keeps the latest copy only.)',
+				  HINT = 'Name the columns that identify a row in key_columns, or give the relation a primary key and call track again.';
+	END IF;
+
+	/* the roles that run the integration: can they read it? */
+	FOR v_role IN
+		SELECT r.oid, r.rolname
+		  FROM pgpull.integration_grant g
+		  JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+		 WHERE g.integration = track.integration
+		 ORDER BY r.rolname COLLATE "C"
+	LOOP
+		v_missing := pgpull._missing_read(v_role.oid, v_id);
+		IF v_missing IS NOT NULL THEN
+			RAISE NOTICE 'role "%" cannot read relation "%": it lacks %', v_role.rolname, v_label, v_missing
+				USING DETAIL = pg_catalog.format('The role may run integration "%s"; its runs fail on stream "%s" until it can read the relation.',
+												 track.integration, v_dest),
+					  HINT = pgpull._grant_hint(v_role.rolname, v_nspname);
+		END IF;
+	END LOOP;
 	RETURN v_dest;
 END
 $fn$;
@@ -349,6 +470,38 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.untrack(pg_catalog.regclass, text) IS 'stop replicating a relation in an integration; true when it was tracked';
+
+/*
+ * untrack_stream: stop replicating a stream, named by its stream_id (a
+ * column of pgpull.streams): the way to untrack a relation that was
+ * dropped, whose name no longer resolves.  Returns the relation's name as
+ * the stream last saw it.  Its run history goes with it.
+ */
+CREATE FUNCTION pgpull.untrack_stream(stream_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_name text;
+BEGIN
+	IF untrack_stream.stream_id IS NULL THEN
+		RAISE EXCEPTION 'stream_id must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Pass a stream_id of pgpull.streams.';
+	END IF;
+	DELETE FROM pgpull.stream s WHERE s.stream_id = untrack_stream.stream_id
+	RETURNING s.relation_name INTO v_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'stream % does not exist', untrack_stream.stream_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'No tracked stream has this stream_id.',
+				  HINT = 'SELECT stream_id, integration, relation_name FROM pgpull.streams; lists the streams.';
+	END IF;
+	RETURN v_name;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.untrack_stream(bigint) IS 'stop replicating a stream named by its stream_id (for a dropped relation); returns the relation name it last had';
 
 /*
  * reset: make a relation's stream replicate in full on its next run.

@@ -385,6 +385,8 @@ DECLARE
 	v_function text;
 	v_integration text;
 	v_statement text;
+	v_super boolean;
+	v_createrole boolean;
 BEGIN
 	IF grant_script.role IS NULL THEN
 		RAISE EXCEPTION 'role must not be null'
@@ -404,6 +406,42 @@ BEGIN
 	/* check every schema before the first row goes out */
 	PERFORM pgpull._schema_list(grant_script.schemas);
 	v_exists := EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role);
+
+	/*
+	 * A script whose first statement fails leaves every later one failing on
+	 * the missing role: refuse up front when the current role, which runs
+	 * the \gexec, could not create the role, or set the password of an
+	 * existing one.  That takes a superuser or CREATEROLE (from PostgreSQL
+	 * 16, ADMIN OPTION on an existing role too); a role may always set its
+	 * own password.
+	 */
+	SELECT r.rolsuper, r.rolcreaterole INTO v_super, v_createrole
+	  FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER;
+	IF NOT v_exists AND NOT (v_super OR v_createrole) THEN
+		RAISE EXCEPTION 'role "%" does not exist and the current role "%" cannot create it',
+			grant_script.role, CURRENT_USER
+			USING ERRCODE = '42501',
+				  DETAIL = 'The script''s first statement is CREATE ROLE, which takes a superuser or a role with CREATEROLE; every later statement needs the role.',
+				  HINT = pg_catalog.format('Run grant_script as a role with CREATEROLE, or have one run CREATE ROLE %I LOGIN first.',
+										   grant_script.role);
+	END IF;
+	IF v_exists AND grant_script.password IS NOT NULL AND grant_script.role <> CURRENT_USER
+	   AND NOT v_super
+	   AND NOT (v_createrole
+				AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role)
+				AND (pg_catalog.current_setting('server_version_num')::integer < 160000
+					 OR pg_catalog.pg_has_role(CURRENT_USER, grant_script.role, 'MEMBER WITH ADMIN OPTION'))) THEN
+		RAISE EXCEPTION 'the current role "%" cannot set the password of role "%"', CURRENT_USER, grant_script.role
+			USING ERRCODE = '42501',
+				  DETAIL = 'The script''s first statement would be ALTER ROLE ... PASSWORD, which takes a superuser or a role with CREATEROLE.',
+				  HINT = pg_catalog.format('Omit the password and have role %s set it with psql''s \password, or run grant_script as a role with CREATEROLE.',
+										   pgpull._quoted(grant_script.role));
+	END IF;
+	IF NOT v_exists THEN
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'run as a superuser or a role with CREATEROLE, or create role %s first: the next statement creates it',
+			pgpull._quoted(grant_script.role)));
+	END IF;
 
 	IF NOT v_exists AND grant_script.password IS NULL THEN
 		RETURN NEXT pg_catalog.format('CREATE ROLE %I LOGIN', grant_script.role);

@@ -459,7 +459,8 @@ BEGIN
 		RAISE EXCEPTION '%', v_missing
 			USING ERRCODE = '42P01',
 				  DETAIL = 'The stream keeps the OID of the relation it tracks; no relation has it now.',
-				  HINT = 'Track the relation again if it was recreated, or untrack it.';
+				  HINT = pg_catalog.format('Track the relation again if it was recreated, or stop replicating the stream: SELECT pgpull.untrack_stream(%s);',
+										   (_stream_relation.stream).stream_id);
 	END IF;
 	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO v_label
 	  FROM pg_catalog.pg_class c
@@ -845,7 +846,13 @@ BEGIN
 		   SET status = 'running', ended_at = NULL, error = NULL, columns = EXCLUDED.columns;
 
 		IF v_stream.method = 'key_based' THEN
+			/* no bookmark now, one before: reset (pgpull.reset, or a new method or key) */
 			v_message := CASE WHEN v_stream.bookmark IS NULL
+								   AND EXISTS (SELECT FROM pgpull.run_streams rs
+												WHERE rs.stream_id = v_stream.stream_id AND rs.run_id <> v_run.run_id
+												  AND rs.bookmark_after IS NOT NULL)
+							  THEN 'stream taken: reset: every row (NULL replication keys first)'
+							  WHEN v_stream.bookmark IS NULL
 							  THEN 'stream taken: first run, every row (NULL replication keys first)'
 							  ELSE pg_catalog.format('stream taken: rows with %I %s %s', v_stream.replication_key,
 								  CASE WHEN pgpull._capped_type(pgpull._base_type(v_stream.bookmark_type)) THEN '>'
@@ -856,6 +863,11 @@ BEGIN
 					 ELSE 'resuming after ' || v_before END);
 		END IF;
 		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
+		IF v_stream.method = 'full_table' AND pg_catalog.cardinality(v_stream.key_columns) = 0
+		   AND v_run.target = 'import_api' THEN
+			PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING',
+					'the stream has no key columns: this run appends a full copy of the relation to the destination table, beside the copies earlier runs loaded');
+		END IF;
 
 		/*
 		 * Later runs skip NULL replication keys: say how many, when counting
@@ -1136,10 +1148,28 @@ DECLARE
 	v_range pgpull.stream_range;
 	v_sample pgpull.watermark_sample;
 	v_select record;
+	v_missing text;
 BEGIN
 	v_run := pgpull._run(extraction_query.run_id, true);
 	v_stream := pgpull._stream(v_run, extraction_query.stream_id);
 	v_rs := pgpull._running_stream(v_run, v_stream);
+	/*
+	 * The query runs on the source as the role pgpull connects as, the
+	 * session's role here too: say what it lacks rather than let the COPY
+	 * fail with a bare "permission denied".
+	 */
+	v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
+									  v_stream.stream_id);
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" cannot read relation "%": it lacks %', SESSION_USER,
+			pgpull._stream_relation(v_stream), v_missing
+			USING ERRCODE = '42501',
+				  DETAIL = 'pgpull reads the relation as the role it connects as.',
+				  HINT = pgpull._grant_hint(SESSION_USER,
+					(SELECT n.nspname FROM pg_catalog.pg_class c
+					   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+					  WHERE c.oid = v_stream.relation));
+	END IF;
 	IF v_stream.method = 'full_table' THEN
 		v_range := pgpull._held_range(v_stream.stream_id);
 		IF v_range.run_id IS DISTINCT FROM v_run.run_id THEN

@@ -71,9 +71,13 @@ REVOKE EXECUTE ON FUNCTION pgpull.json_schema(pg_catalog.regclass, text) FROM PU
 REVOKE EXECUTE ON FUNCTION pgpull._relation_label(pg_catalog.oid),
 	pgpull._column_type(pg_catalog.regclass, name, boolean),
 	pgpull._stream_columns(bigint),
+	pgpull._missing_read(pg_catalog.oid, bigint),
+	pgpull._grant_hint(name, name),
+	pgpull._stream_keys(text, name, name[]),
 	pgpull.track(pg_catalog.regclass, text, name, name[], name[], text),
 	pgpull._reset_stream(bigint),
 	pgpull.untrack(pg_catalog.regclass, text),
+	pgpull.untrack_stream(bigint),
 	pgpull.reset(pg_catalog.regclass, text),
 	pgpull.reset_integration(text)
 	FROM PUBLIC;

@@ -1144,6 +1144,8 @@ DECLARE
 	v_function text;
 	v_integration text;
 	v_statement text;
+	v_super boolean;
+	v_createrole boolean;
 BEGIN
 	IF grant_script.role IS NULL THEN
 		RAISE EXCEPTION 'role must not be null'
@@ -1163,6 +1165,42 @@ BEGIN
 	/* check every schema before the first row goes out */
 	PERFORM pgpull._schema_list(grant_script.schemas);
 	v_exists := EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role);
+
+	/*
+	 * A script whose first statement fails leaves every later one failing on
+	 * the missing role: refuse up front when the current role, which runs
+	 * the \gexec, could not create the role, or set the password of an
+	 * existing one.  That takes a superuser or CREATEROLE (from PostgreSQL
+	 * 16, ADMIN OPTION on an existing role too); a role may always set its
+	 * own password.
+	 */
+	SELECT r.rolsuper, r.rolcreaterole INTO v_super, v_createrole
+	  FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER;
+	IF NOT v_exists AND NOT (v_super OR v_createrole) THEN
+		RAISE EXCEPTION 'role "%" does not exist and the current role "%" cannot create it',
+			grant_script.role, CURRENT_USER
+			USING ERRCODE = '42501',
+				  DETAIL = 'The script''s first statement is CREATE ROLE, which takes a superuser or a role with CREATEROLE; every later statement needs the role.',
+				  HINT = pg_catalog.format('Run grant_script as a role with CREATEROLE, or have one run CREATE ROLE %I LOGIN first.',
+										   grant_script.role);
+	END IF;
+	IF v_exists AND grant_script.password IS NOT NULL AND grant_script.role <> CURRENT_USER
+	   AND NOT v_super
+	   AND NOT (v_createrole
+				AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role)
+				AND (pg_catalog.current_setting('server_version_num')::integer < 160000
+					 OR pg_catalog.pg_has_role(CURRENT_USER, grant_script.role, 'MEMBER WITH ADMIN OPTION'))) THEN
+		RAISE EXCEPTION 'the current role "%" cannot set the password of role "%"', CURRENT_USER, grant_script.role
+			USING ERRCODE = '42501',
+				  DETAIL = 'The script''s first statement would be ALTER ROLE ... PASSWORD, which takes a superuser or a role with CREATEROLE.',
+				  HINT = pg_catalog.format('Omit the password and have role %s set it with psql''s \password, or run grant_script as a role with CREATEROLE.',
+										   pgpull._quoted(grant_script.role));
+	END IF;
+	IF NOT v_exists THEN
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'run as a superuser or a role with CREATEROLE, or create role %s first: the next statement creates it',
+			pgpull._quoted(grant_script.role)));
+	END IF;
 
 	IF NOT v_exists AND grant_script.password IS NULL THEN
 		RETURN NEXT pg_catalog.format('CREATE ROLE %I LOGIN', grant_script.role);
@@ -2003,7 +2041,13 @@ BEGIN
 		   SET status = 'running', ended_at = NULL, error = NULL, columns = EXCLUDED.columns;
 
 		IF v_stream.method = 'key_based' THEN
+			/* no bookmark now, one before: reset (pgpull.reset, or a new method or key) */
 			v_message := CASE WHEN v_stream.bookmark IS NULL
+								   AND EXISTS (SELECT FROM pgpull.run_streams rs
+												WHERE rs.stream_id = v_stream.stream_id AND rs.run_id <> v_run.run_id
+												  AND rs.bookmark_after IS NOT NULL)
+							  THEN 'stream taken: reset: every row (NULL replication keys first)'
+							  WHEN v_stream.bookmark IS NULL
 							  THEN 'stream taken: first run, every row (NULL replication keys first)'
 							  ELSE pg_catalog.format('stream taken: rows with %I %s %s', v_stream.replication_key,
 								  CASE WHEN pgpull._capped_type(pgpull._base_type(v_stream.bookmark_type)) THEN '>'
@@ -2014,6 +2058,11 @@ BEGIN
 					 ELSE 'resuming after ' || v_before END);
 		END IF;
 		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO', v_message);
+		IF v_stream.method = 'full_table' AND pg_catalog.cardinality(v_stream.key_columns) = 0
+		   AND v_run.target = 'import_api' THEN
+			PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING',
+					'the stream has no key columns: this run appends a full copy of the relation to the destination table, beside the copies earlier runs loaded');
+		END IF;
 
 		/*
 		 * Later runs skip NULL replication keys: say how many, when counting
@@ -2090,10 +2139,28 @@ DECLARE
 	v_range pgpull.stream_range;
 	v_sample pgpull.watermark_sample;
 	v_select record;
+	v_missing text;
 BEGIN
 	v_run := pgpull._run(extraction_query.run_id, true);
 	v_stream := pgpull._stream(v_run, extraction_query.stream_id);
 	v_rs := pgpull._running_stream(v_run, v_stream);
+	/*
+	 * The query runs on the source as the role pgpull connects as, the
+	 * session's role here too: say what it lacks rather than let the COPY
+	 * fail with a bare "permission denied".
+	 */
+	v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
+									  v_stream.stream_id);
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION 'role "%" cannot read relation "%": it lacks %', SESSION_USER,
+			pgpull._stream_relation(v_stream), v_missing
+			USING ERRCODE = '42501',
+				  DETAIL = 'pgpull reads the relation as the role it connects as.',
+				  HINT = pgpull._grant_hint(SESSION_USER,
+					(SELECT n.nspname FROM pg_catalog.pg_class c
+					   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+					  WHERE c.oid = v_stream.relation));
+	END IF;
 	IF v_stream.method = 'full_table' THEN
 		v_range := pgpull._held_range(v_stream.stream_id);
 		IF v_range.run_id IS DISTINCT FROM v_run.run_id THEN
@@ -3037,6 +3104,9 @@ DECLARE
 	v_old pgpull.stream;
 	v_dest text;
 	v_col name;
+	v_id bigint;
+	v_role record;
+	v_missing text;
 BEGIN
 	IF track.relation IS NULL THEN
 		RAISE EXCEPTION 'relation must not be null'
@@ -3156,30 +3226,63 @@ BEGIN
 		   OR v_old.replication_key IS DISTINCT FROM track.replication_key
 		   OR v_old.key_columns IS DISTINCT FROM v_key_columns THEN
 			PERFORM pgpull._reset_stream(v_old.stream_id);
+			RAISE NOTICE 'stream "%" of relation "%" reset: % becomes %', v_old.destination_table, v_label,
+				pgpull._stream_keys(v_old.method, v_old.replication_key, v_old.key_columns),
+				pgpull._stream_keys(track.method, track.replication_key, v_key_columns)
+				USING DETAIL = CASE WHEN v_old.bookmark IS NOT NULL
+									THEN pg_catalog.format('Its bookmark %s is forgotten: the next run replicates every row.', v_old.bookmark)
+									WHEN v_old.resume_position IS NOT NULL
+									THEN 'Its resume position is forgotten: the next run replicates every row from the start.'
+									ELSE 'It had no bookmark yet: the next run replicates every row.' END;
 		END IF;
-		RETURN v_old.destination_table;
-	END IF;
-
-	/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
-	v_dest := v_relname;
-	IF EXISTS (SELECT FROM pgpull.stream s
-				WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-		v_dest := v_nspname || '__' || v_relname;
+		v_id := v_old.stream_id;
+		v_dest := v_old.destination_table;
+	ELSE
+		/* the destination name is fixed now; a name taken in this integration gets the schema prefixed */
+		v_dest := v_relname;
 		IF EXISTS (SELECT FROM pgpull.stream s
 					WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
-			RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
-				USING ERRCODE = '42710',
-					  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
-					  HINT = 'Track the relation in another integration.';
+			v_dest := v_nspname || '__' || v_relname;
+			IF EXISTS (SELECT FROM pgpull.stream s
+						WHERE s.integration = track.integration AND s.destination_table = v_dest) THEN
+				RAISE EXCEPTION 'destination table "%" is taken in integration "%"', v_dest, track.integration
+					USING ERRCODE = '42710',
+						  DETAIL = pg_catalog.format('Relation "%s" would load into it.', v_label),
+						  HINT = 'Track the relation in another integration.';
+			END IF;
 		END IF;
+
+		INSERT INTO pgpull.stream AS s (integration, relation, relation_name, method, replication_key,
+										key_columns, columns, destination_table, bookmark_type)
+		VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
+				v_key_columns, track.columns, v_dest,
+				CASE WHEN track.replication_key IS NOT NULL
+					 THEN pgpull._column_type(track.relation, track.replication_key) END)
+		RETURNING s.stream_id INTO v_id;
 	END IF;
 
-	INSERT INTO pgpull.stream (integration, relation, relation_name, method, replication_key,
-							   key_columns, columns, destination_table, bookmark_type)
-	VALUES (track.integration, track.relation, v_label, track.method, track.replication_key,
-			v_key_columns, track.columns, v_dest,
-			CASE WHEN track.replication_key IS NOT NULL
-				 THEN pgpull._column_type(track.relation, track.replication_key) END);
+	IF track.method = 'full_table' AND pg_catalog.cardinality(v_key_columns) = 0 THEN
+		RAISE NOTICE 'stream "%" has no key columns: every run appends a full copy of relation "%" to an Import API destination', v_dest, v_label
+			USING DETAIL = 'A full_table stream without key columns is loaded append-only: nothing says which destination row a source row replaces.  (A Singer target that honours ACTIVATE_VERSION keeps the latest copy only.)',
+				  HINT = 'Name the columns that identify a row in key_columns, or give the relation a primary key and call track again.';
+	END IF;
+
+	/* the roles that run the integration: can they read it? */
+	FOR v_role IN
+		SELECT r.oid, r.rolname
+		  FROM pgpull.integration_grant g
+		  JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+		 WHERE g.integration = track.integration
+		 ORDER BY r.rolname COLLATE "C"
+	LOOP
+		v_missing := pgpull._missing_read(v_role.oid, v_id);
+		IF v_missing IS NOT NULL THEN
+			RAISE NOTICE 'role "%" cannot read relation "%": it lacks %', v_role.rolname, v_label, v_missing
+				USING DETAIL = pg_catalog.format('The role may run integration "%s"; its runs fail on stream "%s" until it can read the relation.',
+												 track.integration, v_dest),
+					  HINT = pgpull._grant_hint(v_role.rolname, v_nspname);
+		END IF;
+	END LOOP;
 	RETURN v_dest;
 END
 $fn$;
@@ -3856,6 +3959,147 @@ BEGIN
 	END LOOP;
 END
 $update$;
+
+/*
+ * What a new user tripped on.  track() says when the roles that run the
+ * integration cannot read the relation (_missing_read, _grant_hint), when
+ * a full_table stream without key columns appends a full copy at every
+ * run, and when it resets a stream (_stream_keys); extraction_query refuses
+ * a relation the puller's role cannot read with the same hint; take_stream
+ * logs "reset" rather than "first run" and the full copy warning; a dropped
+ * relation's hint names untrack_stream, new; grant_script refuses up front
+ * when the current role cannot create the role.
+ */
+
+CREATE OR REPLACE FUNCTION pgpull._stream_relation(stream pgpull.stream)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_label text;
+	v_missing text := pgpull._relation_missing(_stream_relation.stream);
+BEGIN
+	IF v_missing IS NOT NULL THEN
+		RAISE EXCEPTION '%', v_missing
+			USING ERRCODE = '42P01',
+				  DETAIL = 'The stream keeps the OID of the relation it tracks; no relation has it now.',
+				  HINT = pg_catalog.format('Track the relation again if it was recreated, or stop replicating the stream: SELECT pgpull.untrack_stream(%s);',
+										   (_stream_relation.stream).stream_id);
+	END IF;
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO v_label
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = (_stream_relation.stream).relation;
+	IF v_label IS DISTINCT FROM (_stream_relation.stream).relation_name THEN
+		UPDATE pgpull.stream s SET relation_name = v_label
+		 WHERE s.stream_id = (_stream_relation.stream).stream_id;
+	END IF;
+	RETURN v_label;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._stream_relation(pgpull.stream) IS 'internal: the name of a stream''s relation, or 42P01 when it was dropped';
+
+CREATE FUNCTION pgpull._missing_read(role pg_catalog.oid, stream_id bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_relation pg_catalog.oid;
+	v_nspname name;
+	v_label text;
+	v_missing text[] := '{}';
+	v_columns name[];
+BEGIN
+	SELECT c.oid, n.nspname, pg_catalog.format('%I.%I', n.nspname, c.relname)
+	  INTO v_relation, v_nspname, v_label
+	  FROM pgpull.stream s
+	  JOIN pg_catalog.pg_class c ON c.oid = s.relation
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE s.stream_id = _missing_read.stream_id;
+	IF v_relation IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF NOT pg_catalog.has_schema_privilege(_missing_read.role, v_nspname, 'USAGE') THEN
+		v_missing := v_missing || pg_catalog.format('USAGE on schema %s', pgpull._quoted(v_nspname));
+	END IF;
+	IF NOT pg_catalog.has_table_privilege(_missing_read.role, v_relation, 'SELECT') THEN
+		SELECT pg_catalog.array_agg(c.col ORDER BY c.n) INTO v_columns
+		  FROM pg_catalog.unnest(pgpull._stream_columns(_missing_read.stream_id)) WITH ORDINALITY AS c(col, n)
+		 WHERE NOT pg_catalog.has_column_privilege(_missing_read.role, v_relation, c.col, 'SELECT');
+		IF NOT pg_catalog.has_any_column_privilege(_missing_read.role, v_relation, 'SELECT') THEN
+			v_missing := v_missing || pg_catalog.format('SELECT on relation "%s"', v_label);
+		ELSIF v_columns IS NOT NULL THEN
+			v_missing := v_missing || pg_catalog.format('SELECT on column%s %s of relation "%s"',
+				CASE WHEN pg_catalog.cardinality(v_columns) = 1 THEN '' ELSE 's' END,
+				(SELECT pg_catalog.string_agg(pgpull._quoted(c), ', ') FROM pg_catalog.unnest(v_columns) AS c),
+				v_label);
+		END IF;
+	END IF;
+	IF pg_catalog.cardinality(v_missing) = 0 THEN
+		RETURN NULL;
+	END IF;
+	RETURN pg_catalog.array_to_string(v_missing, ', ');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._missing_read(pg_catalog.oid, bigint) IS 'internal: the privileges a role lacks to read what a stream replicates, or NULL';
+
+CREATE FUNCTION pgpull._grant_hint(role name, schema_name name)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+	SELECT pg_catalog.format(
+		'Run SELECT * FROM pgpull.grant_script(%L, %L) \gexec in psql as a role that may grant these privileges, or grant what is missing; SELECT * FROM pgpull.check_privileges(%L) WHERE NOT ok; lists what the role still lacks.',
+		_grant_hint.role, ARRAY[_grant_hint.schema_name]::text, _grant_hint.role);
+$fn$;
+COMMENT ON FUNCTION pgpull._grant_hint(name, name) IS 'internal: the hint naming the grant_script and check_privileges calls for a role that cannot read a relation';
+
+CREATE FUNCTION pgpull._stream_keys(method text, replication_key name, key_columns name[])
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT _stream_keys.method
+		   || COALESCE(' on ' || pg_catalog.quote_ident(_stream_keys.replication_key), '')
+		   || CASE WHEN pg_catalog.cardinality(_stream_keys.key_columns) = 0 THEN ', no key columns'
+				   ELSE ', key columns (' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(k), ', ')
+												FROM pg_catalog.unnest(_stream_keys.key_columns) AS k) || ')' END;
+$fn$;
+COMMENT ON FUNCTION pgpull._stream_keys(text, name, name[]) IS 'internal: a stream''s method, replication key and key columns, for messages';
+
+CREATE FUNCTION pgpull.untrack_stream(stream_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_name text;
+BEGIN
+	IF untrack_stream.stream_id IS NULL THEN
+		RAISE EXCEPTION 'stream_id must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Pass a stream_id of pgpull.streams.';
+	END IF;
+	DELETE FROM pgpull.stream s WHERE s.stream_id = untrack_stream.stream_id
+	RETURNING s.relation_name INTO v_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'stream % does not exist', untrack_stream.stream_id
+			USING ERRCODE = 'P0002',
+				  DETAIL = 'No tracked stream has this stream_id.',
+				  HINT = 'SELECT stream_id, integration, relation_name FROM pgpull.streams; lists the streams.';
+	END IF;
+	RETURN v_name;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.untrack_stream(bigint) IS 'stop replicating a stream named by its stream_id (for a dropped relation); returns the relation name it last had';
+REVOKE EXECUTE ON FUNCTION pgpull._missing_read(pg_catalog.oid, bigint),
+	pgpull._grant_hint(name, name),
+	pgpull._stream_keys(text, name, name[]),
+	pgpull.untrack_stream(bigint)
+	FROM PUBLIC;
 
 CREATE FUNCTION pgpull._extraction_select(stream pgpull.stream, columns name[], first_run boolean,
 										  after_position text, chunk_rows integer,

@@ -32,14 +32,16 @@ $primary->safe_psql('postgres', 'CREATE EXTENSION pgpull');
 my $script = $primary->safe_psql('postgres',
 	q{SELECT s FROM pgpull.grant_script('regress_repl', '{public}', 'pa$$ w0rd"') s});
 my @rows = split /\n/, $script;
-like($rows[0],
+like($rows[0], qr{^-- run as a superuser or a role with CREATEROLE, or create role "regress_repl" first},
+	'the first row says what running the script takes');
+like($rows[1],
 	qr{^CREATE ROLE regress_repl LOGIN PASSWORD 'SCRAM-SHA-256\$4096:[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}='$},
 	'the role is created with a SCRAM-SHA-256 verifier');
 is(scalar(grep { index($_, 'w0rd') >= 0 } @rows), 0, 'the password appears in no row of the script');
 ok((grep { $_ eq 'GRANT EXECUTE ON FUNCTION pgpull.check_standby() TO regress_repl' } @rows),
 	'the script grants EXECUTE on check_standby');
 $primary->safe_psql('postgres', $_) foreach @rows;
-my ($verifier) = $rows[0] =~ /PASSWORD '([^']*)'/;
+my ($verifier) = $rows[1] =~ /PASSWORD '([^']*)'/;
 is($primary->safe_psql('postgres', q{SELECT rolpassword FROM pg_authid WHERE rolname = 'regress_repl'}),
 	$verifier, 'the server stores the verifier as it is');
 

@@ -97,9 +97,41 @@ is($node->safe_psql('postgres', q{SELECT status FROM pgpull.runs ORDER BY run_id
 
 $r = PgPullTest::sync($node, $rcv);
 is($r->{rc}, 1, 'the dropped table fails again until it is untracked');
-$node->safe_psql('postgres', q{SELECT pgpull.untrack(relation) FROM pgpull.stream WHERE destination_table = 'd3'});
+# the hint names the call that untracks it: the name no longer resolves
+my $d3 = $node->safe_psql('postgres', q{SELECT stream_id FROM pgpull.streams WHERE destination_table = 'd3'});
+like($r->{stderr}, qr/hint: .*SELECT pgpull\.untrack_stream\($d3\);/,
+	'table dropped: the hint shows the untrack_stream call of the stream');
+like($node->safe_psql('postgres', qq{SELECT error FROM pgpull.run_streams WHERE stream_id = $d3 ORDER BY run_id DESC LIMIT 1}),
+	qr/Hint: .*SELECT pgpull\.untrack_stream\($d3\);/, 'table dropped: the run keeps the hint with the error');
+my ($ret, $out, $err) = $node->psql('postgres', q{SELECT pgpull.untrack('public.d3')});
+like($err, qr/relation "public\.d3" does not exist/, 'table dropped: untrack cannot name it');
+is($node->safe_psql('postgres', qq{SELECT pgpull.untrack_stream($d3)}), 'public.d3', 'untrack_stream untracks it');
 $r = PgPullTest::sync($node, $rcv);
 is($r->{rc}, 0, 'without the dropped table: exit status 0');
+
+# -- a full_table stream without key columns appends a full copy at every
+# run: track says so, and so does every run, once
+my ($notice_ret, $notice_out, $notice_err) = $node->psql('postgres', q{
+CREATE TABLE d5 (v text);
+INSERT INTO d5 SELECT 'd5 ' || i FROM generate_series(1, 10) i;
+SELECT pgpull.track('d5', 'full_table');
+});
+like($notice_err, qr/NOTICE:  stream "d5" has no key columns: every run appends a full copy of relation "public\.d5"/,
+	'no key columns: track says every run appends a full copy');
+for my $n (1 .. 2)
+{
+	$r = PgPullTest::sync($node, $rcv);
+	is($r->{rc}, 0, "no key columns, run $n: exit status 0");
+	my @lines = ($r->{stderr} =~ /^.*WARNING d5 the stream has no key columns: this run appends a full copy.*$/mg);
+	is(scalar(@lines), 1, "no key columns, run $n: the run says it once");
+}
+is($node->safe_psql('dest', q{SELECT count(*) FROM "default".d5}), '20', 'no key columns: two runs, two copies');
+
+# -- after reset the log says so, not "first run"
+$node->safe_psql('postgres', q{SELECT pgpull.reset('d1')});
+$r = PgPullTest::sync($node, $rcv);
+like($r->{stderr}, qr/INFO d1 stream taken: reset: every row/, 'reset: the run log says reset, every row');
+unlike($r->{stderr}, qr/first run/, 'reset: not "first run"');
 
 $rcv->stop;
 $node->stop;

@@ -142,7 +142,10 @@ $r = PgPullTest::sync($node, $rcv, source => $node->connstr('postgres') . ' user
 is($r->{rc}, 1, 'a table the puller may not read: exit status 1');
 like($r->{stderr}, qr/WARNING - could not find the streams with nothing new, so every stream is synced: .*permission denied for table t9/,
 	'a table the puller may not read: the probe fails with a warning');
-like($r->{stderr}, qr/ERROR t9 .*permission denied for table t9/, 'that table fails with its own error');
+like($r->{stderr}, qr/ERROR t9 .*role "regress_puller" cannot read relation "public\.t9": it lacks SELECT on relation "public\.t9"/,
+	'that table fails with its own error, naming the privilege it lacks');
+like($r->{stderr}, qr/hint: .*pgpull\.grant_script\('regress_puller', '\{public\}'\) \\gexec .*pgpull\.check_privileges\('regress_puller'\)/,
+	'and a hint with the grant_script and check_privileges calls');
 unlike($r->{stderr}, qr/nothing new: no row/, 'no stream is recorded as quiet');
 like($r->{stderr}, qr/INFO - run \d+ failed: 200 synced, 1 failed, 0 skipped$/m, 'the summary line adds up');
 cmp_ok(quiet_records(), '<=', 195, 'the other timestamptz streams send at most their ties');
