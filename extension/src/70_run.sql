@@ -1148,11 +1148,13 @@ DECLARE
 	v_range pgpull.stream_range;
 	v_sample pgpull.watermark_sample;
 	v_select record;
+	v_label text;
 	v_missing text;
 BEGIN
 	v_run := pgpull._run(extraction_query.run_id, true);
 	v_stream := pgpull._stream(v_run, extraction_query.stream_id);
 	v_rs := pgpull._running_stream(v_run, v_stream);
+	v_label := pgpull._stream_relation(v_stream);
 	/*
 	 * The query runs on the source as the role pgpull connects as, the
 	 * session's role here too: say what it lacks rather than let the COPY
@@ -1161,8 +1163,7 @@ BEGIN
 	v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
 									  v_stream.stream_id);
 	IF v_missing IS NOT NULL THEN
-		RAISE EXCEPTION 'role "%" cannot read relation "%": it lacks %', SESSION_USER,
-			pgpull._stream_relation(v_stream), v_missing
+		RAISE EXCEPTION 'role "%" cannot read relation "%": it lacks %', SESSION_USER, v_label, v_missing
 			USING ERRCODE = '42501',
 				  DETAIL = 'pgpull reads the relation as the role it connects as.',
 				  HINT = pgpull._grant_hint(SESSION_USER,
