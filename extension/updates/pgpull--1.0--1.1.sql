@@ -3628,7 +3628,7 @@ BEGIN
 		IF v_stream.relation_dropped THEN
 			message := pg_catalog.format('relation %s no longer exists: untrack the stream, or track the relation again if it was recreated',
 										 pgpull._quoted(v_stream.relation));
-			fix := pg_catalog.format('SELECT pgpull.untrack(%s, %L)', v_stream.relation_oid, v_stream.integration);
+			fix := pg_catalog.format('SELECT pgpull.untrack_stream(%s)', v_stream.stream_id);
 			RETURN NEXT;
 		END IF;
 		IF v_stream.last_status = 'failed' AND NOT v_stream.relation_dropped THEN

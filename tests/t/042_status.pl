@@ -109,10 +109,10 @@ is($r->{rc}, 1, 'a dropped tracked table: exit status 1');
 like($r->{stdout}, qr/^default\s+public\.gone\s.*relation dropped: untrack$/m, 'its next action');
 like($r->{stdout}, qr/^attention: stream public\.gone \(integration "default"\): relation "public\.gone" no longer exists/m,
 	'one line names it');
-like($r->{stdout}, qr/^  fix: SELECT pgpull\.untrack\(\d+, 'default'\)$/m, 'with the call that untracks it');
+like($r->{stdout}, qr/^  fix: SELECT pgpull\.untrack_stream\(\d+\)$/m, 'with the call that untracks it');
 $doc = decode_json(status(args => [ '--format', 'json' ])->{stdout});
 my ($fix) = map { $_->{fix} } grep { $_->{subject} =~ /gone/ } @{ $doc->{attention} };
-is($primary->safe_psql('postgres', $fix), 't', 'the fix untracks the stream');
+is($primary->safe_psql('postgres', $fix), 'public.gone', 'the fix untracks the stream');
 is(status()->{rc}, 0, 'then status exits 0');
 
 # -- a missing privilege

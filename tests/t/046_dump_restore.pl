@@ -1,4 +1,4 @@
-# tests/t/045_dump_restore.pl: pg_dump and pg_restore keep the catalog.
+# tests/t/046_dump_restore.pl: pg_dump and pg_restore keep the catalog.
 #
 # A database with the extension, streams of two integrations, a role made
 # by grant_script and granted an integration, and the runs, run streams,
