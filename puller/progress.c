@@ -96,8 +96,6 @@ progress_begin_stream(const char *name, int64_t estimated_rows)
 void
 progress_rows(int64_t rows, size_t bytes)
 {
-	double		now;
-
 	if (!drawing || stream_name == NULL)
 		return;
 	stream_rows += rows;
@@ -105,11 +103,7 @@ progress_rows(int64_t rows, size_t bytes)
 	if (++since_look < PROGRESS_EVERY && rows > 0)
 		return;
 	since_look = 0;
-	now = pp_seconds();
-	if (now - last_draw < 1.0 / PROGRESS_HZ)
-		return;
-	last_draw = now;
-	draw(false, false);
+	progress_tick();
 }
 
 /*
@@ -126,8 +120,8 @@ progress_sent(int64_t rows, int64_t bytes)
 }
 
 /*
- * progress_tick: redraw when it is time, while the main thread waits for
- * the sending thread.
+ * progress_tick: redraw when it is time (also while the main thread waits
+ * for the sending thread).
  */
 void
 progress_tick(void)
