@@ -477,7 +477,9 @@ dry_run(SyncContext *ctx)
 		if (p->query)
 			printf("  query%s:\n    COPY (%s) TO STDOUT (FORMAT binary)\n",
 				   p->chunked ? " (first chunk)" : " (one pass)", p->query);
-		else
+		if (p->query && p->note)
+			printf("  warning:        %s\n", p->note);
+		else if (p->query == NULL)
 			printf("  no query: %s\n", p->note ? p->note : "unknown");
 	}
 	fflush(stdout);

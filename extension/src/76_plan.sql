@@ -41,7 +41,9 @@ COMMENT ON FUNCTION pgpull._estimated_rows(pg_catalog.oid) IS 'internal: the row
  * extraction_query would give it, but that the commit-safe cap's sample is
  * the newest one stored (a run takes its own) and that a stream read in
  * key ranges (--jobs) shows the whole stream.  note says why a stream has
- * no query: its relation was dropped, or building the query failed.
+ * no query: its relation was dropped, or building the query failed; or,
+ * with a query, what the session's role lacks to read the relation (the
+ * run would fail on that stream).
  */
 CREATE FUNCTION pgpull.plan(integration text DEFAULT 'default', chunk_rows integer DEFAULT 100000,
 							queries boolean DEFAULT true)
@@ -56,6 +58,7 @@ DECLARE
 	v_stream pgpull.stream;
 	v_sample pgpull.watermark_sample;
 	v_select record;
+	v_missing text;
 BEGIN
 	IF plan.integration IS NULL THEN
 		RAISE EXCEPTION 'integration must not be null'
@@ -106,6 +109,12 @@ BEGIN
 				EXCEPTION WHEN OTHERS THEN
 					note := SQLERRM;
 				END;
+			END IF;
+			v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
+											  v_stream.stream_id);
+			IF note IS NULL AND v_missing IS NOT NULL THEN
+				note := pg_catalog.format('role "%s" cannot read relation "%s": it lacks %s; the run will fail on this stream',
+										  SESSION_USER, relation_name, v_missing);
 			END IF;
 		END IF;
 		RETURN NEXT;

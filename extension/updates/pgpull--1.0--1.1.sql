@@ -4324,6 +4324,7 @@ DECLARE
 	v_stream pgpull.stream;
 	v_sample pgpull.watermark_sample;
 	v_select record;
+	v_missing text;
 BEGIN
 	IF plan.integration IS NULL THEN
 		RAISE EXCEPTION 'integration must not be null'
@@ -4374,6 +4375,12 @@ BEGIN
 				EXCEPTION WHEN OTHERS THEN
 					note := SQLERRM;
 				END;
+			END IF;
+			v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
+											  v_stream.stream_id);
+			IF note IS NULL AND v_missing IS NOT NULL THEN
+				note := pg_catalog.format('role "%s" cannot read relation "%s": it lacks %s; the run will fail on this stream',
+										  SESSION_USER, relation_name, v_missing);
 			END IF;
 		END IF;
 		RETURN NEXT;

@@ -102,6 +102,19 @@ $r = PgPullTest::pgpull(args => [ 'sync', '--source', $puller, '--dry-run', '--t
 like($r->{stdout}, qr/^stream events .*\n.*\n  bookmark:       2024-01-01T08:20:00Z\n  estimated rows: unknown\n  query \(first chunk\):\n    COPY \(SELECT .* WHERE t\.at > '2024-01-01T08:20:00Z'.* LIMIT 100000\)/m,
 	'dry run after a sync: the bookmark and the query from it');
 
+# a stream the role cannot read: the dry run warns, as the run would fail
+$node->safe_psql('postgres', q{
+CREATE SCHEMA hidden;
+CREATE TABLE hidden.h (id integer PRIMARY KEY);
+SELECT pgpull.track('hidden.h', 'full_table', integration => 'secret');
+SELECT pgpull.grant_integration('secret', 'regress_puller');
+});
+$r = PgPullTest::pgpull(args => [ 'sync', '--source', $puller, '--dry-run', '--integration', 'secret' ]);
+like($r->{stdout},
+	qr/^stream h \(relation hidden\.h\)\n(?:  .*\n)*  warning:        role "regress_puller" cannot read relation "hidden\.h": it lacks USAGE on schema "hidden".*; the run will fail on this stream$/m,
+	'dry run: a stream the role cannot read is flagged, with what it lacks');
+is($r->{rc}, 0, 'dry run: a warning is not a failure');
+
 # -- no terminal: no progress line
 $r = PgPullTest::sync($node, $rcv);
 unlike($r->{stderr}, qr/\e\[K|\r|: done, /, 'no terminal: no progress line');
