@@ -74,6 +74,7 @@ enum
 
 static bool repeated(int c, const struct option *long_options, uint64_t *given);
 static bool check_conninfo(const char *conninfo, const char *optname);
+static bool check_connections(const PullerOptions *o);
 static bool parse_long(const char *arg, const char *optname, long min,
 					   long max, long *out);
 static bool parse_target(const char *arg, PullerOptions *o);
@@ -125,6 +126,19 @@ check_conninfo(const char *conninfo, const char *optname)
 	}
 	PQconninfoFree(opts);
 	return true;
+}
+
+/*
+ * check_connections: the connection options given (--source, --state, the
+ * --ssh options) must be usable.  Prints the usage error and returns false
+ * when one is not.
+ */
+static bool
+check_connections(const PullerOptions *o)
+{
+	return (o->source == NULL || check_conninfo(o->source, "--source")) &&
+		(o->state == NULL || check_conninfo(o->state, "--state")) &&
+		tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts);
 }
 
 /*
@@ -589,10 +603,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Leave out --jobs (1 is the default), or use an Import API --target.");
 		return EXIT_USAGE;
 	}
-	if (!check_conninfo(o->source, "--source"))
-		return EXIT_USAGE;
-	if ((o->state && !check_conninfo(o->state, "--state")) ||
-		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+	if (!check_connections(o))
 		return EXIT_USAGE;
 	if (o->metrics_file && !check_metrics_file(o->metrics_file))
 		return EXIT_USAGE;
@@ -678,10 +689,7 @@ options_parse_commit(int argc, char **argv, PullerOptions *o)
 		pp_log_hint("Give the database holding the pgpull catalog with --state, or with --source as for sync.");
 		return EXIT_USAGE;
 	}
-	if (o->source && !check_conninfo(o->source, "--source"))
-		return EXIT_USAGE;
-	if ((o->state && !check_conninfo(o->state, "--state")) ||
-		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+	if (!check_connections(o))
 		return EXIT_USAGE;
 	return 0;
 }
@@ -742,9 +750,7 @@ options_parse_status(int argc, char **argv, PullerOptions *o)
 	}
 	if (!source_and_no_argument(argc, argv, o))
 		return EXIT_USAGE;
-	if (!check_conninfo(o->source, "--source") ||
-		(o->state && !check_conninfo(o->state, "--state")) ||
-		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+	if (!check_connections(o))
 		return EXIT_USAGE;
 	return 0;
 }
@@ -805,8 +811,7 @@ options_parse_discover(int argc, char **argv, PullerOptions *o)
 	}
 	if (!source_and_no_argument(argc, argv, o))
 		return EXIT_USAGE;
-	if (!check_conninfo(o->source, "--source") ||
-		!tunnel_check_options(o->ssh, o->ssh_identity, o->ssh_known_hosts))
+	if (!check_connections(o))
 		return EXIT_USAGE;
 	return 0;
 }

@@ -4376,11 +4376,13 @@ BEGIN
 					note := SQLERRM;
 				END;
 			END IF;
-			v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
-											  v_stream.stream_id);
-			IF note IS NULL AND v_missing IS NOT NULL THEN
-				note := pg_catalog.format('role "%s" cannot read relation "%s": it lacks %s; the run will fail on this stream',
-										  SESSION_USER, relation_name, v_missing);
+			IF note IS NULL THEN
+				v_missing := pgpull._missing_read((SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER),
+												  v_stream.stream_id);
+				IF v_missing IS NOT NULL THEN
+					note := pg_catalog.format('role "%s" cannot read relation "%s": it lacks %s; the run will fail on this stream',
+											  SESSION_USER, relation_name, v_missing);
+				END IF;
 			END IF;
 		END IF;
 		RETURN NEXT;
