@@ -13,12 +13,14 @@ CREATE TABLE pgpull.stream (
 	integration		text NOT NULL,
 	relation		pg_catalog.regclass NOT NULL,
 	relation_name	text NOT NULL,		/* schema-qualified name last seen */
-	method			text NOT NULL CHECK (method IN ('full_table', 'key_based')),
+	method			text NOT NULL CHECK (method IN ('full_table', 'key_based', 'log_based')),
 	replication_key name,
 	key_columns		name[] NOT NULL,	/* '{}' = append-only */
 	columns			name[],				/* NULL = all columns */
 	destination_table text NOT NULL,
-	bookmark		text,				/* greatest accepted key, ISO text */
+	bookmark		text,				/* greatest accepted key, ISO text; log_based:
+										 * the slot LSN its changes are accepted
+										 * to, NULL until its copy is complete */
 	bookmark_type	pg_catalog.regtype,
 	resume_position text[],			/* full_table: last accepted key tuple */
 	table_version	bigint,			/* Singer table version of the current full run */
@@ -140,6 +142,25 @@ CREATE TABLE pgpull.stream_pruned (
 	pruned_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE pgpull.stream_pruned IS 'per stream, the sums of its runs pruned from pgpull.run_streams, added to the counters of pgpull.stream_metrics';
+
+/*
+ * The logical replication slot of each integration with log-based streams
+ * (77_logical.sql): one per database and integration, made by the puller
+ * (whose role has REPLICATION) on the first run that needs it and dropped
+ * by the first run after the integration's last log-based stream went.
+ * Not registered for pg_dump: a slot is not dumped either, and a restored
+ * database copies its log-based streams again.
+ */
+CREATE TABLE pgpull.integration_slot (
+	integration		text PRIMARY KEY,
+	slot_name		name NOT NULL UNIQUE,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_run_id	bigint,
+	consistent_lsn	pg_catalog.pg_lsn NOT NULL,	/* the slot's first change is after it */
+	confirmed_lsn	pg_catalog.pg_lsn,			/* the last flush position the puller confirmed */
+	confirmed_at	timestamptz
+);
+COMMENT ON TABLE pgpull.integration_slot IS 'the logical replication slot of each integration with log-based streams, as the puller made it';
 
 /*
  * The roles that may run an integration (35_integrations.sql), by name, so

@@ -283,10 +283,25 @@ BEGIN
 				  HINT = 'Track tables, partitioned tables, views, materialized views or foreign tables.';
 	END IF;
 
-	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based') THEN
+	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based', 'log_based') THEN
 		RAISE EXCEPTION 'unrecognized replication method: %', COALESCE(track.method, 'NULL')
 			USING ERRCODE = '22023',
-				  HINT = 'Use "full_table" or "key_based".';
+				  HINT = 'Use "full_table", "key_based" or "log_based".';
+	END IF;
+	IF track.method = 'log_based' AND v_relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION 'relation "%" cannot be replicated log-based', v_label
+			USING ERRCODE = '42809',
+				  DETAIL = pg_catalog.format('"%s" is %s, whose changes the write-ahead log does not carry.', v_label,
+					CASE v_relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+						ELSE 'a foreign table' END),
+				  HINT = 'Track it with method "full_table", or "key_based" with a replication key.';
+	END IF;
+	IF track.method = 'log_based' AND track.replication_key IS NOT NULL THEN
+		RAISE EXCEPTION 'a log_based stream takes no replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Replication key "%s" was given for relation "%s".',
+											 track.replication_key, v_label),
+				  HINT = 'A log_based stream reads every change from the write-ahead log: omit the key.';
 	END IF;
 	IF track.method = 'key_based' AND track.replication_key IS NULL THEN
 		RAISE EXCEPTION 'a key_based stream needs a replication key'
@@ -332,6 +347,39 @@ BEGIN
 			USING ERRCODE = '22023',
 				  DETAIL = 'Views, materialized views and foreign tables have no primary key.',
 				  HINT = 'Name the columns that identify a row in key_columns, or pass an empty array to load it append-only.';
+	END IF;
+	/*
+	 * log_based: the write-ahead log identifies a changed row by the
+	 * table's replica identity, so the key columns must be it (the primary
+	 * key, or the index REPLICA IDENTITY USING INDEX names), or the table
+	 * logs whole old rows (REPLICA IDENTITY FULL).
+	 */
+	IF track.method = 'log_based' THEN
+		IF pg_catalog.cardinality(v_key_columns) = 0 THEN
+			RAISE EXCEPTION 'relation "%" has no key columns for a log_based stream', v_label
+				USING ERRCODE = '22023',
+					  DETAIL = 'A log_based stream sends each change under its key, and deletes by key; it cannot be append-only.',
+					  HINT = pg_catalog.format('Give the relation a primary key, or name the columns that identify a row in key_columns and run ALTER TABLE %s REPLICA IDENTITY FULL.', v_label);
+		END IF;
+		IF (SELECT c.relreplident FROM pg_catalog.pg_class c WHERE c.oid = track.relation) <> 'f'
+		   AND v_key_columns IS DISTINCT FROM
+			   (SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
+				  FROM pg_catalog.pg_class c
+				  JOIN pg_catalog.pg_index i ON i.indrelid = c.oid
+					   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
+				 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+				 WHERE c.oid = track.relation) THEN
+			RAISE EXCEPTION 'key columns of relation "%" are not its replica identity', v_label
+				USING ERRCODE = '22023',
+					  DETAIL = pg_catalog.format('key_columns %s: the write-ahead log identifies the rows of "%s" by %s.',
+						v_key_columns, v_label,
+						CASE (SELECT c.relreplident FROM pg_catalog.pg_class c WHERE c.oid = track.relation)
+							WHEN 'n' THEN 'nothing (REPLICA IDENTITY NOTHING)'
+							WHEN 'i' THEN 'the index of REPLICA IDENTITY USING INDEX'
+							ELSE 'its primary key, which it does not have or which differs' END),
+					  HINT = pg_catalog.format('Run ALTER TABLE %s REPLICA IDENTITY FULL, so that every change carries the whole old row, then track it again.', v_label);
+		END IF;
 	END IF;
 	IF (SELECT pg_catalog.count(DISTINCT k) <> pg_catalog.count(*)
 		  FROM pg_catalog.unnest(v_key_columns) AS k) THEN

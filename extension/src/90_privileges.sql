@@ -192,3 +192,6 @@ REVOKE EXECUTE ON FUNCTION pgpull._retention_of(text),
 	pgpull.prune_runs(bigint),
 	pgpull.stream_metrics(text)
 	FROM PUBLIC;
+
+/* log-based replication (77_logical.sql): the slot table is the owner's */
+REVOKE ALL ON pgpull.integration_slot FROM PUBLIC;

@@ -3139,10 +3139,25 @@ BEGIN
 				  HINT = 'Track tables, partitioned tables, views, materialized views or foreign tables.';
 	END IF;
 
-	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based') THEN
+	IF track.method IS NULL OR track.method NOT IN ('full_table', 'key_based', 'log_based') THEN
 		RAISE EXCEPTION 'unrecognized replication method: %', COALESCE(track.method, 'NULL')
 			USING ERRCODE = '22023',
-				  HINT = 'Use "full_table" or "key_based".';
+				  HINT = 'Use "full_table", "key_based" or "log_based".';
+	END IF;
+	IF track.method = 'log_based' AND v_relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION 'relation "%" cannot be replicated log-based', v_label
+			USING ERRCODE = '42809',
+				  DETAIL = pg_catalog.format('"%s" is %s, whose changes the write-ahead log does not carry.', v_label,
+					CASE v_relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+						ELSE 'a foreign table' END),
+				  HINT = 'Track it with method "full_table", or "key_based" with a replication key.';
+	END IF;
+	IF track.method = 'log_based' AND track.replication_key IS NOT NULL THEN
+		RAISE EXCEPTION 'a log_based stream takes no replication key'
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Replication key "%s" was given for relation "%s".',
+											 track.replication_key, v_label),
+				  HINT = 'A log_based stream reads every change from the write-ahead log: omit the key.';
 	END IF;
 	IF track.method = 'key_based' AND track.replication_key IS NULL THEN
 		RAISE EXCEPTION 'a key_based stream needs a replication key'
@@ -3188,6 +3203,39 @@ BEGIN
 			USING ERRCODE = '22023',
 				  DETAIL = 'Views, materialized views and foreign tables have no primary key.',
 				  HINT = 'Name the columns that identify a row in key_columns, or pass an empty array to load it append-only.';
+	END IF;
+	/*
+	 * log_based: the write-ahead log identifies a changed row by the
+	 * table's replica identity, so the key columns must be it (the primary
+	 * key, or the index REPLICA IDENTITY USING INDEX names), or the table
+	 * logs whole old rows (REPLICA IDENTITY FULL).
+	 */
+	IF track.method = 'log_based' THEN
+		IF pg_catalog.cardinality(v_key_columns) = 0 THEN
+			RAISE EXCEPTION 'relation "%" has no key columns for a log_based stream', v_label
+				USING ERRCODE = '22023',
+					  DETAIL = 'A log_based stream sends each change under its key, and deletes by key; it cannot be append-only.',
+					  HINT = pg_catalog.format('Give the relation a primary key, or name the columns that identify a row in key_columns and run ALTER TABLE %s REPLICA IDENTITY FULL.', v_label);
+		END IF;
+		IF (SELECT c.relreplident FROM pg_catalog.pg_class c WHERE c.oid = track.relation) <> 'f'
+		   AND v_key_columns IS DISTINCT FROM
+			   (SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)
+				  FROM pg_catalog.pg_class c
+				  JOIN pg_catalog.pg_index i ON i.indrelid = c.oid
+					   AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
+				 CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+				 WHERE c.oid = track.relation) THEN
+			RAISE EXCEPTION 'key columns of relation "%" are not its replica identity', v_label
+				USING ERRCODE = '22023',
+					  DETAIL = pg_catalog.format('key_columns %s: the write-ahead log identifies the rows of "%s" by %s.',
+						v_key_columns, v_label,
+						CASE (SELECT c.relreplident FROM pg_catalog.pg_class c WHERE c.oid = track.relation)
+							WHEN 'n' THEN 'nothing (REPLICA IDENTITY NOTHING)'
+							WHEN 'i' THEN 'the index of REPLICA IDENTITY USING INDEX'
+							ELSE 'its primary key, which it does not have or which differs' END),
+					  HINT = pg_catalog.format('Run ALTER TABLE %s REPLICA IDENTITY FULL, so that every change carries the whole old row, then track it again.', v_label);
+		END IF;
 	END IF;
 	IF (SELECT pg_catalog.count(DISTINCT k) <> pg_catalog.count(*)
 		  FROM pg_catalog.unnest(v_key_columns) AS k) THEN
@@ -4416,3 +4464,54 @@ BEGIN
 	END LOOP;
 END
 $update$;
+
+/*
+ * Log-based replication (77_logical.sql): a third replication method, and
+ * the slot each integration with log_based streams has.
+ */
+ALTER TABLE pgpull.stream DROP CONSTRAINT stream_method_check,
+	ADD CONSTRAINT stream_method_check CHECK (method IN ('full_table', 'key_based', 'log_based'));
+CREATE TABLE pgpull.integration_slot (
+	integration		text PRIMARY KEY,
+	slot_name		name NOT NULL UNIQUE,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_run_id	bigint,
+	consistent_lsn	pg_catalog.pg_lsn NOT NULL,	/* the slot's first change is after it */
+	confirmed_lsn	pg_catalog.pg_lsn,			/* the last flush position the puller confirmed */
+	confirmed_at	timestamptz
+);
+COMMENT ON TABLE pgpull.integration_slot IS 'the logical replication slot of each integration with log-based streams, as the puller made it';
+
+CREATE FUNCTION pgpull._logical_name(parts text[])
+RETURNS name
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT CASE WHEN pg_catalog.length(n) <= 63 THEN n
+				ELSE pg_catalog.rtrim(pg_catalog.left(n, 54), '_') || '_'
+					 || pg_catalog.left(pg_catalog.md5(pg_catalog.array_to_string(parts, pg_catalog.chr(0) || '')), 8)
+		   END::name
+	  FROM (SELECT 'pgpull_' || pg_catalog.array_to_string(ARRAY(
+				SELECT pg_catalog.btrim(pg_catalog.regexp_replace(pg_catalog.lower(p COLLATE "C"), '[^a-z0-9_]+', '_', 'g'), '_')
+				  FROM pg_catalog.unnest(parts) WITH ORDINALITY AS u(p, o) ORDER BY o), '_') AS n) AS s
+$fn$;
+COMMENT ON FUNCTION pgpull._logical_name(text[]) IS 'internal: a slot or publication name made of its parts, at most 63 bytes';
+
+CREATE FUNCTION pgpull.slot_name(integration text DEFAULT 'default')
+RETURNS name
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pgpull._logical_name(ARRAY[pg_catalog.current_database()::text, slot_name.integration])
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_name(text) IS 'the name of the logical replication slot of an integration in this database';
+
+CREATE FUNCTION pgpull.publication_name(integration text DEFAULT 'default')
+RETURNS name
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pgpull._logical_name(ARRAY[publication_name.integration])
+$fn$;
+COMMENT ON FUNCTION pgpull.publication_name(text) IS 'the name of the publication of an integration''s log_based streams';
+REVOKE ALL ON pgpull.integration_slot FROM PUBLIC;
