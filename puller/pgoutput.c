@@ -49,6 +49,7 @@ static void reader_init(Reader *r, const char *buf, size_t len, size_t pos,
 						const char *what, PPError *err);
 static void reader_fail(Reader *r, const char *fmt,...) PP_PRINTF(2, 3);
 static bool reader_need(Reader *r, size_t n, const char *field);
+static uint64_t read_be(Reader *r, size_t n, const char *field);
 static uint8_t read_u8(Reader *r, const char *field);
 static int16_t read_i16(Reader *r, const char *field);
 static uint32_t read_u32(Reader *r, const char *field);
@@ -124,53 +125,47 @@ reader_need(Reader *r, size_t n, const char *field)
 }
 
 /*
- * read_u8, read_i16, read_u32, read_u64: a big-endian integer; 0 when the
+ * read_be: an n-byte big-endian unsigned integer (n at most 8); 0 when the
  * reader failed.
+ */
+static uint64_t
+read_be(Reader *r, size_t n, const char *field)
+{
+	uint64_t	v = 0;
+
+	if (!reader_need(r, n, field))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | r->p[r->pos + i];
+	r->pos += n;
+	return v;
+}
+
+/*
+ * read_u8, read_i16, read_u32, read_u64: the protocol's integers.
  */
 static uint8_t
 read_u8(Reader *r, const char *field)
 {
-	if (!reader_need(r, 1, field))
-		return 0;
-	return r->p[r->pos++];
+	return (uint8_t) read_be(r, 1, field);
 }
 
 static int16_t
 read_i16(Reader *r, const char *field)
 {
-	uint16_t	v;
-
-	if (!reader_need(r, 2, field))
-		return 0;
-	v = (uint16_t) (((unsigned) r->p[r->pos] << 8) | r->p[r->pos + 1]);
-	r->pos += 2;
-	return (int16_t) v;
+	return (int16_t) (uint16_t) read_be(r, 2, field);
 }
 
 static uint32_t
 read_u32(Reader *r, const char *field)
 {
-	uint32_t	v = 0;
-
-	if (!reader_need(r, 4, field))
-		return 0;
-	for (int i = 0; i < 4; i++)
-		v = (v << 8) | r->p[r->pos + i];
-	r->pos += 4;
-	return v;
+	return (uint32_t) read_be(r, 4, field);
 }
 
 static uint64_t
 read_u64(Reader *r, const char *field)
 {
-	uint64_t	v = 0;
-
-	if (!reader_need(r, 8, field))
-		return 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | r->p[r->pos + i];
-	r->pos += 8;
-	return v;
+	return read_be(r, 8, field);
 }
 
 /*
@@ -399,8 +394,8 @@ decode_tuple(Reader *r, PgoTuple *t, const char *which)
 	/* a column is one byte at least */
 	if (ncols < 0 || (size_t) ncols > r->len - r->pos)
 	{
-		reader_fail(r, "the %s claims %d columns in %zu bytes", which,
-					(int) ncols, r->len - r->pos);
+		reader_fail(r, "the %s claims %d %s in %zu bytes", which, (int) ncols,
+					pp_plural(ncols, "column", "columns"), r->len - r->pos);
 		return;
 	}
 	t->ncols = ncols;
@@ -428,10 +423,16 @@ decode_tuple(Reader *r, PgoTuple *t, const char *which)
 				len = read_u32(r, "a column's length");
 				if (r->failed)
 					return;
-				if (len > INT32_MAX || len > r->len - r->pos)
+				if (len > INT32_MAX)
 				{
-					reader_fail(r, "column %d of the %s claims %" PRId32 " bytes, %zu are left",
-								i + 1, which, (int32_t) len, r->len - r->pos);
+					reader_fail(r, "column %d of the %s has the negative length %" PRId32,
+								i + 1, which, (int32_t) len);
+					return;
+				}
+				if (len > r->len - r->pos)
+				{
+					reader_fail(r, "column %d of the %s claims %" PRIu32 " bytes, more than the %zu left",
+								i + 1, which, len, r->len - r->pos);
 					return;
 				}
 				col->value = (const char *) r->p + r->pos;
@@ -477,8 +478,8 @@ decode_relation(Reader *r, PgoMessage *m)
 	/* a column is 10 bytes at least: flags, "", type, typmod */
 	if (ncols < 0 || (size_t) ncols > (r->len - r->pos) / 10)
 	{
-		reader_fail(r, "it claims %d columns in %zu bytes", (int) ncols,
-					r->len - r->pos);
+		reader_fail(r, "it claims %d %s in %zu bytes", (int) ncols,
+					pp_plural(ncols, "column", "columns"), r->len - r->pos);
 		return;
 	}
 	m->nrelcols = ncols;
@@ -540,8 +541,8 @@ decode_truncate(Reader *r, PgoMessage *m)
 		return;
 	if (n > (r->len - r->pos) / 4)
 	{
-		reader_fail(r, "it claims %" PRIu32 " relations in %zu bytes", n,
-					r->len - r->pos);
+		reader_fail(r, "it claims %" PRIu32 " %s in %zu bytes", n,
+					pp_plural(n, "relation", "relations"), r->len - r->pos);
 		return;
 	}
 	m->nrelids = (int) n;
@@ -679,7 +680,7 @@ pgo_decode(const char *data, size_t len, PgoMessage *m, PPError *err)
 			m->msg_prefix = read_string(&r, "the prefix");
 			m->msg_len = read_u32(&r, "the content's length");
 			if (!r.failed && m->msg_len > r.len - r.pos)
-				reader_fail(&r, "the content claims %" PRIu32 " bytes, %zu are left",
+				reader_fail(&r, "the content claims %" PRIu32 " bytes, more than the %zu left",
 							m->msg_len, r.len - r.pos);
 			if (r.failed)
 				break;
