@@ -599,8 +599,6 @@ log_streams_apart(SyncContext *ctx, StreamInfo *streams, int nstreams, StreamInf
 	{
 		why = logical_not_ready(ctx->logical);
 		busy = why != NULL && strstr(why, "another puller") != NULL;
-		if (why == NULL && ctx->o->target_kind == TARGET_SINGER)
-			why = "log_based streams cannot be sent to a Singer target yet";
 	}
 	kept = pp_malloc(sizeof(StreamInfo) * (size_t) (*ntodo + 1));
 	for (int i = 0; i < *ntodo; i++)
@@ -854,6 +852,9 @@ sync_database(PullerOptions *o, Sink *shared)
 	sender_stop(&ctx.sender);
 	if (shared == NULL && sync_finish_sink(ctx.sink, &ctx.interrupted, &run_error))
 		sink_failed = true;
+	/* what a Singer target confirmed of the slot's changes at its end */
+	if (!ctx.interrupted && !pp_interrupted)
+		logical_finish(ctx.logical);
 	if (ctx.sink->methods->end_run)
 		ctx.sink->methods->end_run(ctx.sink);
 	if (ctx.sink->down || ctx.sink->failed)
