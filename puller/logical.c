@@ -33,6 +33,7 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -956,7 +957,9 @@ wait_socket(PGconn *conn, double seconds)
  * streams from the slot, up to the WAL position current now (with
  * --follow, until a signal).  Ends each stream (succeeded, or failed with
  * why) and adds them to *n_ok or *n_failed.  Returns 0 when the changes
- * were sent and the slot confirmed, -1 when not (logged).
+ * were sent and the slot confirmed, 1 when --follow was stopped by a
+ * signal (what the destination accepted is confirmed: not a failure), -1
+ * when not (logged).
  */
 int
 logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed)
@@ -968,6 +971,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 	char	   *sql;
 	bool		done = false;
 	bool		streaming = false;
+	bool		stopped = false;
 	char	   *error = NULL;
 	int			rc;
 
@@ -1036,6 +1040,17 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 		char	   *buf = NULL;
 		int			n;
 
+		if (pp_interrupted && lr->o->follow)
+		{
+			/* the way --follow ends: what was accepted is confirmed already */
+			char		text[32];
+
+			pgo_lsn_text(lr->confirmed, text);
+			runlog_print("INFO", "streaming stopped by %s: replication slot %s is confirmed to %s",
+						 pp_interrupted == SIGINT ? "SIGINT" : "SIGTERM", lr->plan.slot_name, text);
+			stopped = true;
+			break;
+		}
 		if (pp_interrupted)
 		{
 			pp_error_set(&err, PPERR_INTERRUPTED, "interrupted while streaming replication slot %s",
@@ -1084,7 +1099,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 			goto failed;
 		}
 	}
-	if (confirmable(lr) > lr->confirmed && confirm(lr, confirmable(lr), &err) != 0)
+	if (!stopped && confirmable(lr) > lr->confirmed && confirm(lr, confirmable(lr), &err) != 0)
 		goto failed;
 	goto end;
 
@@ -1152,7 +1167,7 @@ end:
 		free(why);
 	}
 	runlog_set_stream(NULL, 0);
-	rc = error ? -1 : 0;
+	rc = error ? -1 : stopped ? 1 : 0;
 	free(error);
 	return rc;
 }
