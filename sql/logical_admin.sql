@@ -136,6 +136,10 @@ VALUES ('regress log', pgpull.slot_name('regress log'), '0/1');
 SELECT kind, subject, message, fix, attention FROM pgpull.status_attention('regress log') WHERE kind = 'slot';
 SELECT * FROM pgpull.publication_script('regress log') WHERE NOT starts_with(publication_script, '-- relation') \gexec
 SELECT kind, subject FROM pgpull.status_attention('regress log') WHERE kind IN ('log_based', 'slot');
+-- the same, as the replication role runs pgpull status
+SET SESSION AUTHORIZATION regress_log_repl;
+SELECT kind, subject, attention FROM pgpull.status_attention() WHERE kind IN ('log_based', 'slot', 'privilege');
+RESET SESSION AUTHORIZATION;
 
 -- stream_status: the initial copy, then the changes from the slot
 SELECT relation, method, bookmark, next_action, historical_pending
