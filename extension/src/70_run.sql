@@ -808,6 +808,16 @@ BEGIN
 	/* checked before locking: a dropped relation or column never holds the lock */
 	v_label := pgpull._stream_relation(v_stream);
 	v_columns := pgpull._position_columns(v_stream);
+	IF v_stream.method = 'log_based' THEN
+		/* its changes come from the slot: one missing from the publication is never copied */
+		PERFORM pgpull._require_published(v_stream);
+		IF v_stream.bookmark IS NOT NULL THEN
+			RAISE EXCEPTION 'stream % has no copy to make', v_stream.stream_id
+				USING ERRCODE = '55000',
+					  DETAIL = 'Its initial copy is complete: its changes come from the replication slot.',
+					  HINT = 'Take it with pgpull.take_log_stream to send its changes.';
+		END IF;
+	END IF;
 
 	v_mine := pgpull._lock_holder(pgpull._lock_class(), v_stream.stream_id)
 			  IS NOT DISTINCT FROM pg_catalog.pg_backend_pid();
@@ -825,7 +835,10 @@ BEGIN
 	BEGIN
 		v_stream_columns := pgpull._stream_columns(v_stream.stream_id);
 		v_schema := pgpull._json_schema_of(v_stream.relation, v_stream_columns);
-		IF v_stream.method = 'full_table' THEN
+		IF v_stream.method = 'log_based' THEN
+			v_schema := pgpull._log_schema(v_schema);
+		END IF;
+		IF v_stream.method IN ('full_table', 'log_based') THEN
 			v_version := v_stream.table_version;
 			IF v_stream.resume_position IS NULL OR v_version IS NULL THEN
 				v_version := GREATEST(
@@ -857,6 +870,11 @@ BEGIN
 							  ELSE pg_catalog.format('stream taken: rows with %I %s %s', v_stream.replication_key,
 								  CASE WHEN pgpull._capped_type(pgpull._base_type(v_stream.bookmark_type)) THEN '>'
 									   ELSE '>=' END, v_stream.bookmark) END;
+		ELSIF v_stream.method = 'log_based' THEN
+			v_message := pg_catalog.format('stream taken: initial copy, %s; its changes since come from replication slot %s',
+				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
+					 ELSE 'resuming after ' || v_before END,
+				pgpull.slot_name(v_stream.integration));
 		ELSE
 			v_message := pg_catalog.format('stream taken: table version %s, %s', v_version,
 				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
@@ -994,7 +1012,7 @@ BEGIN
 		v_key_exprs := v_key_exprs || pg_catalog.format(', %s AS pgpull_k%s', v_keys[i], i);
 	END LOOP;
 
-	IF _extraction_select.stream.method = 'full_table' THEN
+	IF _extraction_select.stream.method IN ('full_table', 'log_based') THEN
 		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
 		IF _extraction_select.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(_extraction_select.after_position, v_pos.types,
@@ -1171,7 +1189,7 @@ BEGIN
 					   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 					  WHERE c.oid = v_stream.relation));
 	END IF;
-	IF v_stream.method = 'full_table' THEN
+	IF v_stream.method IN ('full_table', 'log_based') THEN
 		v_range := pgpull._held_range(v_stream.stream_id);
 		IF v_range.run_id IS DISTINCT FROM v_run.run_id THEN
 			v_range := NULL;
@@ -1354,7 +1372,10 @@ BEGIN
 				  HINT = 'Pass the counts of the batch the destination accepted.';
 	END IF;
 
-	IF record_batch.last_position IS NOT NULL THEN
+	IF record_batch.last_position IS NOT NULL AND v_rs.streaming THEN
+		/* changes from the slot: the position is the LSN they were accepted to */
+		v_after := pgpull._advance_lsn(v_stream, record_batch.last_position);
+	ELSIF record_batch.last_position IS NOT NULL THEN
 		v_pos := pgpull._position_columns(v_stream);
 		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
@@ -1366,7 +1387,7 @@ BEGIN
 		IF v_range.run_id = v_run.run_id THEN
 			PERFORM pgpull._advance_range(v_stream, v_range, v_values, v_pos.types);
 		ELSIF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
-		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
+		   OR (v_stream.method IN ('full_table', 'log_based') AND pg_catalog.cardinality(v_values) > 0) THEN
 			v_after := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).after;
 		END IF;
 	END IF;
@@ -1554,9 +1575,13 @@ BEGIN
 	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
 		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL
 							 ELSE COALESCE(_end_stream.error, 'the stream failed') END,
-		   resume_position = CASE WHEN _end_stream.status = 'succeeded' AND s.method = 'full_table'
-									   AND NOT _end_stream.singer
+		   resume_position = CASE WHEN _end_stream.status = 'succeeded' AND s.method IN ('full_table', 'log_based')
+									   AND NOT _end_stream.singer AND NOT v_rs.streaming
 								  THEN NULL ELSE s.resume_position END,
+		   /* log_based: a complete copy; the changes since are the slot's */
+		   bookmark = CASE WHEN _end_stream.status = 'succeeded' AND s.method = 'log_based'
+								AND NOT _end_stream.singer AND NOT v_rs.streaming AND s.bookmark IS NULL
+						   THEN pg_catalog.pg_current_wal_lsn()::text ELSE s.bookmark END,
 		   updated_at = pg_catalog.now()
 	 WHERE s.stream_id = v_stream.stream_id
 	   AND (v_taken OR s.status <> 'running');

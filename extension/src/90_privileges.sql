@@ -52,7 +52,15 @@ AS $fn$
 		'pgpull.status_standby(text)',
 		'pgpull.prune_runs(bigint)',
 		'pgpull.stream_metrics(text)',
-		'pgpull.plan(text,integer,boolean)'
+		'pgpull.plan(text,integer,boolean)',
+		'pgpull.slot_plan(bigint)',
+		'pgpull.slot_created(bigint,pg_lsn)',
+		'pgpull.slot_dropped(bigint)',
+		'pgpull.slot_confirmed(bigint,pg_lsn)',
+		'pgpull.copy_sequence(bigint,bigint)',
+		'pgpull.take_log_stream(bigint,bigint)',
+		'pgpull.log_query(bigint,bigint,name[])',
+		'pgpull.slot_blockers(bigint)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -196,6 +204,19 @@ REVOKE EXECUTE ON FUNCTION pgpull._retention_of(text),
 
 /* log-based replication (77_logical.sql): the slot table is the owner's */
 REVOKE ALL ON pgpull.integration_slot FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
+	pgpull._reset_log_streams(pgpull.runs, text),
+	pgpull._require_slot(pgpull.runs),
+	pgpull._advance_lsn(pgpull.stream, text),
+	pgpull.slot_plan(bigint),
+	pgpull.slot_created(bigint, pg_catalog.pg_lsn),
+	pgpull.slot_dropped(bigint),
+	pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn),
+	pgpull.copy_sequence(bigint, bigint),
+	pgpull.take_log_stream(bigint, bigint),
+	pgpull.log_query(bigint, bigint, name[]),
+	pgpull.slot_blockers(bigint)
+	FROM PUBLIC;
 
 /*
  * log-based administration (62_logical_admin.sql): the DBA's.  The

@@ -266,7 +266,10 @@ BEGIN
 				  HINT = 'Pass the counts of the batch the destination accepted.';
 	END IF;
 
-	IF record_batch.last_position IS NOT NULL THEN
+	IF record_batch.last_position IS NOT NULL AND v_rs.streaming THEN
+		/* changes from the slot: the position is the LSN they were accepted to */
+		v_after := pgpull._advance_lsn(v_stream, record_batch.last_position);
+	ELSIF record_batch.last_position IS NOT NULL THEN
 		v_pos := pgpull._position_columns(v_stream);
 		v_values := pgpull._position_parse(record_batch.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
@@ -278,7 +281,7 @@ BEGIN
 		IF v_range.run_id = v_run.run_id THEN
 			PERFORM pgpull._advance_range(v_stream, v_range, v_values, v_pos.types);
 		ELSIF (v_stream.method = 'key_based' AND v_values[1] IS NOT NULL)
-		   OR (v_stream.method = 'full_table' AND pg_catalog.cardinality(v_values) > 0) THEN
+		   OR (v_stream.method IN ('full_table', 'log_based') AND pg_catalog.cardinality(v_values) > 0) THEN
 			v_after := (pgpull._advance_bookmark(v_stream, v_values, v_pos.types)).after;
 		END IF;
 	END IF;
@@ -815,9 +818,13 @@ BEGIN
 	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
 		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL
 							 ELSE COALESCE(_end_stream.error, 'the stream failed') END,
-		   resume_position = CASE WHEN _end_stream.status = 'succeeded' AND s.method = 'full_table'
-									   AND NOT _end_stream.singer
+		   resume_position = CASE WHEN _end_stream.status = 'succeeded' AND s.method IN ('full_table', 'log_based')
+									   AND NOT _end_stream.singer AND NOT v_rs.streaming
 								  THEN NULL ELSE s.resume_position END,
+		   /* log_based: a complete copy; the changes since are the slot's */
+		   bookmark = CASE WHEN _end_stream.status = 'succeeded' AND s.method = 'log_based'
+								AND NOT _end_stream.singer AND NOT v_rs.streaming AND s.bookmark IS NULL
+						   THEN pg_catalog.pg_current_wal_lsn()::text ELSE s.bookmark END,
 		   updated_at = pg_catalog.now()
 	 WHERE s.stream_id = v_stream.stream_id
 	   AND (v_taken OR s.status <> 'running');
@@ -963,7 +970,15 @@ AS $fn$
 		'pgpull.status_standby(text)',
 		'pgpull.prune_runs(bigint)',
 		'pgpull.stream_metrics(text)',
-		'pgpull.plan(text,integer,boolean)'
+		'pgpull.plan(text,integer,boolean)',
+		'pgpull.slot_plan(bigint)',
+		'pgpull.slot_created(bigint,pg_lsn)',
+		'pgpull.slot_dropped(bigint)',
+		'pgpull.slot_confirmed(bigint,pg_lsn)',
+		'pgpull.copy_sequence(bigint,bigint)',
+		'pgpull.take_log_stream(bigint,bigint)',
+		'pgpull.log_query(bigint,bigint,name[])',
+		'pgpull.slot_blockers(bigint)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -2020,6 +2035,16 @@ BEGIN
 	/* checked before locking: a dropped relation or column never holds the lock */
 	v_label := pgpull._stream_relation(v_stream);
 	v_columns := pgpull._position_columns(v_stream);
+	IF v_stream.method = 'log_based' THEN
+		/* its changes come from the slot: one missing from the publication is never copied */
+		PERFORM pgpull._require_published(v_stream);
+		IF v_stream.bookmark IS NOT NULL THEN
+			RAISE EXCEPTION 'stream % has no copy to make', v_stream.stream_id
+				USING ERRCODE = '55000',
+					  DETAIL = 'Its initial copy is complete: its changes come from the replication slot.',
+					  HINT = 'Take it with pgpull.take_log_stream to send its changes.';
+		END IF;
+	END IF;
 
 	v_mine := pgpull._lock_holder(pgpull._lock_class(), v_stream.stream_id)
 			  IS NOT DISTINCT FROM pg_catalog.pg_backend_pid();
@@ -2037,7 +2062,10 @@ BEGIN
 	BEGIN
 		v_stream_columns := pgpull._stream_columns(v_stream.stream_id);
 		v_schema := pgpull._json_schema_of(v_stream.relation, v_stream_columns);
-		IF v_stream.method = 'full_table' THEN
+		IF v_stream.method = 'log_based' THEN
+			v_schema := pgpull._log_schema(v_schema);
+		END IF;
+		IF v_stream.method IN ('full_table', 'log_based') THEN
 			v_version := v_stream.table_version;
 			IF v_stream.resume_position IS NULL OR v_version IS NULL THEN
 				v_version := GREATEST(
@@ -2069,6 +2097,11 @@ BEGIN
 							  ELSE pg_catalog.format('stream taken: rows with %I %s %s', v_stream.replication_key,
 								  CASE WHEN pgpull._capped_type(pgpull._base_type(v_stream.bookmark_type)) THEN '>'
 									   ELSE '>=' END, v_stream.bookmark) END;
+		ELSIF v_stream.method = 'log_based' THEN
+			v_message := pg_catalog.format('stream taken: initial copy, %s; its changes since come from replication slot %s',
+				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
+					 ELSE 'resuming after ' || v_before END,
+				pgpull.slot_name(v_stream.integration));
 		ELSE
 			v_message := pg_catalog.format('stream taken: table version %s, %s', v_version,
 				CASE WHEN v_stream.resume_position IS NULL THEN 'from the start'
@@ -2179,7 +2212,7 @@ BEGIN
 					   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 					  WHERE c.oid = v_stream.relation));
 	END IF;
-	IF v_stream.method = 'full_table' THEN
+	IF v_stream.method IN ('full_table', 'log_based') THEN
 		v_range := pgpull._held_range(v_stream.stream_id);
 		IF v_range.run_id IS DISTINCT FROM v_run.run_id THEN
 			v_range := NULL;
@@ -4294,7 +4327,7 @@ BEGIN
 		v_key_exprs := v_key_exprs || pg_catalog.format(', %s AS pgpull_k%s', v_keys[i], i);
 	END LOOP;
 
-	IF _extraction_select.stream.method = 'full_table' THEN
+	IF _extraction_select.stream.method IN ('full_table', 'log_based') THEN
 		v_select := v_select || v_cap_col || ' AS cap' || v_pos_cols;
 		IF _extraction_select.after_position IS NOT NULL THEN
 			v_after := pgpull._position_parse(_extraction_select.after_position, v_pos.types,
@@ -4569,7 +4602,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 	SELECT CASE WHEN pg_catalog.length(n) <= 63 THEN n
 				ELSE pg_catalog.rtrim(pg_catalog.left(n, 54), '_') || '_'
-					 || pg_catalog.left(pg_catalog.md5(pg_catalog.array_to_string(parts, pg_catalog.chr(0) || '')), 8)
+					 || pg_catalog.left(pg_catalog.md5(pg_catalog.array_to_string(parts, pg_catalog.chr(1))), 8)
 		   END::name
 	  FROM (SELECT 'pgpull_' || pg_catalog.array_to_string(ARRAY(
 				SELECT pg_catalog.btrim(pg_catalog.regexp_replace(pg_catalog.lower(p COLLATE "C"), '[^a-z0-9_]+', '_', 'g'), '_')
@@ -4595,6 +4628,518 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION pgpull.publication_name(text) IS 'the name of the publication of an integration''s log_based streams';
 REVOKE ALL ON pgpull.integration_slot FROM PUBLIC;
+ALTER TABLE pgpull.run_streams ADD COLUMN streaming boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN pgpull.run_streams.streaming IS 'log_based: the run sends the stream''s changes from the replication slot (after its copy, if it made one)';
+
+CREATE FUNCTION pgpull._slot_lock_class()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT 1397702237;
+$fn$;
+COMMENT ON FUNCTION pgpull._slot_lock_class() IS 'internal: first key of the advisory lock on an integration''s replication slot';
+
+CREATE FUNCTION pgpull._log_schema(json_schema jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pg_catalog.jsonb_set(json_schema, '{properties,_sdc_deleted_at}',
+								'{"type": ["null", "string"], "format": "date-time"}')
+$fn$;
+COMMENT ON FUNCTION pgpull._log_schema(jsonb) IS 'internal: the JSON Schema of a log_based stream: its columns'' and _sdc_deleted_at';
+
+CREATE FUNCTION pgpull._require_published(stream pgpull.stream)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_pub name := pgpull.publication_name((_require_published.stream).integration);
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_publication_tables pt
+					WHERE pt.pubname = v_pub
+					  AND pg_catalog.format('%I.%I', pt.schemaname, pt.tablename)::pg_catalog.regclass
+						  = (_require_published.stream).relation) THEN
+		RAISE EXCEPTION 'relation "%" of log_based stream "%" is not in publication "%"',
+			(_require_published.stream).relation_name, (_require_published.stream).destination_table, v_pub
+			USING ERRCODE = '55000',
+				  DETAIL = CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname = v_pub)
+								THEN 'The replication slot carries only the changes of the publication''s tables, so the stream is neither copied nor streamed.'
+								ELSE 'The publication does not exist: the replication slot would carry no change, so the stream is neither copied nor streamed.' END,
+				  HINT = pg_catalog.format('As a role that owns the tables, run: SELECT * FROM pgpull.publication_script(%L) \gexec',
+										   (_require_published.stream).integration);
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._require_published(pgpull.stream) IS 'internal: an error unless the integration''s publication publishes a stream''s relation';
+
+CREATE FUNCTION pgpull._reset_log_streams(run pgpull.runs, why text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_stream pgpull.stream;
+BEGIN
+	FOR v_stream IN
+		SELECT * FROM pgpull.stream s
+		 WHERE s.integration = (_reset_log_streams.run).integration AND s.method = 'log_based'
+		   AND (s.bookmark IS NOT NULL OR s.resume_position IS NOT NULL)
+		 ORDER BY s.destination_table COLLATE "C"
+	LOOP
+		PERFORM pgpull._reset_stream(v_stream.stream_id);
+		PERFORM pgpull._log_line((_reset_log_streams.run).run_id, v_stream.stream_id, 'ERROR',
+				pg_catalog.format('%s: the stream is copied again in full', _reset_log_streams.why));
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._reset_log_streams(pgpull.runs, text) IS 'internal: copy every log_based stream of an integration again, and log why';
+
+CREATE FUNCTION pgpull.slot_plan(run_id bigint)
+RETURNS TABLE (action text, slot_name name, publication_name name, confirmed_lsn pg_catalog.pg_lsn,
+			   message text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run pgpull.runs;
+	v_slot name;
+	v_pub name;
+	v_row pgpull.integration_slot;
+	v_server record;
+	v_log boolean;
+	v_holder integer;
+BEGIN
+	v_run := pgpull._run(slot_plan.run_id, true);
+	PERFORM pgpull._require_lock(pgpull._run_lock_class(), v_run.run_id, pg_catalog.format('run %s', v_run.run_id));
+	v_slot := pgpull.slot_name(v_run.integration);
+	v_pub := pgpull.publication_name(v_run.integration);
+	SELECT * INTO v_row FROM pgpull.integration_slot i WHERE i.integration = v_run.integration FOR UPDATE;
+	SELECT s.database, s.plugin, s.slot_type, s.wal_status, s.active_pid, s.confirmed_flush_lsn
+	  INTO v_server
+	  FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = v_slot;
+	IF FOUND AND (v_server.database IS DISTINCT FROM pg_catalog.current_database()
+				  OR v_server.plugin IS DISTINCT FROM 'pgoutput') THEN
+		RAISE EXCEPTION 'replication slot "%" is not the slot of integration "%" in database "%"',
+			v_slot, v_run.integration, pg_catalog.current_database()
+			USING ERRCODE = '55000',
+				  DETAIL = pg_catalog.format('It is a %s slot of database %s with plugin %s.', v_server.slot_type,
+											 COALESCE(v_server.database::text, '(none)'), COALESCE(v_server.plugin::text, '(none)')),
+				  HINT = 'Drop or rename that slot, or track the streams in an integration of another name.';
+	END IF;
+	v_log := EXISTS (SELECT FROM pgpull.stream s
+					  WHERE s.integration = v_run.integration AND s.method = 'log_based');
+
+	IF NOT v_log AND v_row.integration IS NULL AND v_server.database IS NULL THEN
+		RETURN QUERY SELECT 'none'::text, v_slot, v_pub, NULL::pg_catalog.pg_lsn, NULL::text;
+		RETURN;
+	END IF;
+	IF NOT pg_catalog.pg_try_advisory_lock(pgpull._slot_lock_class(), pg_catalog.hashtext(v_slot)) THEN
+		SELECT l.pid INTO v_holder FROM pg_catalog.pg_locks l
+		 WHERE l.locktype = 'advisory' AND l.classid = pgpull._slot_lock_class()::pg_catalog.oid
+		   AND l.objid = pg_catalog.hashtext(v_slot)::pg_catalog.oid AND l.objsubid = 2 AND l.granted
+		 LIMIT 1;
+		RETURN QUERY SELECT 'busy'::text, v_slot, v_pub, v_row.confirmed_lsn,
+			pg_catalog.format('replication slot %s is being streamed by another puller (PID %s): its changes are left to it',
+							  v_slot, COALESCE(v_holder::text, 'unknown'));
+		RETURN;
+	END IF;
+
+	IF NOT v_log THEN
+		RETURN QUERY SELECT 'drop'::text, v_slot, v_pub, v_row.confirmed_lsn,
+			pg_catalog.format('integration "%s" has no log_based stream left: replication slot %s is dropped',
+							  v_run.integration, v_slot);
+		RETURN;
+	END IF;
+	IF v_server.database IS NULL THEN
+		IF v_row.integration IS NOT NULL THEN
+			PERFORM pgpull._reset_log_streams(v_run,
+				pg_catalog.format('replication slot %s is gone from the server (dropped, or the database restored elsewhere)', v_slot));
+			DELETE FROM pgpull.integration_slot i WHERE i.integration = v_run.integration;
+		END IF;
+		RETURN QUERY SELECT 'create'::text, v_slot, v_pub, NULL::pg_catalog.pg_lsn,
+			pg_catalog.format('replication slot %s is made: the log_based streams are copied, then their changes stream from it', v_slot);
+		RETURN;
+	END IF;
+	IF v_server.wal_status = 'lost' THEN
+		PERFORM pgpull._reset_log_streams(v_run,
+			pg_catalog.format('replication slot %s was invalidated: the server removed WAL it needed (max_slot_wal_keep_size), so its changes are lost', v_slot));
+		DELETE FROM pgpull.integration_slot i WHERE i.integration = v_run.integration;
+		RETURN QUERY SELECT 'recreate'::text, v_slot, v_pub, NULL::pg_catalog.pg_lsn,
+			pg_catalog.format('replication slot %s was invalidated: it is made again', v_slot);
+		RETURN;
+	END IF;
+	IF v_row.integration IS NULL THEN
+		/* a slot the catalog does not know: made by a puller that died at once, or before a restore */
+		PERFORM pgpull._reset_log_streams(v_run,
+			pg_catalog.format('replication slot %s was not made by this catalog', v_slot));
+		RETURN QUERY SELECT 'recreate'::text, v_slot, v_pub, NULL::pg_catalog.pg_lsn,
+			pg_catalog.format('replication slot %s is not in the catalog: it is made again', v_slot);
+		RETURN;
+	END IF;
+	RETURN QUERY SELECT 'stream'::text, v_slot, v_pub, v_server.confirmed_flush_lsn, NULL::text;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_plan(bigint) IS 'what a run does with its integration''s replication slot: none, create, recreate, stream, drop or busy';
+
+CREATE FUNCTION pgpull._require_slot(run pgpull.runs)
+RETURNS name
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_slot name := pgpull.slot_name((_require_slot.run).integration);
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
+					WHERE l.locktype = 'advisory' AND l.classid = pgpull._slot_lock_class()::pg_catalog.oid
+					  AND l.objid = pg_catalog.hashtext(v_slot)::pg_catalog.oid AND l.objsubid = 2
+					  AND l.granted AND l.pid = pg_catalog.pg_backend_pid()) THEN
+		RAISE EXCEPTION 'replication slot % is not held by this session', v_slot
+			USING ERRCODE = '55000',
+				  DETAIL = 'Only the session that planned the slot with pgpull.slot_plan reports it.',
+				  HINT = 'Call pgpull.slot_plan in this run first.';
+	END IF;
+	RETURN v_slot;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._require_slot(pgpull.runs) IS 'internal: the integration''s slot name, or an error unless this session holds its lock';
+
+CREATE FUNCTION pgpull.slot_created(run_id bigint, consistent_lsn pg_catalog.pg_lsn)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(slot_created.run_id, true);
+	v_slot name := pgpull._require_slot(v_run);
+BEGIN
+	IF slot_created.consistent_lsn IS NULL THEN
+		RAISE EXCEPTION 'consistent_lsn must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Pass the consistent point CREATE_REPLICATION_SLOT answered.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots s
+					WHERE s.slot_name = v_slot AND s.database = pg_catalog.current_database()) THEN
+		RAISE EXCEPTION 'replication slot % does not exist', v_slot
+			USING ERRCODE = '55000',
+				  HINT = 'Report the slot after CREATE_REPLICATION_SLOT made it.';
+	END IF;
+	INSERT INTO pgpull.integration_slot AS i (integration, slot_name, created_run_id, consistent_lsn)
+	VALUES (v_run.integration, v_slot, v_run.run_id, slot_created.consistent_lsn)
+	ON CONFLICT (integration) DO UPDATE
+	   SET slot_name = EXCLUDED.slot_name, created_at = pg_catalog.now(), created_run_id = EXCLUDED.created_run_id,
+		   consistent_lsn = EXCLUDED.consistent_lsn, confirmed_lsn = NULL, confirmed_at = NULL;
+	PERFORM pgpull._log_line(v_run.run_id, NULL, 'INFO',
+			pg_catalog.format('replication slot %s made: its changes start after %s', v_slot, slot_created.consistent_lsn));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_created(bigint, pg_catalog.pg_lsn) IS 'record the replication slot the puller made for the run''s integration';
+
+CREATE FUNCTION pgpull.slot_dropped(run_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(slot_dropped.run_id, true);
+	v_slot name := pgpull._require_slot(v_run);
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_replication_slots s WHERE s.slot_name = v_slot) THEN
+		RAISE EXCEPTION 'replication slot % still exists', v_slot
+			USING ERRCODE = '55000',
+				  HINT = 'Report the slot after DROP_REPLICATION_SLOT dropped it.';
+	END IF;
+	DELETE FROM pgpull.integration_slot i WHERE i.integration = v_run.integration;
+	PERFORM pgpull._log_line(v_run.run_id, NULL, 'INFO',
+			pg_catalog.format('replication slot %s dropped: integration "%s" has no log_based stream left',
+							  v_slot, v_run.integration));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_dropped(bigint) IS 'record that the puller dropped the replication slot of an integration without log_based streams';
+
+CREATE FUNCTION pgpull.slot_confirmed(run_id bigint, lsn pg_catalog.pg_lsn)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(slot_confirmed.run_id, true);
+	v_slot name := pgpull._require_slot(v_run);
+BEGIN
+	IF slot_confirmed.lsn IS NULL THEN
+		RAISE EXCEPTION 'lsn must not be null'
+			USING ERRCODE = '22004';
+	END IF;
+	UPDATE pgpull.integration_slot i
+	   SET confirmed_lsn = GREATEST(i.confirmed_lsn, slot_confirmed.lsn), confirmed_at = pg_catalog.now()
+	 WHERE i.integration = v_run.integration;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'integration "%" has no replication slot in the catalog', v_run.integration
+			USING ERRCODE = '55000',
+				  HINT = 'Report the slot with pgpull.slot_created first.';
+	END IF;
+	PERFORM pgpull._log_line(v_run.run_id, NULL, 'DEBUG',
+			pg_catalog.format('replication slot %s confirmed to %s', v_slot, slot_confirmed.lsn));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn) IS 'record the position the puller confirmed the run''s replication slot to';
+
+CREATE FUNCTION pgpull.copy_sequence(run_id bigint, stream_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(copy_sequence.run_id, true);
+	v_stream pgpull.stream := pgpull._stream(v_run, copy_sequence.stream_id);
+	v_at timestamptz;
+BEGIN
+	PERFORM pgpull._running_stream(v_run, v_stream);
+	IF v_stream.method <> 'log_based' THEN
+		RAISE EXCEPTION 'stream % is not log_based', v_stream.stream_id
+			USING ERRCODE = '22023',
+				  HINT = 'The puller gives the rows of other streams its own sequences.';
+	END IF;
+	SELECT LEAST(pg_catalog.clock_timestamp(),
+				 (SELECT pg_catalog.min(a.xact_start) FROM pg_catalog.pg_stat_activity a
+				   WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid()),
+				 (SELECT pg_catalog.min(p.prepared) FROM pg_catalog.pg_prepared_xacts p))
+	  INTO v_at;
+	RETURN (pg_catalog.extract('epoch', v_at - interval '1 second') * 1000000)::bigint;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.copy_sequence(bigint, bigint) IS 'the Import API sequence of the rows of a log_based stream''s next copy chunk: below the commit time of any change the chunk misses';
+
+CREATE FUNCTION pgpull.take_log_stream(run_id bigint, stream_id bigint)
+RETURNS TABLE (taken boolean, json_schema jsonb, key_names text[], bookmark_properties text[],
+			   chunked boolean, table_version bigint, relid pg_catalog.oid)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run pgpull.runs := pgpull._run(take_log_stream.run_id, true);
+	v_stream pgpull.stream := pgpull._stream(v_run, take_log_stream.stream_id);
+	v_slot name := pgpull._require_slot(v_run);
+	v_mine boolean;
+BEGIN
+	IF v_stream.method <> 'log_based' THEN
+		RAISE EXCEPTION 'stream % is not log_based', v_stream.stream_id
+			USING ERRCODE = '22023',
+				  HINT = 'Take it with pgpull.take_stream.';
+	END IF;
+	PERFORM pgpull._stream_relation(v_stream);
+	PERFORM pgpull._require_published(v_stream);
+	v_mine := pgpull._lock_holder(pgpull._lock_class(), v_stream.stream_id)
+			  IS NOT DISTINCT FROM pg_catalog.pg_backend_pid();
+	IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(pgpull._lock_class(), v_stream.stream_id::integer) THEN
+		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING',
+				'the stream is being copied by another puller: its changes are not sent this run');
+		RETURN QUERY SELECT false, NULL::jsonb, NULL::text[], NULL::text[], NULL::boolean, NULL::bigint,
+							v_stream.relation::pg_catalog.oid;
+		RETURN;
+	END IF;
+	INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, bookmark_before, bookmark_after, columns, streaming)
+	VALUES (v_run.run_id, v_stream.stream_id, 'running', v_stream.bookmark, v_stream.bookmark,
+			pgpull._stream_columns(v_stream.stream_id), true)
+	ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
+	   SET status = 'running', ended_at = NULL, error = NULL, streaming = true;
+	UPDATE pgpull.stream s SET status = 'running', updated_at = pg_catalog.now()
+	 WHERE s.stream_id = v_stream.stream_id;
+	PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO',
+			CASE WHEN v_stream.bookmark IS NULL
+				 THEN pg_catalog.format('stream taken: changes from replication slot %s (its copy is not complete yet)', v_slot)
+				 ELSE pg_catalog.format('stream taken: changes from replication slot %s after %s', v_slot, v_stream.bookmark) END);
+	RETURN QUERY
+	SELECT true, pgpull._log_schema(pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id))),
+		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version,
+		   v_stream.relation::pg_catalog.oid;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.take_log_stream(bigint, bigint) IS 'take a log_based stream of a run to send its changes from the replication slot';
+
+CREATE FUNCTION pgpull._advance_lsn(stream pgpull.stream, "position" text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_lsn pg_catalog.pg_lsn;
+BEGIN
+	BEGIN
+		v_lsn := (_advance_lsn."position"::pg_catalog.jsonb ->> 0)::pg_catalog.pg_lsn;
+	EXCEPTION WHEN OTHERS THEN
+		v_lsn := NULL;
+	END;
+	IF v_lsn IS NULL THEN
+		RAISE EXCEPTION 'position % of stream "%" is not an LSN', _advance_lsn."position",
+			(_advance_lsn.stream).destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'Changes from the replication slot are reported at the end of their transaction.',
+				  HINT = 'Pass a JSON array of one LSN, such as ["0/16B3748"].';
+	END IF;
+	IF (_advance_lsn.stream).bookmark IS NOT NULL THEN
+		UPDATE pgpull.stream s
+		   SET bookmark = GREATEST(s.bookmark::pg_catalog.pg_lsn, v_lsn)::text, updated_at = pg_catalog.now()
+		 WHERE s.stream_id = (_advance_lsn.stream).stream_id;
+	END IF;
+	RETURN v_lsn::text;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._advance_lsn(pgpull.stream, text) IS 'internal: move a log_based stream''s bookmark to the LSN its changes were accepted to';
+
+CREATE FUNCTION pgpull.log_query(run_id bigint, stream_id bigint, columns name[])
+RETURNS TABLE (query text, json_schema jsonb, key_indexes integer[])
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	v_run pgpull.runs := pgpull._run(log_query.run_id, true);
+	v_stream pgpull.stream := pgpull._stream(v_run, log_query.stream_id);
+	v_rs pgpull.run_streams;
+	v_label text;
+	v_cols name[] := '{}';
+	v_col record;
+	v_i integer;
+	v_t text[] := '{}';
+	v_cur text[] := '{}';
+	v_match text[] := '{}';
+	v_keys text[] := '{}';
+	v_key_indexes integer[] := '{}';
+	v_parts record;
+	v_key name;
+BEGIN
+	v_rs := pgpull._running_stream(v_run, v_stream);
+	IF NOT v_rs.streaming THEN
+		RAISE EXCEPTION 'stream % is not streaming in run %', v_stream.stream_id, v_run.run_id
+			USING ERRCODE = '55000',
+				  HINT = 'Take it with pgpull.take_log_stream first.';
+	END IF;
+	v_label := pgpull._stream_relation(v_stream);
+	IF log_query.columns IS NULL OR pg_catalog.cardinality(log_query.columns) = 0 THEN
+		RAISE EXCEPTION 'columns must not be null or empty'
+			USING ERRCODE = '22004',
+				  HINT = 'Pass the column names of the relation''s Relation message, in its order.';
+	END IF;
+
+	FOR v_col IN
+		SELECT a.attname, a.atttypid, a.atttypmod
+		  FROM pgpull._attributes(v_stream.relation, pgpull._stream_columns(v_stream.stream_id)) a
+		 WHERE a.attname = ANY (log_query.columns)
+	LOOP
+		v_i := pg_catalog.array_position(log_query.columns, v_col.attname) - 1;
+		v_cols := v_cols || v_col.attname;
+		v_cur := v_cur || pg_catalog.format('pgpull_r.%I AS pgpull_c%s', v_col.attname, v_i);
+		v_t := v_t || pg_catalog.format(
+			'CASE WHEN pg_catalog.json_typeof(c.v -> %1$s) = ''boolean'' THEN pgpull_cur.pgpull_c%1$s'
+			' ELSE (c.v ->> %1$s)::%2$s END AS %3$I',
+			v_i, pg_catalog.format_type(v_col.atttypid, v_col.atttypmod), v_col.attname);
+		IF v_col.attname = ANY (v_stream.key_columns) THEN
+			v_match := v_match || pg_catalog.format('pgpull_r.%I = (c.v ->> %s)::%s', v_col.attname, v_i,
+													pg_catalog.format_type(v_col.atttypid, v_col.atttypmod));
+		END IF;
+	END LOOP;
+	FOREACH v_key IN ARRAY v_stream.key_columns LOOP
+		IF NOT v_key = ANY (v_cols) THEN
+			RAISE EXCEPTION 'key column "%" of stream "%" is not in the changes of relation "%"',
+				v_key, v_stream.destination_table, v_label
+				USING ERRCODE = '55000',
+					  DETAIL = pg_catalog.format('The replication slot sent the columns %s.', log_query.columns),
+					  HINT = 'A key column was dropped or renamed: track the relation again with its key columns, then reset it.';
+		END IF;
+		v_keys := v_keys || pg_catalog.format('t.%I', v_key);
+		v_key_indexes := v_key_indexes || (pg_catalog.array_position(log_query.columns, v_key) - 1);
+	END LOOP;
+	v_parts := pgpull._row_json_parts(v_stream.relation, v_cols, 't');
+
+	RETURN QUERY SELECT pg_catalog.format(
+		'SELECT q.ord, q.seq, q.row_json, q.lossy FROM ('
+		'SELECT c.ord, c.seq, pg_catalog.row_to_json(r.*)::pg_catalog.text AS row_json, %1$s AS lossy,'
+		' pg_catalog.row_number() OVER (PARTITION BY c.tx, %2$s ORDER BY c.ord DESC) AS pgpull_n,'
+		' c.has_u, pgpull_cur.pgpull_found'
+		' FROM (SELECT x.ord, (x.e ->> ''s'')::pg_catalog.int8 AS seq, x.e ->> ''k'' AS kind,'
+		' x.e ->> ''t'' AS tx, x.e -> ''v'' AS v, (x.e ->> ''u'') IS NOT NULL AS has_u'
+		' FROM pg_catalog.json_array_elements($1::pg_catalog.json) WITH ORDINALITY AS x(e, ord)) AS c'
+		' LEFT JOIN LATERAL (SELECT true AS pgpull_found, %3$s FROM %4$s AS pgpull_r WHERE %5$s) AS pgpull_cur ON c.has_u'
+		' CROSS JOIN LATERAL (SELECT %6$s) AS t'
+		' CROSS JOIN LATERAL (SELECT %7$s, CASE WHEN c.kind = ''D'' THEN pg_catalog.to_char(pg_catalog.timezone(''UTC'','
+		' ''epoch''::pg_catalog.timestamptz + c.seq * ''1 microsecond''::pg_catalog.interval), ''YYYY-MM-DD"T"HH24:MI:SS.US"Z"'')'
+		' END AS _sdc_deleted_at) AS r'
+		') AS q WHERE q.pgpull_n = 1 AND (NOT q.has_u OR q.pgpull_found) ORDER BY q.ord',
+		v_parts.lossy_expr, pg_catalog.array_to_string(v_keys, ', '),
+		pg_catalog.array_to_string(v_cur, ', '), v_label, pg_catalog.array_to_string(v_match, ' AND '),
+		pg_catalog.array_to_string(v_t, ', '), v_parts.select_list),
+		pgpull._log_schema(pgpull._json_schema_of(v_stream.relation, v_cols)),
+		v_key_indexes;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.log_query(bigint, bigint, name[]) IS 'the query that maps a batch of a log_based stream''s changes (pgoutput text values, as JSON) to the rows the puller ships';
+
+CREATE FUNCTION pgpull.slot_blockers(run_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(slot_blockers.run_id, true);
+BEGIN
+	PERFORM pgpull._require_slot(v_run);
+	RETURN (SELECT pg_catalog.string_agg(pg_catalog.format('PID %s (application "%s", user "%s", %s, its transaction open since %s)',
+				a.pid, a.application_name, a.usename, COALESCE(a.state, 'state unknown'),
+				pg_catalog.to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')), ', ' ORDER BY a.xact_start)
+			  FROM pg_catalog.pg_stat_activity a
+			 WHERE a.backend_xid IS NOT NULL AND a.backend_type = 'client backend'
+			   AND a.pid <> pg_catalog.pg_backend_pid()
+			   AND a.datname IS NOT NULL);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_blockers(bigint) IS 'the open transactions a replication slot being made waits for, for a message';
+REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
+	pgpull._reset_log_streams(pgpull.runs, text),
+	pgpull._require_slot(pgpull.runs),
+	pgpull._advance_lsn(pgpull.stream, text),
+	pgpull.slot_plan(bigint),
+	pgpull.slot_created(bigint, pg_catalog.pg_lsn),
+	pgpull.slot_dropped(bigint),
+	pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn),
+	pgpull.copy_sequence(bigint, bigint),
+	pgpull.take_log_stream(bigint, bigint),
+	pgpull.log_query(bigint, bigint, name[]),
+	pgpull.slot_blockers(bigint)
+	FROM PUBLIC;
+DO $update$
+DECLARE
+	v_role name;
+	v_function text;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
+		 ORDER BY r.rolname
+	LOOP
+		FOREACH v_function IN ARRAY ARRAY['pgpull.slot_plan(bigint)', 'pgpull.slot_created(bigint,pg_lsn)',
+										  'pgpull.slot_dropped(bigint)', 'pgpull.slot_confirmed(bigint,pg_lsn)',
+										  'pgpull.copy_sequence(bigint,bigint)', 'pgpull.take_log_stream(bigint,bigint)',
+										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)'] LOOP
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_role);
+		END LOOP;
+	END LOOP;
+END
+$update$;
+
 
 /*
  * Log-based replication, the DBA's side (62_logical_admin.sql):
