@@ -50,7 +50,7 @@ OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o pull
 PG_CFLAGS   = -pthread -Wextra -Wno-unused-parameter -Werror
 PG_CPPFLAGS = -I$(libpq_srcdir) -DPGPULL_VERSION=\"$(PGPULL_VERSION)\" $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
 PG_LIBS     = -pthread $(libpq) $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
-REGRESS     = setup destination catalog typemap json_schema grants audit standby run plan singer discover status housekeeping cleanup
+REGRESS     = setup destination catalog typemap json_schema grants audit standby run plan singer discover status housekeeping logical_admin cleanup
 REGRESS_OPTS = --inputdir=$(srcdir)
 TAP_TESTS   = 1
 PROVE_TESTS = tests/t/*.pl
@@ -198,9 +198,9 @@ FUZZ_CFLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
                -Wdeclaration-after-statement -Werror
 FUZZ_CPPFLAGS = -I$(pgpull_src)/puller $(PG_CPPFLAGS)
 fuzz_copy_OBJS        = extract common error
-fuzz_response_OBJS    = http batch common conn error extract log sshproc state tunnel
+fuzz_response_OBJS    = http batch common conn error extract log pgoutput sshproc state tunnel
 fuzz_retry_after_OBJS = $(fuzz_response_OBJS)
-fuzz_echo_OBJS        = target commit common conn databases error extract log sshproc state tunnel
+fuzz_echo_OBJS        = target commit common conn databases error extract log pgoutput sshproc state tunnel
 fuzz_options_OBJS     = options common error log sshproc state tunnel
 fuzz_pgoutput_OBJS    = pgoutput common error
 FUZZ_PIECES = $(FUZZ_DIR)/pieces.o

@@ -504,17 +504,26 @@ COMMENT ON FUNCTION pgpull._reset_stream(bigint) IS 'internal: forget a stream''
 
 /*
  * untrack: stop replicating a relation in an integration.  Returns whether
- * there was such a stream.  Its run history goes with it.
+ * there was such a stream.  Its run history goes with it.  When it was the
+ * integration's last log_based stream, a NOTICE names the replication slot
+ * the next run drops and the publication publication_script then drops
+ * (pgpull._log_based_left).
  */
 CREATE FUNCTION pgpull.untrack(relation pg_catalog.regclass, integration text DEFAULT 'default')
 RETURNS boolean
 LANGUAGE plpgsql STRICT
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+	v_method text;
 BEGIN
 	DELETE FROM pgpull.stream s
-	 WHERE s.integration = untrack.integration AND s.relation = untrack.relation;
-	RETURN FOUND;
+	 WHERE s.integration = untrack.integration AND s.relation = untrack.relation
+	RETURNING s.method INTO v_method;
+	IF v_method = 'log_based' THEN
+		PERFORM pgpull._log_based_left(untrack.integration);
+	END IF;
+	RETURN v_method IS NOT NULL;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.untrack(pg_catalog.regclass, text) IS 'stop replicating a relation in an integration; true when it was tracked';
@@ -523,7 +532,8 @@ COMMENT ON FUNCTION pgpull.untrack(pg_catalog.regclass, text) IS 'stop replicati
  * untrack_stream: stop replicating a stream, named by its stream_id (a
  * column of pgpull.streams): the way to untrack a relation that was
  * dropped, whose name no longer resolves.  Returns the relation's name as
- * the stream last saw it.  Its run history goes with it.
+ * the stream last saw it.  Its run history goes with it.  The NOTICE of
+ * untrack when it was the integration's last log_based stream.
  */
 CREATE FUNCTION pgpull.untrack_stream(stream_id bigint)
 RETURNS text
@@ -532,6 +542,8 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
 	v_name text;
+	v_integration text;
+	v_method text;
 BEGIN
 	IF untrack_stream.stream_id IS NULL THEN
 		RAISE EXCEPTION 'stream_id must not be null'
@@ -539,12 +551,15 @@ BEGIN
 				  HINT = 'Pass a stream_id of pgpull.streams.';
 	END IF;
 	DELETE FROM pgpull.stream s WHERE s.stream_id = untrack_stream.stream_id
-	RETURNING s.relation_name INTO v_name;
+	RETURNING s.relation_name, s.integration, s.method INTO v_name, v_integration, v_method;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'stream % does not exist', untrack_stream.stream_id
 			USING ERRCODE = 'P0002',
 				  DETAIL = 'No tracked stream has this stream_id.',
 				  HINT = 'SELECT stream_id, integration, relation_name FROM pgpull.streams; lists the streams.';
+	END IF;
+	IF v_method = 'log_based' THEN
+		PERFORM pgpull._log_based_left(v_integration);
 	END IF;
 	RETURN v_name;
 END
@@ -552,51 +567,64 @@ $fn$;
 COMMENT ON FUNCTION pgpull.untrack_stream(bigint) IS 'stop replicating a stream named by its stream_id (for a dropped relation); returns the relation name it last had';
 
 /*
- * reset: make a relation's stream replicate in full on its next run.
- * Returns the number of streams reset (0 when the relation is not tracked).
+ * _reset_streams: reset the streams of an integration, of one relation or
+ * (NULL) all of them, with a NOTICE when some are log_based: they are
+ * copied again, then stream from the slot again (pgpull._log_based_reset).
+ * Returns the number of streams reset.
  */
-CREATE FUNCTION pgpull.reset(relation pg_catalog.regclass, integration text DEFAULT 'default')
+CREATE FUNCTION pgpull._reset_streams(integration text, relation pg_catalog.regclass)
 RETURNS integer
-LANGUAGE plpgsql STRICT
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	v_id bigint;
+	v_stream record;
 	v_count integer := 0;
+	v_log_based integer := 0;
 BEGIN
-	FOR v_id IN SELECT s.stream_id FROM pgpull.stream s
-				 WHERE s.integration = reset.integration AND s.relation = reset.relation
-				   FOR UPDATE
+	FOR v_stream IN SELECT s.stream_id, s.method FROM pgpull.stream s
+					 WHERE s.integration = _reset_streams.integration
+					   AND (_reset_streams.relation IS NULL OR s.relation = _reset_streams.relation)
+					   FOR UPDATE
 	LOOP
-		PERFORM pgpull._reset_stream(v_id);
+		PERFORM pgpull._reset_stream(v_stream.stream_id);
 		v_count := v_count + 1;
+		IF v_stream.method = 'log_based' THEN
+			v_log_based := v_log_based + 1;
+		END IF;
 	END LOOP;
+	PERFORM pgpull._log_based_reset(_reset_streams.integration, pgpull._relation_label(_reset_streams.relation),
+									v_log_based);
 	RETURN v_count;
 END
+$fn$;
+COMMENT ON FUNCTION pgpull._reset_streams(text, pg_catalog.regclass) IS 'internal: reset the streams of an integration (of one relation, or all); returns how many';
+
+/*
+ * reset: make a relation's stream replicate in full on its next run.
+ * Returns the number of streams reset (0 when the relation is not tracked).
+ * A log_based stream is copied again, then streams from the slot again: a
+ * NOTICE says so.
+ */
+CREATE FUNCTION pgpull.reset(relation pg_catalog.regclass, integration text DEFAULT 'default')
+RETURNS integer
+LANGUAGE sql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pgpull._reset_streams(reset.integration, reset.relation);
 $fn$;
 COMMENT ON FUNCTION pgpull.reset(pg_catalog.regclass, text) IS 'clear the bookmark and resume position of a stream; returns the number of streams reset';
 
 /*
- * reset_integration: reset every stream of an integration.
+ * reset_integration: reset every stream of an integration, with reset's
+ * NOTICE when some are log_based.
  */
 CREATE FUNCTION pgpull.reset_integration(integration text)
 RETURNS integer
-LANGUAGE plpgsql STRICT
+LANGUAGE sql STRICT
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-DECLARE
-	v_id bigint;
-	v_count integer := 0;
-BEGIN
-	FOR v_id IN SELECT s.stream_id FROM pgpull.stream s
-				 WHERE s.integration = reset_integration.integration
-				   FOR UPDATE
-	LOOP
-		PERFORM pgpull._reset_stream(v_id);
-		v_count := v_count + 1;
-	END LOOP;
-	RETURN v_count;
-END
+	SELECT pgpull._reset_streams(reset_integration.integration, NULL);
 $fn$;
 COMMENT ON FUNCTION pgpull.reset_integration(text) IS 'clear the bookmarks and resume positions of every stream of an integration; returns the number reset';
 

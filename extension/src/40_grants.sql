@@ -358,7 +358,10 @@ COMMENT ON FUNCTION pgpull._public_creates(pg_catalog.oid) IS 'internal: whether
  *   GRANT CONNECT on the current database;
  *   GRANT USAGE ON SCHEMA pgpull and EXECUTE on the puller's functions;
  *   SELECT pgpull.grant_integration(...) for each integration given (by
- *     default "default"): the role may run those integrations only;
+ *     default "default"): the role may run those integrations only; when
+ *     some of them have log_based streams, comment rows on the REPLICATION
+ *     attribute their replication connection needs, which only a
+ *     superuser can give (pgpull._replication_comments);
  *   for each schema, in the order given: GRANT USAGE, GRANT SELECT ON ALL
  *     TABLES IN SCHEMA, and ALTER DEFAULT PRIVILEGES FOR ROLE r IN SCHEMA s
  *     GRANT SELECT ON TABLES for every role r that can create tables there
@@ -387,6 +390,7 @@ DECLARE
 	v_statement text;
 	v_super boolean;
 	v_createrole boolean;
+	v_log_based text;
 BEGIN
 	IF grant_script.role IS NULL THEN
 		RAISE EXCEPTION 'role must not be null'
@@ -466,6 +470,14 @@ BEGIN
 	FOREACH v_integration IN ARRAY grant_script.integrations LOOP
 		RETURN NEXT pg_catalog.format('SELECT pgpull.grant_integration(%L, %L)', v_integration, grant_script.role);
 	END LOOP;
+	SELECT pg_catalog.string_agg(pgpull._quoted(x.integration), ', ' ORDER BY x.integration COLLATE "C")
+	  INTO v_log_based
+	  FROM (SELECT DISTINCT l.integration FROM pgpull._log_based_streams(NULL) l
+			 WHERE l.integration = ANY (grant_script.integrations)) x;
+	IF v_log_based IS NOT NULL THEN
+		RETURN QUERY SELECT * FROM pgpull._replication_comments(
+			grant_script.role, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role), v_log_based);
+	END IF;
 
 	FOR v_schema IN SELECT * FROM pgpull._schema_list(grant_script.schemas) LOOP
 		RETURN NEXT pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', v_schema.schema_name, grant_script.role);

@@ -139,6 +139,16 @@ COMMENT ON FUNCTION pgpull._tracked_relations() IS 'internal: tracked relations 
  * the role, to PUBLIC or to a role it inherits (or the role is a
  * superuser, or inherits the creator itself).
  *
+ * For log_based streams of the integrations the role may run (only then,
+ * after the integrations' rows): the REPLICATION attribute their
+ * replication connection takes (required; membership in rds_replication
+ * counts, as on RDS and Aurora; its fix needs a superuser), wal_level =
+ * logical (required), and per integration its publication: covering
+ * every log_based stream with every kind of change, through the partition
+ * root and without row filter or column list (required), and publishing
+ * no other table (hazard); the fix of both is publication_script's \gexec
+ * (pgpull._log_based_checks).
+ *
  * Hazards: the extension owner cannot read other roles' activity (neither
  * superuser nor a member of pg_read_all_stats), which leaves date and time
  * bookmarks without their commit-safe cap; the role is a superuser; it holds INSERT, UPDATE, DELETE or
@@ -266,6 +276,13 @@ BEGIN
 														v_integration, v_rolname) END;
 		RETURN NEXT;
 	END LOOP;
+
+	/* log_based streams of the integrations it may run */
+	RETURN QUERY
+	SELECT c.object_type, c.object_name, c.privilege, c.ok, c.detail, c.fix, c.kind
+	  FROM pgpull._log_based_checks(v_rolname,
+									ARRAY(SELECT DISTINCT l.integration FROM pgpull._log_based_streams(NULL) l
+										   WHERE pgpull._may_run(v_role, l.integration))) c;
 
 	/* schema pgpull, then each schema */
 	FOR v_schema IN

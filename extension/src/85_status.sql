@@ -28,7 +28,10 @@
  * it), the rows loaded in 24 hours, whether its relation was dropped,
  * whether a historical sync is pending (every row to read: a key_based
  * stream without a bookmark; a full_table stream never synced, reset, or
- * with an interrupted sync to resume) and the next action of a run.
+ * with an interrupted sync to resume; a log_based stream whose initial
+ * copy is not complete) and the next action of a run.  A log_based
+ * stream's bookmark is the position in the write-ahead log its changes
+ * are accepted to.
  */
 CREATE VIEW pgpull.stream_status AS
 SELECT s.integration,
@@ -37,7 +40,9 @@ SELECT s.integration,
 	   s.destination_table,
 	   s.method,
 	   CASE WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL
-			THEN s.replication_key || ': ' || s.bookmark END AS bookmark,
+			THEN s.replication_key || ': ' || s.bookmark
+			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL
+			THEN 'lsn: ' || s.bookmark END AS bookmark,
 	   l.run_id AS last_run_id,
 	   COALESCE(l.ended_at, l.started_at) AS last_run_at,
 	   l.status AS last_status,
@@ -45,6 +50,9 @@ SELECT s.integration,
 	   COALESCE(a.rows_24h, 0)::bigint AS rows_loaded_24h,
 	   CASE WHEN d.dropped THEN 'relation dropped: untrack'
 			WHEN s.status = 'running' THEN 'running'
+			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL THEN 'stream changes from slot'
+			WHEN s.method = 'log_based' AND (s.resume_position IS NOT NULL OR r.ranges) THEN 'initial copy resumes'
+			WHEN s.method = 'log_based' THEN 'initial copy pending'
 			WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL THEN 'incremental'
 			WHEN s.method = 'key_based' AND a.succeeded_at IS NULL THEN 'first full sync pending'
 			WHEN s.method = 'key_based' AND a.last_bookmark IS NULL THEN 'full sync: no row had a key yet'
@@ -54,7 +62,7 @@ SELECT s.integration,
 			WHEN s.status = 'pending' THEN 'full sync pending after reset'
 			ELSE 'full sync' END AS next_action,
 	   NOT d.dropped
-	   AND CASE WHEN s.method = 'key_based' THEN s.bookmark IS NULL
+	   AND CASE WHEN s.method IN ('key_based', 'log_based') THEN s.bookmark IS NULL
 				ELSE s.resume_position IS NOT NULL OR r.ranges OR a.succeeded_at IS NULL
 					 OR s.status = 'pending' END AS historical_pending,
 	   d.dropped AS relation_dropped
@@ -169,12 +177,20 @@ COMMENT ON FUNCTION pgpull.status_standby(text) IS 'the standby checks not ok on
  * session's role and the roles it is a member of, unless it is a member
  * of the extension owner), over the schemas of their streams, but for the
  * columns of a relation the role cannot read at all (its relation's row
- * and fix cover them); then status_standby's rows.
+ * and fix cover them); for the log_based streams of the integrations,
+ * once each (not per role), wal_level not logical and a publication that
+ * misses streams (or publishes other tables: a warning); per replication
+ * slot of an integration: one whose integration has no log_based stream
+ * left (the next run drops it), invalidated (wal_status lost: the next
+ * run copies the streams again), past max_slot_wal_keep_size
+ * (unreserved), or the one the puller made gone; then status_standby's
+ * rows.
  */
 CREATE FUNCTION pgpull.status_attention(integration text DEFAULT NULL)
 RETURNS TABLE (kind text, subject text, message text, fix text, attention boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $fn$
 DECLARE
 	v_integrations text[];
@@ -182,6 +198,8 @@ DECLARE
 	v_grantee record;
 	v_schemas name[];
 	v_row record;
+	v_slot record;
+	v_role pg_catalog.oid := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER);
 	v_owner boolean := pg_catalog.pg_has_role(SESSION_USER,
 		(SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'pgpull'), 'MEMBER');
 BEGIN
@@ -243,7 +261,8 @@ BEGIN
 				   AND (c.object_type <> 'integration' OR c.object_name = ANY (v_grantee.integrations)))
 			SELECT f.*
 			  FROM failed f
-			 WHERE NOT (f.object_type = 'column'
+			 WHERE f.object_type NOT IN ('setting', 'publication')
+			   AND NOT (f.object_type = 'column'
 						AND EXISTS (SELECT FROM failed t
 									 WHERE t.object_type <> 'column' AND t.privilege = 'SELECT'
 									   AND pg_catalog.starts_with(f.object_name, t.object_name || '.')))
@@ -254,6 +273,55 @@ BEGIN
 			fix := v_row.fix;
 			RETURN NEXT;
 		END LOOP;
+	END LOOP;
+
+	/* log_based streams: wal_level and the publications, once per integration */
+	FOR v_row IN
+		SELECT * FROM pgpull._log_based_checks(NULL, v_integrations) c WHERE NOT c.ok
+	LOOP
+		kind := 'log_based';
+		subject := CASE WHEN v_row.object_type = 'setting' THEN v_row.object_name
+						ELSE pg_catalog.format('%s on %s %s', v_row.privilege, v_row.object_type, v_row.object_name) END;
+		message := v_row.detail;
+		fix := v_row.fix;
+		attention := v_row.kind = 'required';
+		RETURN NEXT;
+	END LOOP;
+
+	/* the replication slots */
+	kind := 'slot';
+	attention := true;
+	FOR v_slot IN
+		SELECT x.integration, x.slot_name, r.wal_status, r.retained_wal,
+			   EXISTS (SELECT FROM pgpull.stream s WHERE s.integration = x.integration AND s.method = 'log_based') AS log_based,
+			   r.slot_name IS NOT NULL AS present,
+			   EXISTS (SELECT FROM pgpull.integration_slot l WHERE l.integration = x.integration) AS made
+		  FROM pgpull._slot_integrations() x
+		  LEFT JOIN pgpull.slot_status() r ON r.integration = x.integration
+		 WHERE x.integration = ANY (v_integrations)
+			OR status_attention.integration IS NULL AND pgpull._may_run(v_role, x.integration)
+		 ORDER BY x.integration COLLATE "C"
+	LOOP
+		subject := pg_catalog.format('replication slot %s (integration %s)', pgpull._quoted(v_slot.slot_name),
+									 pgpull._quoted(v_slot.integration));
+		fix := NULL;
+		IF v_slot.present AND NOT v_slot.log_based THEN
+			message := pg_catalog.format('the integration has no log_based stream left: the next run drops the slot, which retains %s of write-ahead log until then',
+										 pg_catalog.pg_size_pretty(v_slot.retained_wal));
+			fix := 'pgpull sync --integration='
+				|| CASE WHEN v_slot.integration ~ '^[A-Za-z0-9_.-]+$' THEN v_slot.integration
+						ELSE '''' || pg_catalog.replace(v_slot.integration, '''', '''\''''') || '''' END;
+		ELSIF v_slot.wal_status = 'lost' THEN
+			message := 'the slot was invalidated: the write-ahead log it needed was removed (max_slot_wal_keep_size), so the next run copies the integration''s log_based streams again in full';
+		ELSIF v_slot.wal_status = 'unreserved' THEN
+			message := pg_catalog.format('the slot retains %s of write-ahead log, past max_slot_wal_keep_size (%s): it is invalidated at the next checkpoint unless a run catches up first, and its log_based streams are then copied again in full',
+										 pg_catalog.pg_size_pretty(v_slot.retained_wal), pg_catalog.current_setting('max_slot_wal_keep_size'));
+		ELSIF NOT v_slot.present AND v_slot.made AND v_slot.log_based THEN
+			message := 'the slot the puller made no longer exists: the next run makes a new one and copies the integration''s log_based streams again in full';
+		ELSE
+			CONTINUE;
+		END IF;
+		RETURN NEXT;
 	END LOOP;
 
 	RETURN QUERY SELECT * FROM pgpull.status_standby(status_attention.integration);

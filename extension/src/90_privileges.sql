@@ -60,7 +60,8 @@ AS $fn$
 		'pgpull.copy_sequence(bigint,bigint)',
 		'pgpull.take_log_stream(bigint,bigint)',
 		'pgpull.log_query(bigint,bigint,name[])',
-		'pgpull.slot_blockers(bigint)'
+		'pgpull.slot_blockers(bigint)',
+		'pgpull.slot_state_entry(bigint,pg_lsn)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -84,6 +85,7 @@ REVOKE EXECUTE ON FUNCTION pgpull._relation_label(pg_catalog.oid),
 	pgpull._stream_keys(text, name, name[]),
 	pgpull.track(pg_catalog.regclass, text, name, name[], name[], text),
 	pgpull._reset_stream(bigint),
+	pgpull._reset_streams(text, pg_catalog.regclass),
 	pgpull.untrack(pg_catalog.regclass, text),
 	pgpull.untrack_stream(bigint),
 	pgpull.reset(pg_catalog.regclass, text),
@@ -214,5 +216,23 @@ REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull.copy_sequence(bigint, bigint),
 	pgpull.take_log_stream(bigint, bigint),
 	pgpull.log_query(bigint, bigint, name[]),
-	pgpull.slot_blockers(bigint)
+	pgpull.slot_blockers(bigint),
+	pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn),
+	pgpull._lsn_of(pgpull.stream, text),
+	pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean),
+	pgpull._commit_slot(text, bigint, text, jsonb)
+	FROM PUBLIC;
+
+/*
+ * log-based administration (62_logical_admin.sql): the DBA's.  The
+ * helpers keep PUBLIC's EXECUTE, as those of the grant scripts do;
+ * _log_based_streams and _slot_integrations, SECURITY DEFINER, show the
+ * relations of log_based streams and the integrations' slot names.
+ */
+REVOKE EXECUTE ON FUNCTION pgpull.publication_script(text),
+	pgpull.check_primary(),
+	pgpull.slot_status(text)
+	FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._log_based_left(text),
+	pgpull._log_based_reset(text, text, integer)
 	FROM PUBLIC;

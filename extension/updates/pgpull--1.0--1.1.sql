@@ -551,15 +551,17 @@ BEGIN
 		bookmark := CASE WHEN v_stream.method = 'key_based' THEN v_stream.bookmark
 						 ELSE pg_catalog.array_to_json(v_stream.resume_position)::text END;
 
-		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table')
+		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table', 'log_based')
 		   OR (v_entry ->> 'method' = 'key_based'
 			   AND pg_catalog.jsonb_typeof(v_entry -> 'replication_key_value') NOT IN ('string', 'null'))
-		   OR (v_entry ->> 'method' = 'full_table'
+		   OR (v_entry ->> 'method' = 'log_based' AND (v_entry -> 'lsn') IS NOT NULL
+			   AND pg_catalog.jsonb_typeof(v_entry -> 'lsn') IS DISTINCT FROM 'string')
+		   OR (v_entry ->> 'method' IN ('full_table', 'log_based') AND (v_entry -> 'lsn') IS NULL
 			   AND (pg_catalog.jsonb_typeof(v_entry -> 'complete') IS DISTINCT FROM 'boolean'
 					OR NOT pgpull._is_count(v_entry -> 'version')
 					OR pg_catalog.jsonb_typeof(v_entry -> 'position') NOT IN ('string', 'null'))) THEN
 			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
-				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark an integer version, complete true or false, and a position string or null.');
+				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark, or a log_based one of its copy, an integer version, complete true or false, and a position string or null; a log_based one of its changes an lsn string.');
 		END IF;
 
 		IF (v_entry ->> 'method') IS DISTINCT FROM v_stream.method
@@ -569,6 +571,32 @@ BEGIN
 			v_detail := 'the stream was reset after the state was written';
 		ELSIF pgpull._relation_missing(v_stream) IS NOT NULL THEN
 			v_detail := pgpull._relation_missing(v_stream);
+		ELSIF (v_entry -> 'lsn') IS NOT NULL THEN
+			/* log_based changes: the slot itself is confirmed by the state's slot entry */
+			IF (v_entry -> 'complete') = 'true'::jsonb AND v_stream.bookmark IS NULL
+			   AND (v_entry ->> 'version')::bigint IS NOT DISTINCT FROM v_stream.table_version THEN
+				/* and the run's copy, which the changes follow */
+				UPDATE pgpull.stream s
+				   SET resume_position = NULL, completed_version = s.table_version,
+					   bookmark = pg_catalog.pg_current_wal_lsn()::text, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id
+				RETURNING * INTO v_stream;
+				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+				VALUES (v_run_id, v_stream.stream_id, 'INFO',
+						'the Singer target confirmed the copy of the stream complete: its changes come from the replication slot');
+			END IF;
+			v_after := pgpull._lsn_of(v_stream, pg_catalog.jsonb_build_array(v_entry ->> 'lsn')::text);
+			bookmark := v_stream.bookmark;
+			IF v_stream.bookmark IS NOT NULL AND v_after::pg_catalog.pg_lsn > v_stream.bookmark::pg_catalog.pg_lsn THEN
+				UPDATE pgpull.stream s SET bookmark = v_after, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id;
+				v_moved := true;
+				bookmark := v_after;
+				v_detail := pg_catalog.format('changes confirmed up to %s', v_after);
+			ELSE
+				v_detail := pg_catalog.format('changes up to %s confirmed already', v_after);
+				v_after := NULL;
+			END IF;
 		ELSIF v_stream.method = 'key_based' THEN
 			v_value := v_entry ->> 'replication_key_value';
 			v_type := pgpull._column_type(v_stream.relation, v_stream.replication_key);
@@ -615,7 +643,10 @@ BEGIN
 				v_detail := pg_catalog.format('table version %s was confirmed complete already', v_version);
 			ELSIF (v_entry -> 'complete') = 'true'::jsonb THEN
 				UPDATE pgpull.stream s
-				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now()
+				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now(),
+					   /* log_based: the copy is complete; the changes since are the slot's */
+					   bookmark = CASE WHEN s.method = 'log_based' AND s.bookmark IS NULL
+									   THEN pg_catalog.pg_current_wal_lsn()::text ELSE s.bookmark END
 				 WHERE s.stream_id = v_stream.stream_id;
 				v_moved := true;
 				bookmark := NULL;
@@ -665,6 +696,13 @@ BEGIN
 		detail := v_detail;
 		RETURN NEXT;
 	END LOOP;
+
+	/* log_based: the slot is confirmed up to the changes the target stored */
+	IF (v_header -> 'slot') IS NOT NULL THEN
+		SELECT * INTO stream, moved, bookmark, detail
+		  FROM pgpull._commit_slot(v_integration, v_run_id, v_reject, v_header -> 'slot');
+		RETURN NEXT;
+	END IF;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.commit_state(jsonb) IS 'advance the bookmarks named by a state value a Singer target echoed after loading (never backwards)';
@@ -813,7 +851,9 @@ BEGIN
 	   SET status = _end_stream.status,
 		   ended_at = pg_catalog.now(),
 		   rows_extracted = COALESCE(_end_stream.rows_extracted, rs.rows_extracted),
-		   error = _end_stream.error;
+		   error = _end_stream.error,
+		   copied = rs.copied OR (_end_stream.status = 'succeeded' AND v_stream.method = 'log_based'
+								  AND NOT rs.streaming);
 	UPDATE pgpull.stream s
 	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
 		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL
@@ -978,7 +1018,8 @@ AS $fn$
 		'pgpull.copy_sequence(bigint,bigint)',
 		'pgpull.take_log_stream(bigint,bigint)',
 		'pgpull.log_query(bigint,bigint,name[])',
-		'pgpull.slot_blockers(bigint)'
+		'pgpull.slot_blockers(bigint)',
+		'pgpull.slot_state_entry(bigint,pg_lsn)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -1161,6 +1202,7 @@ DECLARE
 	v_statement text;
 	v_super boolean;
 	v_createrole boolean;
+	v_log_based text;
 BEGIN
 	IF grant_script.role IS NULL THEN
 		RAISE EXCEPTION 'role must not be null'
@@ -1240,6 +1282,14 @@ BEGIN
 	FOREACH v_integration IN ARRAY grant_script.integrations LOOP
 		RETURN NEXT pg_catalog.format('SELECT pgpull.grant_integration(%L, %L)', v_integration, grant_script.role);
 	END LOOP;
+	SELECT pg_catalog.string_agg(pgpull._quoted(x.integration), ', ' ORDER BY x.integration COLLATE "C")
+	  INTO v_log_based
+	  FROM (SELECT DISTINCT l.integration FROM pgpull._log_based_streams(NULL) l
+			 WHERE l.integration = ANY (grant_script.integrations)) x;
+	IF v_log_based IS NOT NULL THEN
+		RETURN QUERY SELECT * FROM pgpull._replication_comments(
+			grant_script.role, (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = grant_script.role), v_log_based);
+	END IF;
 
 	FOR v_schema IN SELECT * FROM pgpull._schema_list(grant_script.schemas) LOOP
 		RETURN NEXT pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', v_schema.schema_name, grant_script.role);
@@ -1539,6 +1589,13 @@ BEGIN
 		RETURN NEXT;
 	END LOOP;
 
+	/* log_based streams of the integrations it may run */
+	RETURN QUERY
+	SELECT c.object_type, c.object_name, c.privilege, c.ok, c.detail, c.fix, c.kind
+	  FROM pgpull._log_based_checks(v_rolname,
+									ARRAY(SELECT DISTINCT l.integration FROM pgpull._log_based_streams(NULL) l
+										   WHERE pgpull._may_run(v_role, l.integration))) c;
+
 	/* schema pgpull, then each schema */
 	FOR v_schema IN
 		SELECT x.schema_oid, x.schema_name, x.checked
@@ -1721,6 +1778,7 @@ BEGIN
 	END LOOP;
 END
 $fn$;
+COMMENT ON FUNCTION pgpull.check_privileges(name, name[]) IS 'audit of a replication role: one row per required privilege and per hazard, with a ready fix for each one not ok';
 
 /*
  * A Singer state moves a bookmark only if pgpull wrote it: each bookmark
@@ -1825,7 +1883,12 @@ BEGIN
 	END IF;
 
 	v_pos := pgpull._position_columns(v_stream);
-	IF record_emitted.last_position IS NOT NULL THEN
+	IF v_rs.streaming THEN
+		/* changes from the slot: the position is an LSN (77_logical.sql) */
+		v_key_value := CASE WHEN record_emitted.last_position IS NOT NULL
+							THEN pgpull._lsn_of(v_stream, record_emitted.last_position)
+							ELSE COALESCE(v_rs.bookmark_after, '0/0') END;
+	ELSIF record_emitted.last_position IS NOT NULL THEN
 		v_values := pgpull._position_parse(record_emitted.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
 	END IF;
@@ -1860,6 +1923,9 @@ BEGIN
 									   ELSE '' END));
 	END IF;
 
+	IF v_rs.streaming THEN
+		RETURN pgpull._log_state_entry(v_run, v_stream, v_key_value, v_rs.rows_extracted, v_rs.copied);
+	END IF;
 	RETURN pgpull._state_entry(v_run, v_stream, v_key_value,
 							   CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
 							   record_emitted.complete, v_rs.rows_extracted);
@@ -2478,7 +2544,7 @@ DECLARE
 		'replication_key', (_state_entry.stream).replication_key,
 		'replication_key_value', _state_entry.key_value,
 		'position', _state_entry."position",
-		'version', CASE WHEN (_state_entry.stream).method = 'full_table' THEN (_state_entry.stream).table_version END,
+		'version', CASE WHEN (_state_entry.stream).method IN ('full_table', 'log_based') THEN (_state_entry.stream).table_version END,
 		'complete', _state_entry.complete,
 		'rows', _state_entry.rows);
 BEGIN
@@ -3565,7 +3631,9 @@ SELECT s.integration,
 	   s.destination_table,
 	   s.method,
 	   CASE WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL
-			THEN s.replication_key || ': ' || s.bookmark END AS bookmark,
+			THEN s.replication_key || ': ' || s.bookmark
+			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL
+			THEN 'lsn: ' || s.bookmark END AS bookmark,
 	   l.run_id AS last_run_id,
 	   COALESCE(l.ended_at, l.started_at) AS last_run_at,
 	   l.status AS last_status,
@@ -3573,6 +3641,9 @@ SELECT s.integration,
 	   COALESCE(a.rows_24h, 0)::bigint AS rows_loaded_24h,
 	   CASE WHEN d.dropped THEN 'relation dropped: untrack'
 			WHEN s.status = 'running' THEN 'running'
+			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL THEN 'stream changes from slot'
+			WHEN s.method = 'log_based' AND (s.resume_position IS NOT NULL OR r.ranges) THEN 'initial copy resumes'
+			WHEN s.method = 'log_based' THEN 'initial copy pending'
 			WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL THEN 'incremental'
 			WHEN s.method = 'key_based' AND a.succeeded_at IS NULL THEN 'first full sync pending'
 			WHEN s.method = 'key_based' AND a.last_bookmark IS NULL THEN 'full sync: no row had a key yet'
@@ -3582,7 +3653,7 @@ SELECT s.integration,
 			WHEN s.status = 'pending' THEN 'full sync pending after reset'
 			ELSE 'full sync' END AS next_action,
 	   NOT d.dropped
-	   AND CASE WHEN s.method = 'key_based' THEN s.bookmark IS NULL
+	   AND CASE WHEN s.method IN ('key_based', 'log_based') THEN s.bookmark IS NULL
 				ELSE s.resume_position IS NOT NULL OR r.ranges OR a.succeeded_at IS NULL
 					 OR s.status = 'pending' END AS historical_pending,
 	   d.dropped AS relation_dropped
@@ -3675,6 +3746,7 @@ CREATE FUNCTION pgpull.status_attention(integration text DEFAULT NULL)
 RETURNS TABLE (kind text, subject text, message text, fix text, attention boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $fn$
 DECLARE
 	v_integrations text[];
@@ -3682,6 +3754,8 @@ DECLARE
 	v_grantee record;
 	v_schemas name[];
 	v_row record;
+	v_slot record;
+	v_role pg_catalog.oid := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER);
 	v_owner boolean := pg_catalog.pg_has_role(SESSION_USER,
 		(SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'pgpull'), 'MEMBER');
 BEGIN
@@ -3743,7 +3817,8 @@ BEGIN
 				   AND (c.object_type <> 'integration' OR c.object_name = ANY (v_grantee.integrations)))
 			SELECT f.*
 			  FROM failed f
-			 WHERE NOT (f.object_type = 'column'
+			 WHERE f.object_type NOT IN ('setting', 'publication')
+			   AND NOT (f.object_type = 'column'
 						AND EXISTS (SELECT FROM failed t
 									 WHERE t.object_type <> 'column' AND t.privilege = 'SELECT'
 									   AND pg_catalog.starts_with(f.object_name, t.object_name || '.')))
@@ -3754,6 +3829,55 @@ BEGIN
 			fix := v_row.fix;
 			RETURN NEXT;
 		END LOOP;
+	END LOOP;
+
+	/* log_based streams: wal_level and the publications, once per integration */
+	FOR v_row IN
+		SELECT * FROM pgpull._log_based_checks(NULL, v_integrations) c WHERE NOT c.ok
+	LOOP
+		kind := 'log_based';
+		subject := CASE WHEN v_row.object_type = 'setting' THEN v_row.object_name
+						ELSE pg_catalog.format('%s on %s %s', v_row.privilege, v_row.object_type, v_row.object_name) END;
+		message := v_row.detail;
+		fix := v_row.fix;
+		attention := v_row.kind = 'required';
+		RETURN NEXT;
+	END LOOP;
+
+	/* the replication slots */
+	kind := 'slot';
+	attention := true;
+	FOR v_slot IN
+		SELECT x.integration, x.slot_name, r.wal_status, r.retained_wal,
+			   EXISTS (SELECT FROM pgpull.stream s WHERE s.integration = x.integration AND s.method = 'log_based') AS log_based,
+			   r.slot_name IS NOT NULL AS present,
+			   EXISTS (SELECT FROM pgpull.integration_slot l WHERE l.integration = x.integration) AS made
+		  FROM pgpull._slot_integrations() x
+		  LEFT JOIN pgpull.slot_status() r ON r.integration = x.integration
+		 WHERE x.integration = ANY (v_integrations)
+			OR status_attention.integration IS NULL AND pgpull._may_run(v_role, x.integration)
+		 ORDER BY x.integration COLLATE "C"
+	LOOP
+		subject := pg_catalog.format('replication slot %s (integration %s)', pgpull._quoted(v_slot.slot_name),
+									 pgpull._quoted(v_slot.integration));
+		fix := NULL;
+		IF v_slot.present AND NOT v_slot.log_based THEN
+			message := pg_catalog.format('the integration has no log_based stream left: the next run drops the slot, which retains %s of write-ahead log until then',
+										 pg_catalog.pg_size_pretty(v_slot.retained_wal));
+			fix := 'pgpull sync --integration='
+				|| CASE WHEN v_slot.integration ~ '^[A-Za-z0-9_.-]+$' THEN v_slot.integration
+						ELSE '''' || pg_catalog.replace(v_slot.integration, '''', '''\''''') || '''' END;
+		ELSIF v_slot.wal_status = 'lost' THEN
+			message := 'the slot was invalidated: the write-ahead log it needed was removed (max_slot_wal_keep_size), so the next run copies the integration''s log_based streams again in full';
+		ELSIF v_slot.wal_status = 'unreserved' THEN
+			message := pg_catalog.format('the slot retains %s of write-ahead log, past max_slot_wal_keep_size (%s): it is invalidated at the next checkpoint unless a run catches up first, and its log_based streams are then copied again in full',
+										 pg_catalog.pg_size_pretty(v_slot.retained_wal), pg_catalog.current_setting('max_slot_wal_keep_size'));
+		ELSIF NOT v_slot.present AND v_slot.made AND v_slot.log_based THEN
+			message := 'the slot the puller made no longer exists: the next run makes a new one and copies the integration''s log_based streams again in full';
+		ELSE
+			CONTINUE;
+		END IF;
+		RETURN NEXT;
 	END LOOP;
 
 	RETURN QUERY SELECT * FROM pgpull.status_standby(status_attention.integration);
@@ -4159,6 +4283,8 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
 	v_name text;
+	v_integration text;
+	v_method text;
 BEGIN
 	IF untrack_stream.stream_id IS NULL THEN
 		RAISE EXCEPTION 'stream_id must not be null'
@@ -4166,12 +4292,15 @@ BEGIN
 				  HINT = 'Pass a stream_id of pgpull.streams.';
 	END IF;
 	DELETE FROM pgpull.stream s WHERE s.stream_id = untrack_stream.stream_id
-	RETURNING s.relation_name INTO v_name;
+	RETURNING s.relation_name, s.integration, s.method INTO v_name, v_integration, v_method;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'stream % does not exist', untrack_stream.stream_id
 			USING ERRCODE = 'P0002',
 				  DETAIL = 'No tracked stream has this stream_id.',
 				  HINT = 'SELECT stream_id, integration, relation_name FROM pgpull.streams; lists the streams.';
+	END IF;
+	IF v_method = 'log_based' THEN
+		PERFORM pgpull._log_based_left(v_integration);
 	END IF;
 	RETURN v_name;
 END
@@ -4443,11 +4572,19 @@ BEGIN
 		note := pgpull._relation_missing(v_stream);
 		IF note IS NULL THEN
 			relation_name := pgpull._relation_label(v_stream.relation);
-			IF (v_stream.method = 'full_table' AND v_stream.resume_position IS NULL)
+			IF (v_stream.method IN ('full_table', 'log_based') AND v_stream.resume_position IS NULL
+				AND (v_stream.method = 'full_table' OR v_stream.bookmark IS NULL))
 			   OR (v_stream.method = 'key_based' AND v_stream.bookmark IS NULL) THEN
 				estimated_rows := pgpull._estimated_rows(v_stream.relation);
 			END IF;
-			IF plan.queries THEN
+			IF v_stream.method = 'log_based' AND v_stream.bookmark IS NOT NULL THEN
+				/* no copy to make: the run streams its changes */
+				chunked := false;
+				IF plan.queries THEN
+					note := pg_catalog.format('its changes stream from replication slot %s after %s; there is no copy to make',
+											  pgpull.slot_name(v_stream.integration), v_stream.bookmark);
+				END IF;
+			ELSIF plan.queries THEN
 				BEGIN
 					v_select := pgpull._extraction_select(v_stream, pgpull._stream_columns(v_stream.stream_id),
 														  v_stream.bookmark IS NULL, NULL, plan.chunk_rows, NULL,
@@ -4548,7 +4685,9 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION pgpull.publication_name(text) IS 'the name of the publication of an integration''s log_based streams';
 REVOKE ALL ON pgpull.integration_slot FROM PUBLIC;
-ALTER TABLE pgpull.run_streams ADD COLUMN streaming boolean NOT NULL DEFAULT false;
+ALTER TABLE pgpull.run_streams ADD COLUMN streaming boolean NOT NULL DEFAULT false,
+	ADD COLUMN copied boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN pgpull.run_streams.copied IS 'log_based: the run copied the relation to its end (a Singer target confirms it with the stream''s changes)';
 COMMENT ON COLUMN pgpull.run_streams.streaming IS 'log_based: the run sends the stream''s changes from the replication slot (after its copy, if it made one)';
 
 CREATE FUNCTION pgpull._slot_lock_class()
@@ -4881,7 +5020,7 @@ BEGIN
 				 ELSE pg_catalog.format('stream taken: changes from replication slot %s after %s', v_slot, v_stream.bookmark) END);
 	RETURN QUERY
 	SELECT true, pgpull._log_schema(pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id))),
-		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version,
+		   v_stream.key_columns::text[], '{}'::text[], false, NULL::bigint,
 		   v_stream.relation::pg_catalog.oid;
 END
 $fn$;
@@ -4893,26 +5032,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	v_lsn pg_catalog.pg_lsn;
+	v_lsn text := pgpull._lsn_of(_advance_lsn.stream, _advance_lsn."position");
 BEGIN
-	BEGIN
-		v_lsn := (_advance_lsn."position"::pg_catalog.jsonb ->> 0)::pg_catalog.pg_lsn;
-	EXCEPTION WHEN OTHERS THEN
-		v_lsn := NULL;
-	END;
-	IF v_lsn IS NULL THEN
-		RAISE EXCEPTION 'position % of stream "%" is not an LSN', _advance_lsn."position",
-			(_advance_lsn.stream).destination_table
-			USING ERRCODE = '22023',
-				  DETAIL = 'Changes from the replication slot are reported at the end of their transaction.',
-				  HINT = 'Pass a JSON array of one LSN, such as ["0/16B3748"].';
-	END IF;
 	IF (_advance_lsn.stream).bookmark IS NOT NULL THEN
 		UPDATE pgpull.stream s
-		   SET bookmark = GREATEST(s.bookmark::pg_catalog.pg_lsn, v_lsn)::text, updated_at = pg_catalog.now()
+		   SET bookmark = GREATEST(s.bookmark::pg_catalog.pg_lsn, v_lsn::pg_catalog.pg_lsn)::text,
+			   updated_at = pg_catalog.now()
 		 WHERE s.stream_id = (_advance_lsn.stream).stream_id;
 	END IF;
-	RETURN v_lsn::text;
+	RETURN v_lsn;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._advance_lsn(pgpull.stream, text) IS 'internal: move a log_based stream''s bookmark to the LSN its changes were accepted to';
@@ -5026,6 +5154,112 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.slot_blockers(bigint) IS 'the open transactions a replication slot being made waits for, for a message';
+
+CREATE FUNCTION pgpull._lsn_of(stream pgpull.stream, "position" text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_lsn pg_catalog.pg_lsn;
+BEGIN
+	BEGIN
+		v_lsn := (_lsn_of."position"::pg_catalog.jsonb ->> 0)::pg_catalog.pg_lsn;
+	EXCEPTION WHEN OTHERS THEN
+		v_lsn := NULL;
+	END;
+	IF v_lsn IS NULL THEN
+		RAISE EXCEPTION 'position % of stream "%" is not an LSN', COALESCE(_lsn_of."position", 'NULL'),
+			(_lsn_of.stream).destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'Changes from the replication slot are reported at the end of their transaction.',
+				  HINT = 'Pass a JSON array of one LSN, such as ["0/16B3748"].';
+	END IF;
+	RETURN v_lsn::text;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._lsn_of(pgpull.stream, text) IS 'internal: the LSN of a position of a log_based stream''s changes, or an error';
+
+CREATE FUNCTION pgpull._log_state_entry(run pgpull.runs, stream pgpull.stream, lsn text, rows bigint,
+										copied boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_entry jsonb := pg_catalog.jsonb_build_object(
+		'stream_id', (_log_state_entry.stream).stream_id,
+		'relation', (_log_state_entry.stream).relation_name,
+		'method', 'log_based',
+		'replication_key', NULL,
+		'lsn', _log_state_entry.lsn,
+		'rows', _log_state_entry.rows);
+BEGIN
+	/* a copy of this run the target has not confirmed yet goes with the changes */
+	IF _log_state_entry.copied AND (_log_state_entry.stream).bookmark IS NULL THEN
+		v_entry := v_entry || pg_catalog.jsonb_build_object('version', (_log_state_entry.stream).table_version,
+															'complete', true);
+	END IF;
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac((_log_state_entry.run).integration,
+																			  (_log_state_entry.run).run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean) IS 'internal: a log_based stream''s entry for a STATE message after its changes, with its MAC';
+
+CREATE FUNCTION pgpull.slot_state_entry(run_id bigint, lsn pg_catalog.pg_lsn)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._singer_run(slot_state_entry.run_id, true);
+	v_slot name := pgpull._require_slot(v_run);
+	v_entry jsonb;
+BEGIN
+	IF slot_state_entry.lsn IS NULL THEN
+		RAISE EXCEPTION 'lsn must not be null'
+			USING ERRCODE = '22004';
+	END IF;
+	v_entry := pg_catalog.jsonb_build_object('slot', v_slot,
+											 'publication', pgpull.publication_name(v_run.integration),
+											 'lsn', slot_state_entry.lsn::text);
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn) IS 'the replication slot''s entry of a Singer STATE message after a window of changes';
+
+CREATE FUNCTION pgpull._commit_slot(integration text, run_id bigint, reject text, entry jsonb,
+									OUT stream text, OUT moved boolean, OUT bookmark text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	stream := entry ->> 'slot';
+	moved := false;
+	detail := COALESCE(_commit_slot.reject,
+		CASE WHEN pg_catalog.jsonb_typeof(_commit_slot.entry) <> 'object'
+				  OR (_commit_slot.entry ->> 'mac') IS DISTINCT FROM pgpull._entry_mac(_commit_slot.integration, _commit_slot.run_id, _commit_slot.entry)
+			 THEN 'rejected: its MAC does not verify: pgpull did not write this slot entry for this run, or it was changed' END);
+	IF detail IS NOT NULL THEN
+		RETURN;
+	END IF;
+	IF stream IS DISTINCT FROM pgpull.slot_name(_commit_slot.integration) THEN
+		detail := pg_catalog.format('replication slot %s is not the integration''s slot in this database', stream);
+		RETURN;
+	END IF;
+	bookmark := (_commit_slot.entry ->> 'lsn')::pg_catalog.pg_lsn::text;
+	UPDATE pgpull.integration_slot i
+	   SET confirmed_lsn = GREATEST(i.confirmed_lsn, bookmark::pg_catalog.pg_lsn), confirmed_at = pg_catalog.now()
+	 WHERE i.integration = _commit_slot.integration;
+	moved := true;
+	detail := pg_catalog.format('replication slot: the changes up to %s are stored: confirm the slot to it', bookmark);
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (_commit_slot.run_id, NULL, 'INFO',
+			pg_catalog.format('the Singer target confirmed the changes of replication slot %s up to %s', stream, bookmark));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._commit_slot(text, bigint, text, jsonb) IS 'internal: commit_state of a state''s replication slot entry';
 REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull._reset_log_streams(pgpull.runs, text),
 	pgpull._require_slot(pgpull.runs),
@@ -5037,7 +5271,11 @@ REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull.copy_sequence(bigint, bigint),
 	pgpull.take_log_stream(bigint, bigint),
 	pgpull.log_query(bigint, bigint, name[]),
-	pgpull.slot_blockers(bigint)
+	pgpull.slot_blockers(bigint),
+	pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn),
+	pgpull._lsn_of(pgpull.stream, text),
+	pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean),
+	pgpull._commit_slot(text, bigint, text, jsonb)
 	FROM PUBLIC;
 DO $update$
 DECLARE
@@ -5053,9 +5291,605 @@ BEGIN
 		FOREACH v_function IN ARRAY ARRAY['pgpull.slot_plan(bigint)', 'pgpull.slot_created(bigint,pg_lsn)',
 										  'pgpull.slot_dropped(bigint)', 'pgpull.slot_confirmed(bigint,pg_lsn)',
 										  'pgpull.copy_sequence(bigint,bigint)', 'pgpull.take_log_stream(bigint,bigint)',
-										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)'] LOOP
+										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)',
+										  'pgpull.slot_state_entry(bigint,pg_lsn)'] LOOP
 			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_role);
 		END LOOP;
 	END LOOP;
 END
 $update$;
+
+
+/*
+ * Log-based replication, the DBA's side (62_logical_admin.sql):
+ * publication_script, check_primary and slot_status; the REPLICATION
+ * attribute in grant_script and check_privileges, wal_level, publications
+ * and slots in check_privileges and status_attention; the next action of
+ * log_based streams in stream_status; NOTICEs of untrack and reset.
+ */
+
+CREATE FUNCTION pgpull._log_based_streams(integration text)
+RETURNS TABLE (integration text, stream_id bigint, relation pg_catalog.oid, relation_name text, dropped boolean)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT s.integration, s.stream_id, s.relation::pg_catalog.oid, s.relation_name,
+		   NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+	  FROM pgpull.stream s
+	 WHERE s.method = 'log_based'
+	   AND (_log_based_streams.integration IS NULL OR s.integration = _log_based_streams.integration)
+	 ORDER BY s.integration COLLATE "C", s.relation_name COLLATE "C", s.stream_id;
+$fn$;
+COMMENT ON FUNCTION pgpull._log_based_streams(text) IS 'internal: the log_based streams of an integration (NULL: of all), and whether their relation still exists';
+
+CREATE FUNCTION pgpull._slot_integrations()
+RETURNS TABLE (integration text, slot_name name)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	RETURN QUERY
+	SELECT x.integration, pgpull.slot_name(x.integration)
+	  FROM (SELECT i AS integration FROM pgpull._integrations() i
+			UNION
+			SELECT l.integration FROM pgpull.integration_slot l) x
+	 ORDER BY x.integration COLLATE "C";
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._slot_integrations() IS 'internal: the integrations that may have a replication slot in this database, with its name';
+
+CREATE FUNCTION pgpull._has_replication(role pg_catalog.oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT COALESCE((SELECT r.rolsuper OR r.rolreplication FROM pg_catalog.pg_roles r WHERE r.oid = _has_replication.role), false)
+		OR EXISTS (SELECT FROM pg_catalog.pg_roles g
+					WHERE g.rolname = 'rds_replication'
+					  AND pg_catalog.pg_has_role(_has_replication.role, g.oid, 'MEMBER'));
+$fn$;
+COMMENT ON FUNCTION pgpull._has_replication(pg_catalog.oid) IS 'internal: whether a role may open replication connections (superuser, REPLICATION, or rds_replication)';
+
+CREATE FUNCTION pgpull._replication_comments(role name, role_oid pg_catalog.oid, integrations text)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF _replication_comments.role_oid IS NOT NULL AND pgpull._has_replication(_replication_comments.role_oid) THEN
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'log_based streams of integration %s are read over a replication connection: role %s may open one (superuser, REPLICATION or rds_replication)',
+			_replication_comments.integrations, pgpull._quoted(_replication_comments.role)));
+	ELSE
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'log_based streams of integration %s are read over a replication connection, which takes the REPLICATION attribute; on PostgreSQL 15 only a superuser can give it: as a superuser, run: ALTER ROLE %I REPLICATION;',
+			_replication_comments.integrations, _replication_comments.role));
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'on RDS and Aurora, instead: GRANT rds_replication TO %I; with rds.logical_replication = 1 in the DB parameter group (the DB cluster parameter group on Aurora), which takes a reboot',
+			_replication_comments.role));
+	END IF;
+	RETURN NEXT pgpull._comment(
+		'the replication connection (replication=database) logs in as the role, with LOGIN, and pg_hba.conf matches it with the lines for the database, as its other connections: the "replication" keyword is for physical replication only, so no line is needed for it');
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._replication_comments(name, pg_catalog.oid, text) IS 'internal: grant_script''s comment rows on the REPLICATION attribute log_based streams need';
+
+CREATE FUNCTION pgpull._publication_state(integration text,
+										  OUT publication name, OUT pub_exists boolean, OUT pub_owner name,
+										  OUT all_tables boolean, OUT has_schemas boolean,
+										  OUT publishes_all boolean, OUT via_root boolean,
+										  OUT live text[], OUT missing text[], OUT extra text[], OUT filtered text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_oid pg_catalog.oid;
+BEGIN
+	publication := pgpull.publication_name(_publication_state.integration);
+	SELECT p.oid, r.rolname, p.puballtables,
+		   p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate, p.pubviaroot
+	  INTO v_oid, pub_owner, all_tables, publishes_all, via_root
+	  FROM pg_catalog.pg_publication p
+	  JOIN pg_catalog.pg_roles r ON r.oid = p.pubowner
+	 WHERE p.pubname = publication;
+	pub_exists := v_oid IS NOT NULL;
+	has_schemas := pub_exists
+		AND EXISTS (SELECT FROM pg_catalog.pg_publication_namespace pn WHERE pn.pnpubid = v_oid);
+
+	SELECT COALESCE(pg_catalog.array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname)
+										 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"), '{}'),
+		   COALESCE(pg_catalog.array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname)
+										 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C")
+					FILTER (WHERE NOT (pub_exists
+				AND (all_tables
+					 OR EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr
+								 WHERE pr.prpubid = v_oid AND pr.prrelid = l.relation)
+					 OR EXISTS (SELECT FROM pg_catalog.pg_publication_namespace pn
+								 WHERE pn.pnpubid = v_oid AND pn.pnnspid = c.relnamespace)))), '{}')
+	  INTO live, missing
+	  FROM pgpull._log_based_streams(_publication_state.integration) l
+	  JOIN pg_catalog.pg_class c ON c.oid = l.relation
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE NOT l.dropped;
+
+	/* the tables listed in it that no log_based stream of the integration tracks */
+	SELECT COALESCE(pg_catalog.array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname)
+										 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"), '{}')
+	  INTO extra
+	  FROM pg_catalog.pg_publication_rel pr
+	  JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE pr.prpubid = v_oid
+	   AND pr.prrelid NOT IN (SELECT l.relation FROM pgpull._log_based_streams(_publication_state.integration) l
+							  WHERE NOT l.dropped);
+
+	SELECT COALESCE(pg_catalog.array_agg(pg_catalog.format('%I.%I', n.nspname, c.relname)
+										 ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"), '{}')
+	  INTO filtered
+	  FROM pg_catalog.pg_publication_rel pr
+	  JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE pr.prpubid = v_oid
+	   AND (pr.prqual IS NOT NULL OR pr.prattrs IS NOT NULL);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._publication_state(text) IS 'internal: the publication of an integration against its log_based streams: missing, extra and filtered tables, options';
+
+CREATE FUNCTION pgpull._log_based_checks(role name, integrations text[])
+RETURNS TABLE (object_type text, object_name text, privilege text, ok boolean,
+			   detail text, fix text, kind text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+DECLARE
+	v_role pg_catalog.oid;
+	v_integrations text[];
+	v_list text;
+	v_pub record;
+BEGIN
+	SELECT pg_catalog.array_agg(x.integration ORDER BY x.integration COLLATE "C") INTO v_integrations
+	  FROM (SELECT DISTINCT l.integration FROM pgpull._log_based_streams(NULL) l
+			 WHERE l.integration = ANY (_log_based_checks.integrations)) x;
+	IF v_integrations IS NULL THEN
+		RETURN;
+	END IF;
+	v_list := (SELECT pg_catalog.string_agg(pgpull._quoted(i), ', ') FROM pg_catalog.unnest(v_integrations) i);
+
+	kind := 'required';
+	IF _log_based_checks.role IS NOT NULL THEN
+		v_role := pgpull._role_oid(_log_based_checks.role);
+		object_type := 'role';
+		object_name := pg_catalog.quote_ident(_log_based_checks.role);
+		privilege := 'REPLICATION';
+		ok := pgpull._has_replication(v_role);
+		SELECT CASE WHEN r.rolsuper THEN 'held as superuser'
+					WHEN r.rolreplication THEN 'the role has the REPLICATION attribute'
+					WHEN ok THEN pg_catalog.format('held through membership in role %s', pgpull._quoted('rds_replication'))
+					ELSE pg_catalog.format('log_based streams of integration %s are read over a replication connection, which takes the REPLICATION attribute: only a superuser can give it; on RDS and Aurora, GRANT rds_replication TO %I instead, with rds.logical_replication = 1',
+										   v_list, _log_based_checks.role) END
+		  INTO detail
+		  FROM pg_catalog.pg_roles r WHERE r.oid = v_role;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER ROLE %I REPLICATION', _log_based_checks.role) END;
+		RETURN NEXT;
+	END IF;
+
+	object_type := 'setting';
+	object_name := 'wal_level';
+	privilege := 'logical';
+	ok := pg_catalog.current_setting('wal_level') = 'logical';
+	detail := CASE WHEN ok THEN 'the write-ahead log can be decoded'
+				   ELSE pg_catalog.format('wal_level is %s: the write-ahead log cannot be decoded, so log_based streams of integration %s cannot be read; the setting takes effect after a restart (on RDS and Aurora: rds.logical_replication = 1)',
+										  pg_catalog.current_setting('wal_level'), v_list) END;
+	fix := CASE WHEN NOT ok THEN 'ALTER SYSTEM SET wal_level = logical; -- then restart the server' END;
+	RETURN NEXT;
+
+	object_type := 'publication';
+	FOR v_pub IN
+		SELECT i AS integration, p.* FROM pg_catalog.unnest(v_integrations) WITH ORDINALITY AS u(i, o)
+		 CROSS JOIN LATERAL pgpull._publication_state(u.i) p
+		 ORDER BY u.o
+	LOOP
+		object_name := pg_catalog.quote_ident(v_pub.publication);
+		kind := 'required';
+		privilege := 'PUBLISH';
+		ok := v_pub.pub_exists AND pg_catalog.cardinality(v_pub.missing) = 0
+			AND pg_catalog.cardinality(v_pub.filtered) = 0 AND v_pub.publishes_all AND v_pub.via_root;
+		detail := CASE WHEN NOT v_pub.pub_exists
+					   THEN pg_catalog.format('the publication of integration %s does not exist: its log_based streams fail', pgpull._quoted(v_pub.integration))
+					   WHEN ok THEN pg_catalog.format('the publication covers every log_based stream of integration %s', pgpull._quoted(v_pub.integration))
+					   ELSE pg_catalog.array_to_string(ARRAY[
+							CASE WHEN pg_catalog.cardinality(v_pub.missing) > 0
+								 THEN pg_catalog.format('the publication misses log_based streams of integration %s, which fail: %s',
+														pgpull._quoted(v_pub.integration), pg_catalog.array_to_string(v_pub.missing, ', ')) END,
+							CASE WHEN pg_catalog.cardinality(v_pub.filtered) > 0
+								 THEN 'a row filter or column list hides changes of ' || pg_catalog.array_to_string(v_pub.filtered, ', ') END,
+							CASE WHEN NOT v_pub.publishes_all
+								 THEN 'the publication does not publish every kind of change (insert, update, delete, truncate)' END,
+							CASE WHEN NOT v_pub.via_root
+								 THEN 'publish_via_partition_root is off: the changes of a partitioned table come under its partitions'' names' END],
+							'; ') END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('SELECT * FROM pgpull.publication_script(%L) \gexec', v_pub.integration) END;
+		RETURN NEXT;
+
+		kind := 'hazard';
+		privilege := 'PUBLISH OTHER TABLES';
+		ok := NOT v_pub.pub_exists
+			OR NOT (v_pub.all_tables OR v_pub.has_schemas OR pg_catalog.cardinality(v_pub.extra) > 0);
+		detail := CASE WHEN ok THEN 'the publication publishes no table but those of log_based streams'
+					   WHEN v_pub.all_tables OR v_pub.has_schemas
+					   THEN 'the publication publishes every table' || CASE WHEN v_pub.all_tables THEN '' ELSE ' of some schemas' END
+							|| ': the changes of tables no log_based stream tracks are decoded and sent for nothing'
+					   ELSE 'the publication publishes tables no log_based stream tracks, whose changes are decoded and sent for nothing: '
+							|| pg_catalog.array_to_string(v_pub.extra, ', ') END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('SELECT * FROM pgpull.publication_script(%L) \gexec', v_pub.integration) END;
+		RETURN NEXT;
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_based_checks(name, text[]) IS 'internal: check_privileges'' rows for log_based streams: REPLICATION, wal_level, each publication';
+
+CREATE FUNCTION pgpull.publication_script(integration text DEFAULT 'default')
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_state record;
+	v_stream record;
+	v_any boolean;
+	v_live text[];
+	v_slot name;
+	v_slot_exists boolean;
+	v_options constant text := 'publish = ''insert, update, delete, truncate'', publish_via_partition_root = true';
+BEGIN
+	IF publication_script.integration IS NULL THEN
+		RAISE EXCEPTION 'integration must not be null'
+			USING ERRCODE = '22004',
+				  HINT = 'Name the integration whose log_based streams the publication covers, such as ''default''.';
+	END IF;
+	SELECT * INTO v_state FROM pgpull._publication_state(publication_script.integration);
+	v_slot := pgpull.slot_name(publication_script.integration);
+	v_slot_exists := EXISTS (SELECT FROM pg_catalog.pg_replication_slots r WHERE r.slot_name = v_slot);
+	v_any := EXISTS (SELECT FROM pgpull._log_based_streams(publication_script.integration));
+	v_live := v_state.live;
+
+	RETURN NEXT pgpull._comment(pg_catalog.format(
+		'run as a role that owns the tables (or a superuser): publishing a table takes its ownership, creating the publication CREATE on database %s, and changing it ownership of publication %s',
+		pgpull._quoted(pg_catalog.current_database()), pgpull._quoted(v_state.publication)));
+	IF v_state.pub_exists AND NOT pg_catalog.pg_has_role(CURRENT_USER, v_state.pub_owner, 'MEMBER') THEN
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'publication %s belongs to role %s, and the current role %s is not a member of it: run the script as %s or a superuser',
+			pgpull._quoted(v_state.publication), pgpull._quoted(v_state.pub_owner),
+			pgpull._quoted(CURRENT_USER), pgpull._quoted(v_state.pub_owner)));
+	END IF;
+	FOR v_stream IN SELECT * FROM pgpull._log_based_streams(publication_script.integration) l WHERE l.dropped LOOP
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'relation %s of stream %s no longer exists: skipped; untrack it with SELECT pgpull.untrack_stream(%s)',
+			pgpull._quoted(v_stream.relation_name), v_stream.stream_id, v_stream.stream_id));
+	END LOOP;
+
+	IF NOT v_any THEN
+		IF NOT v_state.pub_exists THEN
+			RETURN NEXT pgpull._comment(pg_catalog.format(
+				'nothing to do: integration %s has no log_based stream and publication %s does not exist',
+				pgpull._quoted(publication_script.integration), pgpull._quoted(v_state.publication)));
+		ELSIF v_slot_exists THEN
+			RETURN NEXT pgpull._comment(pg_catalog.format(
+				'integration %s has no log_based stream left, but its replication slot %s still exists: the next pgpull sync of the integration drops it; run this script again after it to drop publication %s (a slot that decodes a change made after the publication was dropped fails)',
+				pgpull._quoted(publication_script.integration), pgpull._quoted(v_slot),
+				pgpull._quoted(v_state.publication)));
+		ELSE
+			RETURN NEXT pg_catalog.format('DROP PUBLICATION %I', v_state.publication);
+		END IF;
+		RETURN;
+	END IF;
+
+	IF NOT v_state.pub_exists THEN
+		IF v_slot_exists THEN
+			RETURN NEXT pgpull._comment(pg_catalog.format(
+				'replication slot %s exists but publication %s does not: if it was dropped after the slot was made, the slot fails on the first change it decodes past the drop, and creating the publication again does not mend that',
+				pgpull._quoted(v_slot), pgpull._quoted(v_state.publication)));
+		END IF;
+		IF pg_catalog.cardinality(v_live) = 0 THEN
+			RETURN NEXT pgpull._comment(pg_catalog.format(
+				'nothing to do: no relation of a log_based stream of integration %s exists',
+				pgpull._quoted(publication_script.integration)));
+		ELSE
+			RETURN NEXT pg_catalog.format('CREATE PUBLICATION %I FOR TABLE %s WITH (%s)', v_state.publication,
+										  pg_catalog.array_to_string(v_live, ', '), v_options);
+		END IF;
+		RETURN;
+	END IF;
+
+	IF v_state.all_tables THEN
+		IF v_slot_exists THEN
+			RETURN NEXT pgpull._comment(pg_catalog.format(
+				'publication %s publishes all tables and cannot be narrowed to a list, and replication slot %s reads it: it publishes the log_based streams, and every other table too',
+				pgpull._quoted(v_state.publication), pgpull._quoted(v_slot)));
+		ELSE
+			RETURN NEXT pgpull._comment(pg_catalog.format(
+				'publication %s publishes all tables and cannot be narrowed to a list: the next statements drop it and create it again',
+				pgpull._quoted(v_state.publication)));
+			RETURN NEXT pg_catalog.format('DROP PUBLICATION %I', v_state.publication);
+			IF pg_catalog.cardinality(v_live) > 0 THEN
+				RETURN NEXT pg_catalog.format('CREATE PUBLICATION %I FOR TABLE %s WITH (%s)', v_state.publication,
+											  pg_catalog.array_to_string(v_live, ', '), v_options);
+			END IF;
+		END IF;
+		RETURN;
+	END IF;
+
+	IF pg_catalog.cardinality(v_state.missing) > 0 OR pg_catalog.cardinality(v_state.extra) > 0
+	   OR pg_catalog.cardinality(v_state.filtered) > 0 OR v_state.has_schemas THEN
+		IF pg_catalog.cardinality(v_live) > 0 THEN
+			RETURN NEXT pg_catalog.format('ALTER PUBLICATION %I SET TABLE %s', v_state.publication,
+										  pg_catalog.array_to_string(v_live, ', '));
+		ELSIF pg_catalog.cardinality(v_state.extra) > 0 THEN
+			/* no relation left to publish, and SET TABLE takes at least one */
+			RETURN NEXT pg_catalog.format('ALTER PUBLICATION %I DROP TABLE %s', v_state.publication,
+										  pg_catalog.array_to_string(v_state.extra, ', '));
+		END IF;
+	END IF;
+	IF NOT v_state.publishes_all OR NOT v_state.via_root THEN
+		RETURN NEXT pg_catalog.format('ALTER PUBLICATION %I SET (%s)', v_state.publication, v_options);
+	END IF;
+	IF pg_catalog.cardinality(v_state.missing) = 0 AND pg_catalog.cardinality(v_state.extra) = 0
+	   AND pg_catalog.cardinality(v_state.filtered) = 0 AND NOT v_state.has_schemas
+	   AND v_state.publishes_all AND v_state.via_root THEN
+		RETURN NEXT pgpull._comment(pg_catalog.format(
+			'nothing to do: publication %s covers exactly the log_based streams of integration %s',
+			pgpull._quoted(v_state.publication), pgpull._quoted(publication_script.integration)));
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.publication_script(text) IS 'statements (one per row, for \gexec) that create, update or drop the publication of an integration so it covers exactly its log_based streams';
+
+CREATE FUNCTION pgpull.check_primary()
+RETURNS TABLE (setting text, value text, recommended text, ok boolean, detail text, fix text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+DECLARE
+	v_standby boolean := pg_catalog.pg_is_in_recovery();
+	v_na constant text := 'the server is a standby: the checks are for the primary, where log-based streams are read (a PostgreSQL 15 standby cannot decode the write-ahead log)';
+	v_integrations integer;
+	v_without_slot integer;
+	v_idle integer;
+	v_capacity record;
+	v_max integer;
+	v_ms bigint;
+BEGIN
+	SELECT pg_catalog.count(DISTINCT l.integration),
+		   pg_catalog.count(DISTINCT l.integration)
+			   FILTER (WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots r
+										  WHERE r.slot_name = pgpull.slot_name(l.integration))),
+		   pg_catalog.count(DISTINCT l.integration)
+			   FILTER (WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots r
+										  WHERE r.slot_name = pgpull.slot_name(l.integration) AND r.active))
+	  INTO v_integrations, v_without_slot, v_idle
+	  FROM pgpull._log_based_streams(NULL) l;
+
+	setting := 'in_recovery';
+	value := v_standby::text;
+	recommended := 'false';
+	ok := true;
+	detail := CASE WHEN v_standby THEN v_na
+				   ELSE 'the server is a primary: log-based streams read its write-ahead log' END;
+	fix := NULL;
+	RETURN NEXT;
+
+	setting := 'wal_level';
+	value := pg_catalog.current_setting('wal_level');
+	recommended := 'logical';
+	ok := v_standby OR value = 'logical';
+	detail := CASE WHEN v_standby THEN v_na
+				   WHEN ok THEN 'the write-ahead log can be decoded: log-based streams can be read'
+				   ELSE pg_catalog.format('the write-ahead log cannot be decoded, so log-based streams cannot be read (integrations with some: %s); the setting takes effect after a restart',
+										  v_integrations) END;
+	fix := CASE WHEN NOT ok THEN 'ALTER SYSTEM SET wal_level = logical; -- then restart the server' END;
+	RETURN NEXT;
+
+	FOR v_capacity IN
+		SELECT * FROM (VALUES
+			('max_replication_slots', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_replication_slots)::integer,
+			 v_without_slot, 'slots in use', 'integrations with log_based streams and no slot yet, one each to make'),
+			('max_wal_senders', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_replication)::integer,
+			 v_idle, 'replication connections open', 'integrations with log_based streams not streaming now, whose runs open one each'))
+			AS c(name, used, needed, used_label, needed_label)
+	LOOP
+		setting := v_capacity.name;
+		v_max := pg_catalog.current_setting(v_capacity.name)::integer;
+		value := v_max::text;
+		recommended := pg_catalog.format('at least %s', v_capacity.used + v_capacity.needed);
+		ok := v_standby OR v_max - v_capacity.used >= v_capacity.needed;
+		detail := CASE WHEN v_standby THEN v_na
+					   ELSE pg_catalog.format('%s: %s; %s: %s', v_capacity.used_label, v_capacity.used,
+											  v_capacity.needed_label, v_capacity.needed)
+							|| CASE WHEN ok THEN pg_catalog.format('; free after them: %s', v_max - v_capacity.used - v_capacity.needed)
+									ELSE '; a run that finds none free fails; the setting takes effect after a restart' END END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER SYSTEM SET %I = %s; -- then restart the server',
+													   v_capacity.name, v_capacity.used + v_capacity.needed + 2) END;
+		RETURN NEXT;
+	END LOOP;
+
+	setting := 'max_slot_wal_keep_size';
+	value := pg_catalog.current_setting('max_slot_wal_keep_size');
+	recommended := 'a finite size, such as 50GB';
+	ok := v_standby OR value <> '-1';
+	detail := CASE WHEN v_standby THEN v_na
+				   WHEN ok THEN 'a slot keeps at most ' || value || ' of write-ahead log: past it the slot is invalidated and its log-based streams are copied again in full, but the disk never fills'
+				   ELSE 'a slot keeps write-ahead log without limit: if its puller stops running, the primary''s disk fills; a limit (a share of the free disk, such as 50GB) invalidates the slot instead, and its log-based streams are copied again in full' END;
+	fix := CASE WHEN NOT ok THEN 'ALTER SYSTEM SET max_slot_wal_keep_size = ''50GB''; SELECT pg_reload_conf();' END;
+	RETURN NEXT;
+
+	setting := 'wal_sender_timeout';
+	SELECT s.setting::bigint INTO v_ms FROM pg_catalog.pg_settings s WHERE s.name = 'wal_sender_timeout';
+	value := pg_catalog.current_setting('wal_sender_timeout');
+	recommended := '10s or more, not 0';
+	ok := v_standby OR v_ms >= 10000;
+	detail := CASE WHEN v_standby THEN v_na
+				   WHEN v_ms = 0 THEN 'a replication connection whose puller vanished is never timed out: its slot stays active, and the next run cannot use it until TCP gives up on the connection'
+				   WHEN NOT ok THEN 'replication connections are dropped after ' || value || ' without a reply: a puller on a slow network or a busy destination may be cut off mid-run'
+				   ELSE 'a replication connection whose puller vanished is closed after ' || value END;
+	fix := CASE WHEN NOT ok THEN 'ALTER SYSTEM SET wal_sender_timeout = ''60s''; SELECT pg_reload_conf();' END;
+	RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.check_primary() IS 'primary checks for log-based replication: wal_level, free replication slots and WAL senders, max_slot_wal_keep_size, wal_sender_timeout; all ok on a standby';
+
+CREATE FUNCTION pgpull.slot_status(integration text DEFAULT NULL)
+RETURNS TABLE (integration text, slot_name name, active boolean, wal_status text, retained_wal bigint,
+			   lag bigint, confirmed_flush_lsn pg_catalog.pg_lsn, restart_lsn pg_catalog.pg_lsn,
+			   safe_wal_size bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT i.integration, i.slot_name, r.active, r.wal_status,
+		   (w.now - r.restart_lsn)::bigint, (w.now - r.confirmed_flush_lsn)::bigint,
+		   r.confirmed_flush_lsn, r.restart_lsn, r.safe_wal_size
+	  FROM pgpull._slot_integrations() i
+	  JOIN pg_catalog.pg_replication_slots r
+		ON r.slot_name = i.slot_name AND r.database = pg_catalog.current_database()
+	 CROSS JOIN (SELECT CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+							 ELSE pg_catalog.pg_current_wal_lsn() END AS now) w
+	 WHERE slot_status.integration IS NULL OR i.integration = slot_status.integration
+	 ORDER BY i.integration COLLATE "C";
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_status(text) IS 'the replication slots of the integrations the session''s role may run: active, wal_status, retained WAL and lag in bytes, confirmed position';
+
+CREATE FUNCTION pgpull._log_based_left(integration text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+DECLARE
+	v_slot name := pgpull.slot_name(_log_based_left.integration);
+	v_publication name := pgpull.publication_name(_log_based_left.integration);
+	v_has_slot boolean;
+	v_has_publication boolean;
+BEGIN
+	IF EXISTS (SELECT FROM pgpull.stream s
+				WHERE s.integration = _log_based_left.integration AND s.method = 'log_based') THEN
+		RETURN;
+	END IF;
+	v_has_slot := EXISTS (SELECT FROM pgpull.integration_slot l WHERE l.integration = _log_based_left.integration)
+		OR EXISTS (SELECT FROM pg_catalog.pg_replication_slots r WHERE r.slot_name = v_slot);
+	v_has_publication := EXISTS (SELECT FROM pg_catalog.pg_publication p WHERE p.pubname = v_publication);
+	IF NOT v_has_slot AND NOT v_has_publication THEN
+		RETURN;
+	END IF;
+	RAISE NOTICE 'integration "%" has no log_based stream left', _log_based_left.integration
+		USING DETAIL = CASE WHEN v_has_slot
+							THEN pg_catalog.format('The next pgpull sync of the integration drops its replication slot %s.',
+												   pgpull._quoted(v_slot))
+							ELSE pg_catalog.format('Its publication %s publishes nothing pgpull reads.', pgpull._quoted(v_publication)) END,
+			  HINT = CASE WHEN v_has_publication AND v_has_slot
+						  THEN pg_catalog.format('After that run, drop publication %s with: SELECT * FROM pgpull.publication_script(%L) \gexec',
+												 pgpull._quoted(v_publication), _log_based_left.integration)
+						  WHEN v_has_publication
+						  THEN pg_catalog.format('Drop it with: SELECT * FROM pgpull.publication_script(%L) \gexec',
+												 _log_based_left.integration)
+						  ELSE '' END;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_based_left(text) IS 'internal: a NOTICE when an integration lost its last log_based stream but keeps a slot or publication';
+
+CREATE FUNCTION pgpull._log_based_reset(integration text, relation text, count integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	IF _log_based_reset.count = 0 THEN
+		RETURN;
+	END IF;
+	RAISE NOTICE '%', CASE WHEN _log_based_reset.relation IS NOT NULL
+						   THEN pg_catalog.format('the log_based stream of relation %s in integration %s is copied again in full on its next run',
+												  _log_based_reset.relation, pgpull._quoted(_log_based_reset.integration))
+						   ELSE pg_catalog.format('integration %s has %s log_based %s: each is copied again in full on its next run',
+												  pgpull._quoted(_log_based_reset.integration), _log_based_reset.count,
+												  CASE WHEN _log_based_reset.count = 1 THEN 'stream' ELSE 'streams' END) END
+		USING DETAIL = pg_catalog.format('After the copy, %s its changes from replication slot %s again.',
+										 CASE WHEN _log_based_reset.relation IS NOT NULL THEN 'it streams' ELSE 'each streams' END,
+										 pgpull._quoted(pgpull.slot_name(_log_based_reset.integration)));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_based_reset(text, text, integer) IS 'internal: a NOTICE that reset log_based streams are copied again in full';
+
+CREATE OR REPLACE FUNCTION pgpull.untrack(relation pg_catalog.regclass, integration text DEFAULT 'default')
+RETURNS boolean
+LANGUAGE plpgsql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_method text;
+BEGIN
+	DELETE FROM pgpull.stream s
+	 WHERE s.integration = untrack.integration AND s.relation = untrack.relation
+	RETURNING s.method INTO v_method;
+	IF v_method = 'log_based' THEN
+		PERFORM pgpull._log_based_left(untrack.integration);
+	END IF;
+	RETURN v_method IS NOT NULL;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.untrack(pg_catalog.regclass, text) IS 'stop replicating a relation in an integration; true when it was tracked';
+
+
+REVOKE EXECUTE ON FUNCTION pgpull.publication_script(text),
+	pgpull.check_primary(),
+	pgpull.slot_status(text)
+	FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pgpull._log_based_left(text),
+	pgpull._log_based_reset(text, text, integer)
+	FROM PUBLIC;
+
+CREATE FUNCTION pgpull._reset_streams(integration text, relation pg_catalog.regclass)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_stream record;
+	v_count integer := 0;
+	v_log_based integer := 0;
+BEGIN
+	FOR v_stream IN SELECT s.stream_id, s.method FROM pgpull.stream s
+					 WHERE s.integration = _reset_streams.integration
+					   AND (_reset_streams.relation IS NULL OR s.relation = _reset_streams.relation)
+					   FOR UPDATE
+	LOOP
+		PERFORM pgpull._reset_stream(v_stream.stream_id);
+		v_count := v_count + 1;
+		IF v_stream.method = 'log_based' THEN
+			v_log_based := v_log_based + 1;
+		END IF;
+	END LOOP;
+	PERFORM pgpull._log_based_reset(_reset_streams.integration, pgpull._relation_label(_reset_streams.relation),
+									v_log_based);
+	RETURN v_count;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._reset_streams(text, pg_catalog.regclass) IS 'internal: reset the streams of an integration (of one relation, or all); returns how many';
+REVOKE EXECUTE ON FUNCTION pgpull._reset_streams(text, pg_catalog.regclass) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION pgpull.reset(relation pg_catalog.regclass, integration text DEFAULT 'default')
+RETURNS integer
+LANGUAGE sql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pgpull._reset_streams(reset.integration, reset.relation);
+$fn$;
+COMMENT ON FUNCTION pgpull.reset(pg_catalog.regclass, text) IS 'clear the bookmark and resume position of a stream; returns the number of streams reset';
+
+CREATE OR REPLACE FUNCTION pgpull.reset_integration(integration text)
+RETURNS integer
+LANGUAGE sql STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT pgpull._reset_streams(reset_integration.integration, NULL);
+$fn$;
+COMMENT ON FUNCTION pgpull.reset_integration(text) IS 'clear the bookmarks and resume positions of every stream of an integration; returns the number reset';
