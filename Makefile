@@ -44,7 +44,7 @@ DATA        = extension/pgpull.control extension/pgpull--1.0.sql \
 DATA_built  = extension/pgpull--$(PGPULL_VERSION).sql
 EXTENSION_SRC = $(sort $(wildcard $(pgpull_src)/extension/src/*.sql))
 PROGRAM     = puller/pgpull
-OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/spool.o puller/sender.o puller/batch.o puller/http.o puller/sync.o puller/progress.o puller/probe.o puller/jobs.o puller/source.o puller/sink_import.o puller/sink_singer.o puller/singer.o puller/target.o puller/commit.o puller/databases.o puller/sync_all.o puller/discover.o puller/tunnel.o puller/sshproc.o puller/status.o puller/metrics.o
+OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o puller/log.o puller/conn.o puller/state.o puller/extract.o puller/spool.o puller/sender.o puller/batch.o puller/http.o puller/sync.o puller/progress.o puller/probe.o puller/jobs.o puller/source.o puller/sink_import.o puller/sink_singer.o puller/singer.o puller/target.o puller/commit.o puller/databases.o puller/sync_all.o puller/discover.o puller/tunnel.o puller/sshproc.o puller/status.o puller/metrics.o puller/logical.o puller/pgoutput.o
 # -Wextra without -Wunused-parameter: callbacks (libcurl, libpq, sinks) take
 # parameters they do not all use.
 PG_CFLAGS   = -pthread -Wextra -Wno-unused-parameter -Werror
@@ -198,9 +198,9 @@ FUZZ_CFLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
                -Wdeclaration-after-statement -Werror
 FUZZ_CPPFLAGS = -I$(pgpull_src)/puller $(PG_CPPFLAGS)
 fuzz_copy_OBJS        = extract common error
-fuzz_response_OBJS    = http batch common conn error log sshproc state tunnel
+fuzz_response_OBJS    = http batch common conn error extract log sshproc state tunnel
 fuzz_retry_after_OBJS = $(fuzz_response_OBJS)
-fuzz_echo_OBJS        = target commit common conn databases error log sshproc state tunnel
+fuzz_echo_OBJS        = target commit common conn databases error extract log sshproc state tunnel
 fuzz_options_OBJS     = options common error log sshproc state tunnel
 FUZZ_PIECES = $(FUZZ_DIR)/pieces.o
 

@@ -212,19 +212,20 @@ grow(Batch *b)
 }
 
 /*
- * batch_add: append a row as an upsert message with the next sequence.
+ * batch_add: append a row as an upsert message with its sequence (0: the
+ * next one).
  * position may be NULL (SQL NULL).  The caller checked batch_check_row.
  */
 void
 batch_add(Batch *b, const char *row_json, size_t row_json_len,
-		  const char *position, size_t position_len, int32_t lossy)
+		  const char *position, size_t position_len, int32_t lossy, int64_t sequence)
 {
 	char		seq[32];
 	int			seqlen;
 	size_t		start;
 
 	grow(b);
-	seqlen = snprintf(seq, sizeof(seq), "%" PRId64, next_sequence());
+	seqlen = snprintf(seq, sizeof(seq), "%" PRId64, sequence > 0 ? sequence : next_sequence());
 	if (b->nmsg > 0)
 		buf_append(&b->msgs, ",", 1);
 	start = b->msgs.len;

@@ -48,7 +48,8 @@ extern int	batch_start_stream(Batch *b, const char *table_name,
 							   PPError *err);
 extern int	batch_check_row(Batch *b, size_t row_json_len, bool *flush_first);
 extern void batch_add(Batch *b, const char *row_json, size_t row_json_len,
-					  const char *position, size_t position_len, int32_t lossy);
+					  const char *position, size_t position_len, int32_t lossy,
+					  int64_t sequence);
 extern size_t batch_message_size(size_t row_json_len);
 extern size_t batch_body_size(const Batch *b, int from, int to);
 extern int	batch_segments(const Batch *b, int from, int to, BodySegment seg[3]);

@@ -52,6 +52,7 @@ static char *merged_options(const char *conninfo, ConnRole role);
 static bool check_connection(PGconn *conn, ConnRole role, PPError *err);
 static void name_connection(PGconn *conn, ConnRole role, PPError *err);
 static void set_cancel(ConnRole role, PGconn *conn);
+static const TunnelRoute *route_of(ConnRole role);
 static void *open_in_thread(void *arg);
 
 /* a connection opened by a thread of its own (conn_open_both) */
@@ -64,15 +65,32 @@ typedef struct OpenJob
 } OpenJob;
 
 /* cancel handles of the open connections, used by the signal handler */
-static PGcancel *volatile cancel_slot[2];
+static PGcancel *volatile cancel_slot[CONN_ROLES];
 
-static const char *const role_name[2] = {"source", "state"};
+static const char *const role_name[CONN_ROLES] = {"source", "state", "primary", "replication"};
 
-/* the option that gave each connection: the state's is --source's by default */
-static const char *option_name[2] = {"--source", "--state"};
+/*
+ * the option that gave each connection: the state's is --source's by
+ * default; the primary's and the replication connection's, the state's
+ */
+static const char *option_name[CONN_ROLES] = {"--source", "--state", "--state", "--state"};
 
-/* how each connection goes through the SSH tunnel; NULL: directly */
+/*
+ * how the source and state connections go through the SSH tunnel; NULL:
+ * directly (route_of: the others go the state's way)
+ */
 static TunnelRoute *ssh_route[2];
+
+/*
+ * route_of: how a connection goes through the SSH tunnel (NULL: directly):
+ * the source's way, or the state's for the others, which reach the
+ * primary that --state names.
+ */
+static const TunnelRoute *
+route_of(ConnRole role)
+{
+	return role == CONN_SOURCE ? ssh_route[CONN_SOURCE] : ssh_route[CONN_STATE];
+}
 
 /*
  * handle_signal: remember the interrupt and cancel the running queries.
@@ -85,7 +103,7 @@ handle_signal(int signo)
 	char		errbuf[256];
 
 	pp_interrupted = signo;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < CONN_ROLES; i++)
 	{
 		PGcancel   *c = cancel_slot[i];
 
@@ -152,6 +170,8 @@ int
 conn_use_ssh(const PullerOptions *o, bool with_source)
 {
 	option_name[CONN_STATE] = o->state ? "--state" : "--source, as no --state is given";
+	option_name[CONN_PRIMARY] = option_name[CONN_STATE];
+	option_name[CONN_REPLICATION] = option_name[CONN_STATE];
 	if (o->ssh == NULL)
 		return 0;
 	tunnel_configure(o->ssh, o->ssh_identity, o->ssh_known_hosts);
@@ -187,7 +207,7 @@ conn_end_ssh(void)
 static char *
 merged_options(const char *conninfo, ConnRole role)
 {
-	const char *ours = role == CONN_SOURCE ? SOURCE_OPTIONS : STATE_OPTIONS;
+	const char *ours = role == CONN_SOURCE || role == CONN_PRIMARY ? SOURCE_OPTIONS : STATE_OPTIONS;
 	const char *user = NULL;
 	PQconninfoOption *opts = NULL;
 	char	   *result;
@@ -294,15 +314,17 @@ check_connection(PGconn *conn, ConnRole role, PPError *err)
 		else
 			pp_error_from_pg(err, PPERR_CONNECT, conn, NULL,
 							 role == CONN_SOURCE ? "could not connect to the source database"
+							 : role == CONN_REPLICATION ? "could not open a replication connection to the primary"
+							 : role == CONN_PRIMARY ? "could not connect to the primary"
 							 : "could not connect to the state database");
 		err->kind = PPERR_CONNECT;
-		if (ssh_route[role] != NULL)
+		if (route_of(role) != NULL)
 			tunnel_explain(err);
 		name_connection(conn, role, err);
 		return false;
 	}
 	enc = PQparameterStatus(conn, "server_encoding");
-	if (role == CONN_SOURCE && enc != NULL &&
+	if ((role == CONN_SOURCE || role == CONN_PRIMARY) && enc != NULL &&
 		strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0)
 	{
 		pp_error_set(err, PPERR_CONFIG,
@@ -324,7 +346,7 @@ check_connection(PGconn *conn, ConnRole role, PPError *err)
 static void
 name_connection(PGconn *conn, ConnRole role, PPError *err)
 {
-	const TunnelRoute *route = ssh_route[role];
+	const TunnelRoute *route = route_of(role);
 	const char *host = PQhost(conn);
 	char	   *who;
 
@@ -355,13 +377,13 @@ name_connection(PGconn *conn, ConnRole role, PPError *err)
 PGconn *
 conn_open(const char *conninfo, ConnRole role, PPError *err)
 {
-	const char *keywords[8];
-	const char *values[8];
+	const char *keywords[10];
+	const char *values[10];
 	char		port[16];
 	int			n = 0;
 	char	   *options;
 	PGconn	   *conn;
-	const TunnelRoute *route = ssh_route[role];
+	const TunnelRoute *route = route_of(role);
 
 	/* the keywords after dbname override the connection string's */
 	keywords[n] = "dbname";
@@ -390,6 +412,12 @@ conn_open(const char *conninfo, ConnRole role, PPError *err)
 	values[n++] = options;
 	keywords[n] = "fallback_application_name";
 	values[n++] = "pgpull";
+	if (role == CONN_REPLICATION)
+	{
+		/* a walsender that also runs SQL, on the database given */
+		keywords[n] = "replication";
+		values[n++] = "database";
+	}
 	keywords[n] = NULL;
 	values[n] = NULL;
 

@@ -21,8 +21,16 @@
 typedef enum ConnRole
 {
 	CONN_SOURCE = 0,			/* rows are read here (maybe a standby) */
-	CONN_STATE = 1				/* the catalog is written here */
+	CONN_STATE = 1,				/* the catalog is written here */
+	CONN_PRIMARY = 2,			/* log_based copies, read like the source's
+								 * rows but on the primary (--state) when the
+								 * source is a standby */
+	CONN_REPLICATION = 3		/* the replication connection of log_based
+								 * streams (replication=database), to the
+								 * primary */
 } ConnRole;
+
+#define CONN_ROLES	4
 
 /* set by SIGINT or SIGTERM */
 

@@ -37,7 +37,6 @@
 static uint32_t get_u32(const unsigned char *p);
 static int	parse_header(const unsigned char *p, size_t avail, size_t *used,
 						 PPError *err);
-static void append_json_string(Buf *out, const unsigned char *s, size_t len);
 static int	parse_tuple(CopyReader *r, const unsigned char *p, size_t avail,
 						size_t *used, CopyRow *row, bool *end, PPError *err);
 static int	parse_some(CopyReader *r, CopyRow *row, bool *got_row, PPError *err);
@@ -88,7 +87,7 @@ parse_header(const unsigned char *p, size_t avail, size_t *used, PPError *err)
  * backslashes and control characters escaped (other bytes, UTF-8 included,
  * as they are).
  */
-static void
+void
 append_json_string(Buf *out, const unsigned char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -181,6 +180,7 @@ parse_tuple(CopyReader *r, const unsigned char *p, size_t avail, size_t *used,
 		return -1;
 	}
 	row->lossy = flen[0] == -1 ? 0 : (int32_t) get_u32(field[0]);
+	row->sequence = 0;
 	row->row_json = (const char *) field[1];
 	row->row_json_len = (size_t) flen[1];
 	row->cap = flen[2] == -1 ? NULL : (const char *) field[2];

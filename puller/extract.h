@@ -29,6 +29,9 @@ typedef struct CopyRow
 	const char *cap;			/* the commit-safe cap, on rows at or after
 								 * it; NULL otherwise; not NUL-terminated */
 	size_t		cap_len;
+	int64_t		sequence;		/* the row's Import API sequence: 0 for the
+								 * puller's own (next_sequence); a log_based
+								 * stream's rows carry theirs */
 } CopyRow;
 
 /* reads one COPY ... TO STDOUT (FORMAT binary) */
@@ -52,5 +55,6 @@ extern int	copy_parse(CopyReader *r, CopyRow *row, PPError *err);
 extern void copy_add_data(CopyReader *r, char *msg, size_t len);
 extern void copy_abort(CopyReader *r);
 extern void copy_finish(CopyReader *r);
+extern void append_json_string(Buf *out, const unsigned char *s, size_t len);
 
 #endif							/* PGPULL_EXTRACT_H */

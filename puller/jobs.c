@@ -414,6 +414,18 @@ worker_outcome(JobsWorker *w, bool *connect_failed, bool *failed, char **error)
 }
 
 /*
+ * jobs_wait: in the puller, wait until every worker has ended (before the
+ * changes of log_based streams are streamed: the workers may be copying
+ * some).  Nothing in a worker or without workers.
+ */
+void
+jobs_wait(void)
+{
+	if (shared != NULL && worker_no == 0)
+		wait_workers();
+}
+
+/*
  * jobs_end: the end of a process's part of the run.  In a worker: report
  * to the puller (interrupted, connect_failed, failed, error) and return
  * true: the puller ends the run.  In the puller: wait for the workers, add

@@ -39,6 +39,7 @@ extern int	jobs_next_stream(SinkRun *run, const PullerOptions *o,
 extern int	jobs_take(SinkRun *run, const PullerOptions *o, int64_t stream_id,
 					  StreamPlan *plan, PPError *err);
 extern StreamOutcome jobs_outcome(int i, StreamOutcome outcome);
+extern void jobs_wait(void);
 extern bool jobs_end(int nstreams, int *n_ok, int *n_failed, int *n_skipped,
 					 int *n_not_started, bool *interrupted, bool *connect_failed, bool *failed,
 					 char **error);

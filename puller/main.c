@@ -113,6 +113,9 @@ usage(void)
 	printf("                         bookmarks, queries) on standard output, then exit:\n");
 	printf("                         nothing is sent, no catalog row is written, no lock is\n");
 	printf("                         taken; needs no --target nor token\n");
+	printf("      --follow           keep streaming the changes of log_based streams from\n");
+	printf("                         the replication slot until SIGTERM, instead of stopping\n");
+	printf("                         at the WAL position current when streaming began\n");
 	printf("  -q, --quiet            print only warnings and errors, and no progress line\n");
 	printf("  -v, --verbose          also print DEBUG lines of the run log: each chunk's\n");
 	printf("                         query and read time, and each batch's time waiting for\n");

@@ -54,6 +54,7 @@ enum
 	OPT_SSH_IDENTITY,
 	OPT_SSH_KNOWN_HOSTS,
 	OPT_DRY_RUN,
+	OPT_FOLLOW,
 	OPT_FORMAT,
 	OPT_SCHEMA,
 	OPT_METRICS_FILE,
@@ -438,6 +439,7 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 		{"force", no_argument, NULL, OPT_FORCE},
 		{"quiet", no_argument, NULL, 'q'},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"follow", no_argument, NULL, OPT_FOLLOW},
 		{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
 		{NULL, 0, NULL, 0}
 	};
@@ -468,6 +470,9 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 				break;
 			case OPT_DRY_RUN:
 				o->dry_run = true;
+				break;
+			case OPT_FOLLOW:
+				o->follow = true;
 				break;
 			case OPT_FORCE:
 				o->force = true;
@@ -547,6 +552,13 @@ options_parse_sync(int argc, char **argv, PullerOptions *o)
 	{
 		pp_usage_error("--metrics-file cannot be used with --dry-run");
 		pp_log_detail("A dry run syncs nothing to measure.");
+		return EXIT_USAGE;
+	}
+	if (o->follow && (o->dry_run || o->all_databases || o->jobs > 1))
+	{
+		pp_usage_error("--follow cannot be used with %s",
+					   o->dry_run ? "--dry-run" : o->all_databases ? "--all-databases" : "--jobs");
+		pp_log_hint("--follow streams the changes of one database's log_based streams until SIGTERM.");
 		return EXIT_USAGE;
 	}
 	if (o->dry_run && o->all_databases)

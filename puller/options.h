@@ -61,6 +61,8 @@ typedef struct PullerOptions
 	bool		verbose;		/* -v: DEBUG lines, per batch timings */
 	bool		quiet;			/* -q: warnings and errors only */
 	bool		dry_run;		/* --dry-run: print the plan, change nothing */
+	bool		follow;			/* --follow: stream log_based changes until
+								 * SIGTERM */
 	char	   *state_file;		/* commit-state: FILE, or "-" for stdin */
 	bool		all_databases;	/* --all-databases */
 	int			jobs;			/* --jobs: processes reading at once */

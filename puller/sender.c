@@ -498,6 +498,12 @@ sender_make_room(Sender *snd, PPError *err)
 	{
 		wait_changed(snd, &passed_on);
 		progress_tick();
+		if (snd->idle)
+		{
+			pthread_mutex_unlock(&snd->lock);
+			snd->idle(snd->idle_arg);
+			pthread_mutex_lock(&snd->lock);
+		}
 	}
 	failed = snd->failed;
 	if (failed)
@@ -543,6 +549,12 @@ sender_wait(Sender *snd, bool discard, PPError *err)
 	{
 		wait_changed(snd, &passed_on);
 		progress_tick();
+		if (snd->idle)
+		{
+			pthread_mutex_unlock(&snd->lock);
+			snd->idle(snd->idle_arg);
+			pthread_mutex_lock(&snd->lock);
+		}
 	}
 	failed = snd->failed;
 	if (failed)

@@ -59,6 +59,14 @@ typedef struct Sender
 	bool		holding;		/* rows past the commit-safe cap came */
 	int64_t		capped;			/* rows at or after the cap in the chunk */
 	Buf			cap;			/* that cap */
+
+	/*
+	 * called by the main thread every 200 ms while it waits for the sending
+	 * thread (log_based streams answer the replication connection's
+	 * keepalives with it), or NULL
+	 */
+	void		(*idle) (void *arg);
+	void	   *idle_arg;
 } Sender;
 
 extern int	sender_start(Sender *snd, Sink *sink, SinkRun *run, PPError *err);

@@ -325,8 +325,11 @@ import_begin_stream(Sink *sink, const StreamInfo *s, const StreamPlan *plan,
 	ImportSink *is = (ImportSink *) sink;
 
 	is->stream = s;
-	is->batches = 0;
-	is->rows_loaded = 0;
+	if (!plan->more)
+	{
+		is->batches = 0;
+		is->rows_loaded = 0;
+	}
 	is->range_no = plan->range_no;
 	is->range_count = plan->range_count;
 	return batch_start_stream(&is->batch, s->destination_table, plan->json_schema,
@@ -366,7 +369,7 @@ import_add_row(Sink *sink, const CopyRow *row, PPError *err)
 		return SINK_FULL;
 	}
 	batch_add(&is->batch, row->row_json, row->row_json_len,
-			  row->position, row->position_len, row->lossy);
+			  row->position, row->position_len, row->lossy, row->sequence);
 	return 0;
 }
 
@@ -417,7 +420,8 @@ import_flush(Sink *sink, PPError *err)
 	if (is->held.row_json != NULL)
 	{
 		batch_add(&is->batch, is->held.row_json, is->held.row_json_len,
-				  is->held.position, is->held.position_len, is->held.lossy);
+				  is->held.position, is->held.position_len, is->held.lossy,
+				  is->held.sequence);
 		is->held.row_json = NULL;
 	}
 	return 0;

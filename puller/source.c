@@ -141,3 +141,19 @@ source_check_standby(PGconn *source, PPError *err)
 	PQclear(res);
 	return 0;
 }
+
+/*
+ * source_in_recovery: whether the source is a standby (false when that
+ * cannot be told: the query fails later with its own error).
+ */
+bool
+source_in_recovery(PGconn *source)
+{
+	PGresult   *res = PQexec(source, "SELECT pg_catalog.pg_is_in_recovery()");
+	bool		standby = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	if (res)
+		PQclear(res);
+	return standby;
+}

@@ -17,5 +17,6 @@
 
 extern int	source_same_database(PGconn *source, PGconn *state, PPError *err);
 extern int	source_check_standby(PGconn *source, PPError *err);
+extern bool source_in_recovery(PGconn *source);
 
 #endif							/* PGPULL_SOURCE_H */

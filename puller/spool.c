@@ -17,9 +17,9 @@
  * file holds at most one chunk (--chunk-rows rows), or a whole relation
  * read in one pass (one without key columns).
  *
- * A row is kept as four 32-bit integers in the machine's own order
- * (position length or -1 for NULL, lossy, cap length or -1, row_json
- * length), then the position, the cap and the row's JSON.
+ * A row is kept as its sequence (64 bits) and four 32-bit integers in the
+ * machine's own order (position length or -1 for NULL, lossy, cap length
+ * or -1, row_json length), then the position, the cap and the row's JSON.
  *
  * Copyright (c) 2026, the pgpull developers
  *
@@ -34,6 +34,7 @@
 
 typedef struct SpoolHeader
 {
+	int64_t		sequence;
 	int32_t		position_len;
 	int32_t		lossy;
 	int32_t		cap_len;
@@ -117,6 +118,7 @@ spool_add(Spool *s, const CopyRow *row, PPError *err)
 	size_t		need = sizeof(h) + row->position_len + row->cap_len + row->row_json_len;
 
 	h.position_len = row->position ? (int32_t) row->position_len : -1;
+	h.sequence = row->sequence;
 	h.lossy = row->lossy;
 	h.cap_len = row->cap ? (int32_t) row->cap_len : -1;
 	h.row_json_len = (int32_t) row->row_json_len;
@@ -192,6 +194,7 @@ set_row(CopyRow *row, const SpoolHeader *h, const char *data)
 	row->position = h->position_len < 0 ? NULL : data;
 	row->position_len = pos_len;
 	row->lossy = h->lossy;
+	row->sequence = h->sequence;
 	row->cap = h->cap_len < 0 ? NULL : data + pos_len;
 	row->cap_len = cap_len;
 	row->row_json = data + pos_len + cap_len;

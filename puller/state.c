@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extract.h"
 #include "state.h"
 
 /* type OIDs of the parameters (stable across releases) */
@@ -832,4 +833,261 @@ state_end_run(PGconn *conn, int64_t run_id, const char *status,
 		return -1;
 	PQCLEAR(res);
 	return 0;
+}
+
+/*
+ * state_slot_plan: pgpull.slot_plan, what the run does with its
+ * integration's replication slot.  Returns 0 with plan filled (free it
+ * with state_free_slot_plan), or -1 with err set.
+ */
+int
+state_slot_plan(PGconn *conn, int64_t run_id, SlotPlan *plan, PPError *err)
+{
+	static const Oid types[1] = {INT8OID};
+	char		run[24];
+	const char *values[1];
+	PGresult   *res;
+
+	memset(plan, 0, sizeof(*plan));
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	values[0] = run;
+	res = exec_params(conn,
+					  "SELECT action, slot_name, publication_name, confirmed_lsn, message"
+					  " FROM pgpull.slot_plan($1)",
+					  1, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.slot_plan returned %d rows instead of 1",
+					 PQntuples(res));
+		PQCLEAR(res);
+		return -1;
+	}
+	plan->action = dup_value(res, 0, 0);
+	plan->slot_name = dup_value(res, 0, 1);
+	plan->publication_name = dup_value(res, 0, 2);
+	plan->confirmed_lsn = dup_value(res, 0, 3);
+	plan->message = dup_value(res, 0, 4);
+	PQCLEAR(res);
+	return 0;
+}
+
+void
+state_free_slot_plan(SlotPlan *plan)
+{
+	free(plan->action);
+	free(plan->slot_name);
+	free(plan->publication_name);
+	free(plan->confirmed_lsn);
+	free(plan->message);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/*
+ * state_slot_call: pgpull.slot_created(run, lsn), slot_confirmed(run, lsn)
+ * or slot_dropped(run) (lsn NULL), by function name.  Returns 0, or -1 with
+ * err set.
+ */
+int
+state_slot_call(PGconn *conn, const char *function, int64_t run_id, const char *lsn,
+				PPError *err)
+{
+	static const Oid types[2] = {INT8OID, 0};
+	char		run[24];
+	const char *values[2];
+	char		sql[96];
+	PGresult   *res;
+
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	values[0] = run;
+	values[1] = lsn;
+	snprintf(sql, sizeof(sql), "SELECT pgpull.%s($1%s)", function, lsn ? ", $2::pg_catalog.pg_lsn" : "");
+	res = exec_params(conn, sql, lsn ? 2 : 1, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_slot_blockers: the open transactions a slot being made waits for,
+ * as text for a message ("PID 123 (application "psql", idle in
+ * transaction, open since ...)", ...), or NULL with err set.
+ */
+char *
+state_slot_blockers(PGconn *conn, int64_t run_id, PPError *err)
+{
+	static const Oid types[1] = {INT8OID};
+	char		run[24];
+	const char *values[1];
+	PGresult   *res;
+	char	   *text;
+
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	values[0] = run;
+	res = exec_params(conn, "SELECT pgpull.slot_blockers($1)", 1, types, values,
+					  PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return NULL;
+	text = PQntuples(res) == 1 ? dup_value(res, 0, 0) : NULL;
+	PQCLEAR(res);
+	return text ? text : pp_strdup("none seen");
+}
+
+/*
+ * state_copy_sequence: pgpull.copy_sequence, the sequence of the rows of a
+ * log_based stream's next copy chunk, asked before its snapshot.  Returns
+ * 0, or -1 with err set.
+ */
+int
+state_copy_sequence(PGconn *conn, int64_t run_id, int64_t stream_id, int64_t *sequence,
+					PPError *err)
+{
+	static const Oid types[2] = {INT8OID, INT8OID};
+	char		run[24];
+	char		stream[24];
+	const char *values[2];
+	PGresult   *res;
+
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	values[0] = run;
+	values[1] = stream;
+	res = exec_params(conn, "SELECT pgpull.copy_sequence($1, $2)", 2, types, values,
+					  PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	*sequence = PQntuples(res) == 1 ? int64_value(res, 0, 0) : 0;
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_take_log_stream: pgpull.take_log_stream, take a log_based stream
+ * to send its changes from the slot; *relid is its relation's OID, which
+ * the slot's Relation messages carry.  Returns as state_take_stream.
+ */
+int
+state_take_log_stream(PGconn *conn, int64_t run_id, int64_t stream_id, StreamPlan *plan,
+					  uint32_t *relid, PPError *err)
+{
+	static const Oid types[2] = {INT8OID, INT8OID};
+	char		run[24];
+	char		stream[24];
+	const char *values[2];
+	PGresult   *res;
+
+	memset(plan, 0, sizeof(*plan));
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	values[0] = run;
+	values[1] = stream;
+	res = exec_params(conn,
+					  "SELECT taken, json_schema::pg_catalog.text,"
+					  " pg_catalog.array_to_json(key_names)::pg_catalog.text,"
+					  " pg_catalog.array_to_json(bookmark_properties)::pg_catalog.text,"
+					  " chunked, table_version, relid"
+					  " FROM pgpull.take_log_stream($1, $2)",
+					  2, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.take_log_stream returned %d rows instead of 1",
+					 PQntuples(res));
+		PQCLEAR(res);
+		return -1;
+	}
+	read_plan(res, plan);
+	*relid = (uint32_t) int64_value(res, 0, 6);
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
+ * state_log_query: pgpull.log_query for the column list of a Relation
+ * message.  Returns 0 with q filled (free it with state_free_log_query),
+ * or -1 with err set.
+ */
+int
+state_log_query(PGconn *conn, int64_t run_id, int64_t stream_id,
+				const char *const *columns, int ncolumns, LogQuery *q, PPError *err)
+{
+	static const Oid types[3] = {INT8OID, INT8OID, 0};
+	char		run[24];
+	char		stream[24];
+	const char *values[3];
+	PGresult   *res;
+	Buf			names;
+	char	   *keys;
+	char	   *p;
+
+	memset(q, 0, sizeof(*q));
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	/* the names as a JSON array, which SQL reads back without quoting rules */
+	buf_init(&names);
+	buf_append_str(&names, "[");
+	for (int i = 0; i < ncolumns; i++)
+	{
+		if (i > 0)
+			buf_append_str(&names, ",");
+		append_json_string(&names, (const unsigned char *) columns[i], strlen(columns[i]));
+	}
+	buf_append_str(&names, "]");
+	values[0] = run;
+	values[1] = stream;
+	values[2] = names.data;
+	res = exec_params(conn,
+					  "SELECT query, json_schema::pg_catalog.text,"
+					  " pg_catalog.array_to_string(key_indexes, ',')"
+					  " FROM pgpull.log_query($1, $2, ARRAY(SELECT pg_catalog.json_array_elements_text($3::pg_catalog.json))::name[])",
+					  3, types, values, PGRES_TUPLES_OK, NULL, err);
+	buf_free(&names);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.log_query returned %d rows instead of 1",
+					 PQntuples(res));
+		PQCLEAR(res);
+		return -1;
+	}
+	q->query = dup_value(res, 0, 0);
+	q->json_schema = dup_value(res, 0, 1);
+	keys = PQgetvalue(res, 0, 2);
+	q->key_indexes = pp_malloc(sizeof(int) * (strlen(keys) + 1));
+	for (p = keys; *p;)
+	{
+		q->key_indexes[q->nkeys++] = (int) strtol(p, &p, 10);
+		if (*p == ',')
+			p++;
+	}
+	PQCLEAR(res);
+	return 0;
+}
+
+void
+state_free_log_query(LogQuery *q)
+{
+	free(q->query);
+	free(q->json_schema);
+	free(q->key_indexes);
+	memset(q, 0, sizeof(*q));
+}
+
+/*
+ * state_log_rows: run a log query on a batch of changes (a JSON array,
+ * log_query's parameter): the result (ord, sequence, row_json, lossy), or
+ * NULL with err set.
+ */
+PGresult *
+state_log_rows(PGconn *conn, const char *query, const char *changes, PPError *err)
+{
+	const char *values[1];
+
+	values[0] = changes;
+	return exec_params(conn, query, 1, NULL, values, PGRES_TUPLES_OK,
+					   "mapping the changes of the replication slot", err);
 }

@@ -39,6 +39,9 @@ typedef struct StreamPlan
 	int			range_no;		/* take_range: the key range taken, from 1;
 								 * 0 for the whole stream */
 	int			range_count;	/* and how many the stream has */
+	bool		more;			/* log_based: the stream goes on in the run
+								 * (a window after the first, or a new column
+								 * list): the sink keeps its counts */
 } StreamPlan;
 
 /* one stream of pgpull.plan: what a run would extract */
@@ -126,5 +129,40 @@ typedef struct CommitResult
 extern int	state_commit(PGconn *conn, const char *state_json, size_t len,
 						 CommitResult **results, int *nresults, PPError *err);
 extern void state_free_commit(CommitResult *results, int nresults);
+
+/* log_based streams (README.md, "Log-based replication") */
+typedef struct SlotPlan
+{
+	char	   *action;			/* none, create, recreate, stream, drop, busy */
+	char	   *slot_name;
+	char	   *publication_name;
+	char	   *confirmed_lsn;	/* NULL when none */
+	char	   *message;		/* for the run's log, or NULL */
+} SlotPlan;
+
+/* what pgpull.log_query answers for one column list of a relation */
+typedef struct LogQuery
+{
+	char	   *query;
+	char	   *json_schema;
+	int		   *key_indexes;	/* where the key columns are in the list */
+	int			nkeys;
+} LogQuery;
+
+extern int	state_slot_plan(PGconn *conn, int64_t run_id, SlotPlan *plan, PPError *err);
+extern void state_free_slot_plan(SlotPlan *plan);
+extern int	state_slot_call(PGconn *conn, const char *function, int64_t run_id,
+							const char *lsn, PPError *err);
+extern char *state_slot_blockers(PGconn *conn, int64_t run_id, PPError *err);
+extern int	state_copy_sequence(PGconn *conn, int64_t run_id, int64_t stream_id,
+								int64_t *sequence, PPError *err);
+extern int	state_take_log_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
+								  StreamPlan *plan, uint32_t *relid, PPError *err);
+extern int	state_log_query(PGconn *conn, int64_t run_id, int64_t stream_id,
+							const char *const *columns, int ncolumns, LogQuery *q,
+							PPError *err);
+extern void state_free_log_query(LogQuery *q);
+extern PGresult *state_log_rows(PGconn *conn, const char *query, const char *changes,
+								PPError *err);
 
 #endif							/* PGPULL_STATE_H */

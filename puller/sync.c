@@ -39,6 +39,7 @@
 #include "extract.h"
 #include "jobs.h"
 #include "log.h"
+#include "logical.h"
 #include "metrics.h"
 #include "probe.h"
 #include "progress.h"
@@ -64,11 +65,15 @@ typedef struct SyncContext
 	PlanStream *estimates;		/* the progress line's (pgpull.plan), or
 								 * NULL */
 	int			nestimates;
+	LogicalRun *logical;		/* the log_based streams' slot, or NULL */
+	PGconn	   *primary;		/* log_based copies when the source is a
+								 * standby, or NULL */
+	int64_t		chunk_sequence; /* a log_based copy chunk's sequence, or 0 */
 } SyncContext;
 
 static int	source_exec(PGconn *conn, const char *sql, PPError *err);
 static void source_rollback(PGconn *conn);
-static int	read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
+static int	read_chunk(SyncContext *ctx, PGconn *source, const char *query, Buf *last_pos,
 					   bool *last_pos_null, int64_t *nrows, int64_t *rows_extracted,
 					   PPError *err);
 static void end_error(SyncContext *ctx, PPError *err);
@@ -79,6 +84,11 @@ static StreamOutcome sync_stream(SyncContext *ctx, const StreamInfo *s);
 static int	exit_status_for(const PPError *err);
 static int64_t estimated_rows(const SyncContext *ctx, int64_t stream_id);
 static int	dry_run(SyncContext *ctx);
+static StreamInfo *probe_apart(SyncContext *ctx, StreamInfo *streams, StreamInfo *todo,
+							   int *ntodo, int *n_unchanged);
+static StreamInfo *log_streams_apart(SyncContext *ctx, StreamInfo *streams, int nstreams,
+									 StreamInfo *todo, int *ntodo, int *n_failed,
+									 int *n_skipped);
 
 /*
  * source_exec: run a command without result rows on the source.  Returns
@@ -130,7 +140,7 @@ source_rollback(PGconn *conn)
  * when the sink failed (its error).
  */
 static int
-read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
+read_chunk(SyncContext *ctx, PGconn *source, const char *query, Buf *last_pos,
 		   bool *last_pos_null, int64_t *nrows, int64_t *rows_extracted,
 		   PPError *err)
 {
@@ -139,15 +149,15 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 	int			rc;
 
 	*nrows = 0;
-	if (source_exec(ctx->source, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err) != 0)
+	if (source_exec(source, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err) != 0)
 	{
-		source_rollback(ctx->source);
+		source_rollback(source);
 		return -1;
 	}
-	if (copy_start(&reader, ctx->source, query, err) != 0)
+	if (copy_start(&reader, source, query, err) != 0)
 	{
 		copy_finish(&reader);
-		source_rollback(ctx->source);
+		source_rollback(source);
 		return -1;
 	}
 	while ((rc = copy_next(&reader, &row, err)) == 1)
@@ -158,6 +168,7 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 			rc = -1;
 			break;
 		}
+		row.sequence = ctx->chunk_sequence;
 		if (sender_add(&ctx->sender, &row, err) != 0)
 		{
 			rc = -1;
@@ -174,13 +185,13 @@ read_chunk(SyncContext *ctx, const char *query, Buf *last_pos,
 	if (rc < 0)
 	{
 		copy_abort(&reader);
-		source_rollback(ctx->source);
+		source_rollback(source);
 		return -1;
 	}
 	copy_finish(&reader);
-	if (source_exec(ctx->source, "COMMIT", err) != 0)
+	if (source_exec(source, "COMMIT", err) != 0)
 	{
-		source_rollback(ctx->source);
+		source_rollback(source);
 		return -1;
 	}
 	return 0;
@@ -233,6 +244,8 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	StreamOutcome outcome;
 	double		started = 0;
 	double		room_wait = 0;
+	bool		log_copy = logical_is_log(s);
+	PGconn	   *source = ctx->source;
 
 	pp_error_init(&err);
 	buf_init(&last_pos);
@@ -256,8 +269,16 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		goto failed;
 	sender_begin_stream(&ctx->sender, s, chunk_rows == 0);
 
-	if (PQstatus(ctx->source) != CONNECTION_OK &&
-		!conn_reset(ctx->source, CONN_SOURCE, &err))
+	/* a log_based copy reads on the primary, as its changes are decoded there */
+	if (log_copy && ctx->o->state != NULL && source_in_recovery(ctx->source))
+	{
+		if (ctx->primary == NULL &&
+			(ctx->primary = conn_open(ctx->o->state, CONN_PRIMARY, &err)) == NULL)
+			goto failed;
+		source = ctx->primary;
+	}
+	if (PQstatus(source) != CONNECTION_OK &&
+		!conn_reset(source, source == ctx->source ? CONN_SOURCE : CONN_PRIMARY, &err))
 		goto failed;
 
 	for (;;)
@@ -274,12 +295,17 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 		if (state_extraction_query(ctx->run.state, ctx->run.run_id, s->stream_id, after,
 								   chunk_rows, &query, &err) != 0)
 			goto failed;
+		/* before the chunk's snapshot: below any change the chunk misses */
+		if (log_copy &&
+			state_copy_sequence(ctx->run.state, ctx->run.run_id, s->stream_id,
+								&ctx->chunk_sequence, &err) != 0)
+			goto failed;
 		chunk++;
 		runlog_print("DEBUG", "chunk %d%s%s: COPY (%s) TO STDOUT (FORMAT binary)", chunk,
 					 after ? " after position " : "", after ? after : "", query);
 		sender_begin_chunk(&ctx->sender);
 		started = pp_seconds();
-		if (read_chunk(ctx, query, &last_pos, &last_pos_null, &nrows,
+		if (read_chunk(ctx, source, query, &last_pos, &last_pos_null, &nrows,
 					   &rows_extracted, &err) != 0)
 		{
 			/*
@@ -291,7 +317,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 			 * database was dropped on the primary (57P04): no retry brings
 			 * it back.
 			 */
-			bool		lost = PQstatus(ctx->source) != CONNECTION_OK &&
+			bool		lost = PQstatus(source) != CONNECTION_OK &&
 				strcmp(err.sqlstate, "57P04") != 0;
 
 			if (nrows > 0)
@@ -320,7 +346,7 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 				}
 				if (conn_sleep(delay))
 				{
-					if (lost && !conn_reset(ctx->source, CONN_SOURCE, &err))
+					if (lost && !conn_reset(source, source == ctx->source ? CONN_SOURCE : CONN_PRIMARY, &err))
 						goto failed;
 					continue;
 				}
@@ -387,10 +413,13 @@ failed:
 	outcome = STREAM_FAILED;
 
 done:
+	ctx->chunk_sequence = 0;
 	free(query);
 	free(after);
 	buf_free(&last_pos);
 	state_free_plan(&plan);
+	if (log_copy && ctx->logical)
+		logical_copy_outcome(ctx->logical, s->stream_id, outcome == STREAM_SUCCEEDED);
 	return outcome;
 }
 
@@ -523,6 +552,89 @@ probe_streams(SyncContext *ctx, StreamInfo *streams, int nstreams, int *ntodo,
 }
 
 /*
+ * probe_apart: probe_streams on todo, a part of streams or streams itself;
+ * the array it was when probe_streams leaves another is freed.
+ */
+static StreamInfo *
+probe_apart(SyncContext *ctx, StreamInfo *streams, StreamInfo *todo, int *ntodo,
+			int *n_unchanged)
+{
+	StreamInfo *left = probe_streams(ctx, todo, *ntodo, ntodo, n_unchanged);
+
+	if (left != todo && todo != streams)
+		free(todo);
+	return left;
+}
+
+/*
+ * log_streams_apart: at the start of a run with log_based streams (not in
+ * a worker): do what the integration's slot needs (logical.c), and return
+ * the streams the loop syncs: todo less the log_based streams whose copy is
+ * complete (their changes are streamed after the loop), and less every
+ * log_based stream when they cannot be synced this run (another puller
+ * streams the slot: skipped; the slot could not be made or dropped:
+ * failed, and recorded so).  A new array when some are left out (todo, when
+ * not streams, is freed).
+ */
+static StreamInfo *
+log_streams_apart(SyncContext *ctx, StreamInfo *streams, int nstreams, StreamInfo *todo,
+				  int *ntodo, int *n_failed, int *n_skipped)
+{
+	PPError		err;
+	const char *why = NULL;
+	char	   *own = NULL;
+	bool		busy = false;
+	StreamInfo *kept;
+	int			n = 0;
+
+	pp_error_init(&err);
+	ctx->logical = logical_prepare(ctx->o, &ctx->run, ctx->source, streams, nstreams, &err);
+	if (ctx->logical == NULL && err.kind != PPERR_NONE)
+	{
+		runlog_error(&err);
+		why = own = pp_strdup(err.message);
+		pp_error_clear(&err);
+	}
+	else if (ctx->logical != NULL)
+	{
+		why = logical_not_ready(ctx->logical);
+		busy = why != NULL && strstr(why, "another puller") != NULL;
+		if (why == NULL && ctx->o->target_kind == TARGET_SINGER)
+			why = "log_based streams cannot be sent to a Singer target yet";
+	}
+	kept = pp_malloc(sizeof(StreamInfo) * (size_t) (*ntodo + 1));
+	for (int i = 0; i < *ntodo; i++)
+	{
+		StreamInfo *s = &todo[i];
+
+		if (!logical_is_log(s) || (why == NULL && !logical_copied(s)))
+		{
+			kept[n++] = *s;
+			continue;
+		}
+		if (why == NULL)
+			continue;			/* streamed after the loop */
+		runlog_set_stream(s->destination_table, s->stream_id);
+		if (busy)
+		{
+			runlog_print("INFO", "stream skipped: %s", why);
+			(*n_skipped)++;
+			continue;
+		}
+		runlog_print("ERROR", "stream not synced: %s", why);
+		if (state_end_stream(ctx->run.state, ctx->run.run_id, s->stream_id, "failed", 0, why, &err) != 0)
+			end_error(ctx, &err);
+		(*n_failed)++;
+	}
+	runlog_set_stream(NULL, 0);
+	free(own);
+	if (todo != streams)
+		free(todo);
+	*ntodo = n;
+	return kept;
+}
+
+/*
  * sync_finish_sink: finish a sink after its last run (sink.h), and log
  * why when that fails.  Returns whether it failed; sets *interrupted when
  * it was interrupted, and *error, when NULL, to why it failed.
@@ -593,6 +705,10 @@ sync_database(PullerOptions *o, Sink *shared)
 	int			n_unchanged = 0;
 	int			ntodo = 0;
 	bool		worker = false;
+	int			log_ok = 0;
+	int			log_failed = 0;
+	int			pre_failed = 0;
+	int			pre_skipped = 0;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
@@ -668,9 +784,12 @@ sync_database(PullerOptions *o, Sink *shared)
 			runlog_print("INFO", "run %" PRId64 " started: integration \"%s\", %d %s",
 						 ctx.run.run_id, o->integration, nstreams, pp_plural(nstreams, "stream", "streams"));
 	}
+	/* log_based streams: the slot first (logical.c) */
+	if (!worker && !o->dry_run)
+		todo = log_streams_apart(&ctx, streams, nstreams, todo, &ntodo, &pre_failed, &pre_skipped);
 	/* --jobs: the probe first, then the other processes start (jobs.c) */
 	if (!worker && o->jobs > 1)
-		todo = probe_streams(&ctx, streams, nstreams, &ntodo, &n_unchanged);
+		todo = probe_apart(&ctx, streams, todo, &ntodo, &n_unchanged);
 	jobs_begin(&ctx.run, ctx.source, o, todo, ntodo, sync_database);
 	if (o->jobs > 1 && sender_start(&ctx.sender, ctx.sink, &ctx.run, &err) != 0)
 		goto fail;
@@ -685,7 +804,7 @@ sync_database(PullerOptions *o, Sink *shared)
 
 	/* the streams with nothing new succeed at once, without being taken */
 	if (!worker && o->jobs <= 1)
-		todo = probe_streams(&ctx, streams, nstreams, &ntodo, &n_unchanged);
+		todo = probe_apart(&ctx, streams, todo, &ntodo, &n_unchanged);
 
 	for (int i; (i = jobs_next_stream(&ctx.run, o, todo, ntodo, run_stopping(&ctx))) >= 0;)
 	{
@@ -725,6 +844,13 @@ sync_database(PullerOptions *o, Sink *shared)
 		}
 	}
 	runlog_set_stream(NULL, 0);
+	/* the changes of the log_based streams, once every copy is over */
+	if (ctx.logical != NULL && !worker)
+	{
+		jobs_wait();
+		if (!run_stopping(&ctx))
+			(void) logical_stream(ctx.logical, ctx.sink, &ctx.sender, &log_ok, &log_failed);
+	}
 	sender_stop(&ctx.sender);
 	if (shared == NULL && sync_finish_sink(ctx.sink, &ctx.interrupted, &run_error))
 		sink_failed = true;
@@ -738,7 +864,9 @@ sync_database(PullerOptions *o, Sink *shared)
 	if (jobs_end(ntodo, &n_ok, &n_failed, &n_skipped, &n_not_started, &ctx.interrupted,
 				 &ctx.connect_failed, &sink_failed, &run_error))
 		goto worker_done;
-	n_ok += n_unchanged;
+	n_ok += n_unchanged + log_ok;
+	n_failed += log_failed + pre_failed;
+	n_skipped += pre_skipped;
 
 	if (ctx.interrupted)
 	{
@@ -799,6 +927,8 @@ done:
 	state_free_streams(streams, nstreams);
 	state_free_plan_streams(ctx.estimates, ctx.nestimates);
 	sender_stop(&ctx.sender);
+	logical_end(ctx.logical);
+	conn_close(ctx.primary, CONN_PRIMARY);
 	if (ctx.sink && shared == NULL)
 		ctx.sink->methods->free(ctx.sink);
 	conn_close(ctx.source, CONN_SOURCE);

@@ -418,11 +418,12 @@ COMMENT ON FUNCTION pgpull.copy_sequence(bigint, bigint) IS 'the Import API sequ
  * take_stream, and its row in the run marked streaming, so that
  * record_batch reads positions as LSNs.  A stream whose copy is not
  * complete is taken all the same: its changes since the slot was made are
- * needed for the rows already copied.  Answers as take_stream.
+ * needed for the rows already copied.  Answers as take_stream, and the
+ * OID of the relation, which the slot's messages name.
  */
 CREATE FUNCTION pgpull.take_log_stream(run_id bigint, stream_id bigint)
 RETURNS TABLE (taken boolean, json_schema jsonb, key_names text[], bookmark_properties text[],
-			   chunked boolean, table_version bigint)
+			   chunked boolean, table_version bigint, relid pg_catalog.oid)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -446,7 +447,8 @@ BEGIN
 	IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(pgpull._lock_class(), v_stream.stream_id::integer) THEN
 		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING',
 				'the stream is being copied by another puller: its changes are not sent this run');
-		RETURN QUERY SELECT false, NULL::jsonb, NULL::text[], NULL::text[], NULL::boolean, NULL::bigint;
+		RETURN QUERY SELECT false, NULL::jsonb, NULL::text[], NULL::text[], NULL::boolean, NULL::bigint,
+							v_stream.relation::pg_catalog.oid;
 		RETURN;
 	END IF;
 	INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, bookmark_before, bookmark_after, columns, streaming)
@@ -462,7 +464,8 @@ BEGIN
 				 ELSE pg_catalog.format('stream taken: changes from replication slot %s after %s', v_slot, v_stream.bookmark) END);
 	RETURN QUERY
 	SELECT true, pgpull._log_schema(pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id))),
-		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version;
+		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version,
+		   v_stream.relation::pg_catalog.oid;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.take_log_stream(bigint, bigint) IS 'take a log_based stream of a run to send its changes from the replication slot';
@@ -616,3 +619,29 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.log_query(bigint, bigint, name[]) IS 'the query that maps a batch of a log_based stream''s changes (pgoutput text values, as JSON) to the rows the puller ships';
+
+/*
+ * slot_blockers: while the puller makes the slot, the open transactions it
+ * waits for (CREATE_REPLICATION_SLOT waits for every transaction holding
+ * an ID when it began to end), as one line for a message, or NULL.
+ */
+CREATE FUNCTION pgpull.slot_blockers(run_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(slot_blockers.run_id, true);
+BEGIN
+	PERFORM pgpull._require_slot(v_run);
+	RETURN (SELECT pg_catalog.string_agg(pg_catalog.format('PID %s (application "%s", user "%s", %s, its transaction open since %s)',
+				a.pid, a.application_name, a.usename, COALESCE(a.state, 'state unknown'),
+				pg_catalog.to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')), ', ' ORDER BY a.xact_start)
+			  FROM pg_catalog.pg_stat_activity a
+			 WHERE a.backend_xid IS NOT NULL AND a.backend_type = 'client backend'
+			   AND a.pid <> pg_catalog.pg_backend_pid()
+			   AND a.datname IS NOT NULL);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_blockers(bigint) IS 'the open transactions a replication slot being made waits for, for a message';

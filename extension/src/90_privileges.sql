@@ -59,7 +59,8 @@ AS $fn$
 		'pgpull.slot_confirmed(bigint,pg_lsn)',
 		'pgpull.copy_sequence(bigint,bigint)',
 		'pgpull.take_log_stream(bigint,bigint)',
-		'pgpull.log_query(bigint,bigint,name[])'
+		'pgpull.log_query(bigint,bigint,name[])',
+		'pgpull.slot_blockers(bigint)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -212,5 +213,6 @@ REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn),
 	pgpull.copy_sequence(bigint, bigint),
 	pgpull.take_log_stream(bigint, bigint),
-	pgpull.log_query(bigint, bigint, name[])
+	pgpull.log_query(bigint, bigint, name[]),
+	pgpull.slot_blockers(bigint)
 	FROM PUBLIC;

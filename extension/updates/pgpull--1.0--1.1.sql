@@ -977,7 +977,8 @@ AS $fn$
 		'pgpull.slot_confirmed(bigint,pg_lsn)',
 		'pgpull.copy_sequence(bigint,bigint)',
 		'pgpull.take_log_stream(bigint,bigint)',
-		'pgpull.log_query(bigint,bigint,name[])'
+		'pgpull.log_query(bigint,bigint,name[])',
+		'pgpull.slot_blockers(bigint)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -4839,7 +4840,7 @@ COMMENT ON FUNCTION pgpull.copy_sequence(bigint, bigint) IS 'the Import API sequ
 
 CREATE FUNCTION pgpull.take_log_stream(run_id bigint, stream_id bigint)
 RETURNS TABLE (taken boolean, json_schema jsonb, key_names text[], bookmark_properties text[],
-			   chunked boolean, table_version bigint)
+			   chunked boolean, table_version bigint, relid pg_catalog.oid)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4863,7 +4864,8 @@ BEGIN
 	IF NOT v_mine AND NOT pg_catalog.pg_try_advisory_lock(pgpull._lock_class(), v_stream.stream_id::integer) THEN
 		PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'WARNING',
 				'the stream is being copied by another puller: its changes are not sent this run');
-		RETURN QUERY SELECT false, NULL::jsonb, NULL::text[], NULL::text[], NULL::boolean, NULL::bigint;
+		RETURN QUERY SELECT false, NULL::jsonb, NULL::text[], NULL::text[], NULL::boolean, NULL::bigint,
+							v_stream.relation::pg_catalog.oid;
 		RETURN;
 	END IF;
 	INSERT INTO pgpull.run_streams AS rs (run_id, stream_id, status, bookmark_before, bookmark_after, columns, streaming)
@@ -4879,7 +4881,8 @@ BEGIN
 				 ELSE pg_catalog.format('stream taken: changes from replication slot %s after %s', v_slot, v_stream.bookmark) END);
 	RETURN QUERY
 	SELECT true, pgpull._log_schema(pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id))),
-		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version;
+		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version,
+		   v_stream.relation::pg_catalog.oid;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.take_log_stream(bigint, bigint) IS 'take a log_based stream of a run to send its changes from the replication slot';
@@ -5002,6 +5005,27 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.log_query(bigint, bigint, name[]) IS 'the query that maps a batch of a log_based stream''s changes (pgoutput text values, as JSON) to the rows the puller ships';
+
+CREATE FUNCTION pgpull.slot_blockers(run_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._run(slot_blockers.run_id, true);
+BEGIN
+	PERFORM pgpull._require_slot(v_run);
+	RETURN (SELECT pg_catalog.string_agg(pg_catalog.format('PID %s (application "%s", user "%s", %s, its transaction open since %s)',
+				a.pid, a.application_name, a.usename, COALESCE(a.state, 'state unknown'),
+				pg_catalog.to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')), ', ' ORDER BY a.xact_start)
+			  FROM pg_catalog.pg_stat_activity a
+			 WHERE a.backend_xid IS NOT NULL AND a.backend_type = 'client backend'
+			   AND a.pid <> pg_catalog.pg_backend_pid()
+			   AND a.datname IS NOT NULL);
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_blockers(bigint) IS 'the open transactions a replication slot being made waits for, for a message';
 REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull._reset_log_streams(pgpull.runs, text),
 	pgpull._require_slot(pgpull.runs),
@@ -5012,7 +5036,8 @@ REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn),
 	pgpull.copy_sequence(bigint, bigint),
 	pgpull.take_log_stream(bigint, bigint),
-	pgpull.log_query(bigint, bigint, name[])
+	pgpull.log_query(bigint, bigint, name[]),
+	pgpull.slot_blockers(bigint)
 	FROM PUBLIC;
 DO $update$
 DECLARE
@@ -5028,7 +5053,7 @@ BEGIN
 		FOREACH v_function IN ARRAY ARRAY['pgpull.slot_plan(bigint)', 'pgpull.slot_created(bigint,pg_lsn)',
 										  'pgpull.slot_dropped(bigint)', 'pgpull.slot_confirmed(bigint,pg_lsn)',
 										  'pgpull.copy_sequence(bigint,bigint)', 'pgpull.take_log_stream(bigint,bigint)',
-										  'pgpull.log_query(bigint,bigint,name[])'] LOOP
+										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)'] LOOP
 			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_role);
 		END LOOP;
 	END LOOP;
