@@ -525,7 +525,7 @@ sub slot
 	(my $lit = $integration) =~ s/'/''/g;
 	my @f = qw(slot_name plugin database active confirmed_flush_lsn restart_lsn wal_status);
 	my $row = $node->safe_psql('postgres', 'SELECT '
-		  . join(", '|', ", map { "coalesce($_\::text, '')" } @f)
+		  . join(', ', map { "coalesce($_\::text, '')" } @f)
 		  . " FROM pg_replication_slots WHERE slot_name = pgpull.slot_name('$lit')");
 	return undef if $row eq '';
 	my %h;
@@ -614,7 +614,9 @@ INSERT INTO $table (txt, num, ts, doc, big) VALUES ('$label', 3, now(), '{"n": n
 =item not_confirmed_past(NODE, INTEGRATION, CHANGES, TEST_NAME)
 
 Checks that the integration's slot was not confirmed past the start of
-CHANGES (from log_changes, or any hash with start and before).
+CHANGES (from log_changes, or any hash with start and before): the
+server decodes again every transaction whose commit is at or after the
+confirmed position.
 
 =cut
 

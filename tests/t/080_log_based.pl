@@ -18,7 +18,7 @@
 #   a destination that answers 503 until the retries run out: exit 1, the
 #     slot not confirmed past the changes, the next run delivers them;
 #   SIGKILL while a large transaction is being sent: the slot not
-#     confirmed past it, the next run delivers it;
+#     confirmed to its commit, the next run delivers it;
 #   TRUNCATE: a warning naming the table, the run succeeds;
 #   a partitioned table (publish_via_partition_root): changes in two
 #     partitions, and a row moved between them, arrive under the parent;
@@ -137,8 +137,9 @@ DELETE FROM t WHERE id = 26;
 	my $r = sync('default');
 	is($r->{rc}, 0, 'a run after ADD COLUMN: exit status 0') or diag($r->{stderr});
 	PgPullTest::same_as_source($node, 't', 'default', 'the destination equals the source, new columns too');
-	is($node->safe_psql('dest', qq{SELECT count(*) FROM $dest_t WHERE extra LIKE 'extra %' AND score > 0}),
-		'20', 'the values of the new columns arrived');
+	is($node->safe_psql('dest', qq{
+		SELECT count(*) FROM $dest_t WHERE extra LIKE 'extra %' AND score > 0 AND _sdc_deleted_at IS NULL}),
+		'19', 'the values of the new columns arrived');
 };
 
 # -- the destination fails until the retries run out
@@ -153,15 +154,22 @@ PgPullTest::scenario 'destination fails: the slot stays, the next run delivers' 
 	$r = sync('default');
 	is($r->{rc}, 0, 'the next run: exit status 0') or diag($r->{stderr});
 	PgPullTest::same_as_source($node, 't', 'default', 'the next run delivered everything: equal');
-	ok(PgPullTest::lsn_ge($node, PgPullTest::confirmed_flush($node, 'default'), lsn()),
-		'and the slot is confirmed up to the end of the WAL');
+	ok(PgPullTest::lsn_ge($node, PgPullTest::confirmed_flush($node, 'default'), $changes->{changed}),
+		'and the slot is confirmed past the changes');
 };
 
 # -- SIGKILL while a large transaction is being sent
 PgPullTest::scenario 'SIGKILL mid-stream: the slot stays, the next run delivers' => sub {
-	my $start = lsn();
+	# one large transaction: the slot may be confirmed into it (a
+	# transaction is decoded again unless its commit is before the
+	# confirmed position), never to its commit
 	my $before = PgPullTest::confirmed_flush($node, 'default');
-	$node->safe_psql('postgres', q{UPDATE t SET txt = 'killed run ' || id, num = num + 1 WHERE id > 100});
+	my $before_commit = $node->safe_psql('postgres', q{
+BEGIN;
+UPDATE t SET txt = 'killed run ' || id, num = num + 1 WHERE id > 100;
+SELECT pg_current_wal_insert_lsn();
+COMMIT;
+});
 	$rcv->clear_requests;
 	$rcv->set_faults([ { kind => 'slow', seconds => 1, count => 40 } ]);
 	my $run = PgPullTest::start_sync($node, $rcv, source => $repl, timeout => 180,
@@ -181,8 +189,8 @@ PgPullTest::scenario 'SIGKILL mid-stream: the slot stays, the next run delivers'
 	PgPullTest::wait_slot_released($node, 'default');
 	$node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM pg_locks WHERE locktype = 'advisory'})
 	  or die 'the killed puller\'s sessions did not go away';
-	PgPullTest::not_confirmed_past($node, 'default', { start => $start, before => $before },
-		'the slot was not confirmed past the transaction');
+	PgPullTest::not_confirmed_past($node, 'default', { start => $before_commit, before => $before },
+		'the slot was not confirmed to the transaction\'s commit');
 	my $r = sync('default');
 	is($r->{rc}, 0, 'the next run: exit status 0') or diag($r->{stderr});
 	PgPullTest::same_as_source($node, 't', 'default', 'after SIGKILL: nothing lost, equal');
