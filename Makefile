@@ -63,7 +63,7 @@ EXTRA_CLEAN = puller/fuzz/build tests/bench_sink build/deb
 # fuzz_NAME.c, built with clang and its sanitizers in a directory of their
 # own (the program's PGXS build is left alone), each with the objects it
 # needs.  tests/fuzz/corpus/NAME holds each one's seeds.
-FUZZ_HARNESSES = copy response retry_after echo options
+FUZZ_HARNESSES = copy response retry_after echo options pgoutput
 FUZZ_DIR     = puller/fuzz/build
 FUZZ_SECONDS ?= 60
 
@@ -202,6 +202,7 @@ fuzz_response_OBJS    = http batch common conn error extract log sshproc state t
 fuzz_retry_after_OBJS = $(fuzz_response_OBJS)
 fuzz_echo_OBJS        = target commit common conn databases error extract log sshproc state tunnel
 fuzz_options_OBJS     = options common error log sshproc state tunnel
+fuzz_pgoutput_OBJS    = pgoutput common error
 FUZZ_PIECES = $(FUZZ_DIR)/pieces.o
 
 fuzz-build: $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
@@ -219,6 +220,15 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/fuzz_%.o $$(addprefix $(FUZZ_DIR)/,$$(addsuffix 
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PG_LIBS)
 
 -include $(wildcard $(FUZZ_DIR)/*.d)
+
+# The unit test of the pgoutput decoder, puller/fuzz/test_pgoutput.c, which
+# tests/t/007_pgoutput.pl builds (make pgoutput-test) and runs under
+# valgrind: so built with the program's compiler and flags, no sanitizers.
+PGO_TEST_SRCS = $(addprefix $(pgpull_src)/puller/,fuzz/test_pgoutput.c pgoutput.c common.c error.c)
+pgoutput-test: $(FUZZ_DIR)/test_pgoutput
+$(FUZZ_DIR)/test_pgoutput: $(PGO_TEST_SRCS) $(wildcard $(pgpull_src)/puller/*.h)
+	@mkdir -p $(FUZZ_DIR)
+	$(CC) $(CFLAGS) $(PG_CFLAGS) -I$(pgpull_src)/puller $(PG_CPPFLAGS) $(CPPFLAGS) -o $@ $(PGO_TEST_SRCS) $(PG_LIBS)
 
 endif
 
@@ -238,4 +248,4 @@ bench-sink: $(pgpull_src)/tests/bench_sink
 $(pgpull_src)/tests/bench_sink: $(pgpull_src)/tests/bench_sink.c
 	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -o $@ $<
 
-.PHONY: deps deps-test deps-deb deb demo bench bench-sink check fuzz fuzz-build install-link install-man uninstall-puller
+.PHONY: deps deps-test deps-deb deb demo bench bench-sink check fuzz fuzz-build pgoutput-test install-link install-man uninstall-puller

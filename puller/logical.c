@@ -276,11 +276,7 @@ create_slot(LogicalRun *lr, PPError *err)
 						 "could not make the replication slot");
 	else if (state_slot_call(lr->run->state, "slot_created", lr->run->run_id,
 							 PQgetvalue(res, 0, 1), err) == 0)
-	{
-		runlog_print("INFO", "replication slot %s made: its changes start after %s",
-					 lr->plan.slot_name, PQgetvalue(res, 0, 1));
-		rc = 0;
-	}
+		rc = 0;					/* the extension says so */
 	if (res)
 		PQclear(res);
 	while ((res = PQgetResult(lr->repl)) != NULL)
@@ -1103,6 +1099,12 @@ end:
 			why = pp_psprintf("its changes were not all sent, so the replication slot was not confirmed past them: %s", error);
 		else if (ls->copy_ran && !ls->copy_ok)
 			why = pp_strdup("its initial copy failed (it resumes next run); its changes since were sent");
+		/* no change came: the sink counts this part of the stream from zero */
+		if (!ls->begun && sink->methods->begin_stream(sink, ls->info, &ls->plan, &err) != 0)
+		{
+			runlog_error(&err);
+			pp_error_clear(&err);
+		}
 		if (sink->methods->end_stream(sink, ls->info, ls->rows, why, &err) != 0)
 			runlog_error(&err);
 		pp_error_clear(&err);

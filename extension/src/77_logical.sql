@@ -23,7 +23,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 	SELECT CASE WHEN pg_catalog.length(n) <= 63 THEN n
 				ELSE pg_catalog.rtrim(pg_catalog.left(n, 54), '_') || '_'
-					 || pg_catalog.left(pg_catalog.md5(pg_catalog.array_to_string(parts, pg_catalog.chr(0) || '')), 8)
+					 || pg_catalog.left(pg_catalog.md5(pg_catalog.array_to_string(parts, pg_catalog.chr(1))), 8)
 		   END::name
 	  FROM (SELECT 'pgpull_' || pg_catalog.array_to_string(ARRAY(
 				SELECT pg_catalog.btrim(pg_catalog.regexp_replace(pg_catalog.lower(p COLLATE "C"), '[^a-z0-9_]+', '_', 'g'), '_')
