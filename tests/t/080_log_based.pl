@@ -78,7 +78,10 @@ PgPullTest::scenario 'first run: copy and changes under a concurrent workload, t
 		'the copy is complete: the stream has a bookmark');
 	cmp_ok(PgPullTest::records($rcv, 't'), '>=', 3000, 'the copy sent every row');
 	my $confirmed1 = PgPullTest::confirmed_flush($node, 'default');
-	note("confirmed_flush_lsn after the first run: $confirmed1");
+	my $consistent = $node->safe_psql('postgres',
+		q{SELECT consistent_lsn FROM pgpull.integration_slot WHERE integration = 'default'});
+	ok(PgPullTest::lsn_ge($node, $confirmed1, $consistent) && $confirmed1 ne $consistent,
+		"the first run streamed the changes made during its copy and confirmed them ($consistent -> $confirmed1)");
 
 	# while the workload goes on: a rolled-back transaction, updates that
 	# leave the big column unchanged, key updates, deletes
@@ -94,9 +97,10 @@ UPDATE t SET id = 1000000 + id WHERE id IN (5, 6);
 DELETE FROM t WHERE id IN (11, 12);
 });
 	usleep(500_000);
-	PgPullTest::stop_workload($work);
+	unlike(PgPullTest::stop_workload($work), qr/error|abort/i, 'the workload ran without errors');
 	$r = sync('default');
 	is($r->{rc}, 0, 'after the workload stopped, the next run: exit status 0') or diag($r->{stderr});
+	unlike($r->{stderr}, qr/initial copy/, 'it streamed the changes, without copying again');
 	PgPullTest::same_as_source($node, 't', 'default', 'the destination equals the source');
 	is($node->safe_psql('dest', qq{
 		SELECT string_agg(id || ':' || (_sdc_deleted_at IS NOT NULL), ' ' ORDER BY id)

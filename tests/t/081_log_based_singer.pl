@@ -141,7 +141,7 @@ UPDATE t SET id = 1000000 + id WHERE id = 5;
 DELETE FROM t WHERE id = 11;
 });
 	usleep(500_000);
-	PgPullTest::stop_workload($work);
+	unlike(PgPullTest::stop_workload($work), qr/error|abort/i, 'the workload ran without errors');
 	my $end = lsn();
 	$r = sync("$tmp/first.jsonl", [ '--batch-size', '50' ]);
 	is($r->{rc}, 0, 'after the workload stopped, the next run: exit status 0') or diag($r->{stderr});
