@@ -24,6 +24,8 @@
 #     partitions, and a row moved between them, arrive under the parent;
 #   a quiet tracked table while an untracked one is busy: the run confirms
 #     the slot past the busy table's WAL, so the slot pins none of it;
+#   a first copy cut short by 503s, changes in the part copied and in the
+#     part not copied yet, then a run that completes it: equal;
 #   untrack of the integration's last log-based streams: the next run
 #     drops the slot and says so.
 # Every pgpull runs under valgrind, which reports nothing.
@@ -39,10 +41,10 @@ my $node = PgPullTest::source_node('src', logical => 1);
 PgPullTest::log_table($node, 't', 3000);
 $node->safe_psql('postgres', q{SELECT pgpull.track('t', 'log_based')});
 my $repl = PgPullTest::replication_role($node, 'pgpull_repl',
-	integrations => [ 'default', 'parts', 'quiet' ]);
+	integrations => [ 'default', 'parts', 'quiet', 'resume' ]);
 note('publication of "default": ' . PgPullTest::publish($node, 'default'));
 my $rcv = PgPullTest::receiver($node,
-	tokens => { tok => 'default', 'tok-parts' => 'parts', 'tok-quiet' => 'quiet' });
+	tokens => { tok => 'default', 'tok-parts' => 'parts', 'tok-quiet' => 'quiet', 'tok-resume' => 'resume' });
 my $slot_name = $node->safe_psql('postgres', q{SELECT pgpull.slot_name('default')});
 my $dest_t = PgPullTest::dest_table($node, 't');
 
@@ -50,7 +52,7 @@ my $dest_t = PgPullTest::dest_table($node, 't');
 sub sync
 {
 	my ($integration, @args) = @_;
-	my %tok = (default => 'tok', parts => 'tok-parts', quiet => 'tok-quiet');
+	my %tok = (default => 'tok', parts => 'tok-parts', quiet => 'tok-quiet', resume => 'tok-resume');
 	return PgPullTest::sync($node, $rcv, source => $repl, token => $tok{$integration},
 		timeout => 180, args => [ '--integration', $integration, @args ]);
 }
@@ -292,6 +294,32 @@ SELECT pgpull.track('calm', 'log_based', integration => 'quiet');
 	my $after = PgPullTest::confirmed_flush($node, 'quiet');
 	ok(PgPullTest::lsn_ge($node, $after, $busy_end),
 		"the slot was confirmed past the busy table's WAL ($before -> $after, busy table's WAL to $busy_end)");
+};
+
+# -- the first copy fails half way; changes; the next run resumes it
+PgPullTest::scenario 'a first copy cut short by the destination, changes, then the rest' => sub {
+	PgPullTest::log_table($node, 'r', 1000);
+	$node->safe_psql('postgres', q{SELECT pgpull.track('r', 'log_based', integration => 'resume')});
+	PgPullTest::publish($node, 'resume');
+	$rcv->set_faults([ { kind => 'slow', seconds => 0, count => 3 }, { kind => 'status', code => 503, count => 50 } ]);
+	my $r = sync('resume', '--batch-rows', '100', '--chunk-rows', '200', '--max-retries', '1');
+	$rcv->clear_faults;
+	is($r->{rc}, 1, 'the destination fails during the copy: exit status 1') or diag($r->{stderr});
+	is(PgPullTest::stream_row($node, 'r', q{coalesce(bookmark, '-')}, 'resume'), '-',
+		'the copy is not complete');
+	ok(PgPullTest::slot($node, 'resume'), 'the slot was made');
+	$node->safe_psql('postgres', q{
+UPDATE r SET txt = 'after the cut ' || id WHERE id % 50 = 1;
+DELETE FROM r WHERE id IN (150, 950);
+UPDATE r SET id = 5000 + id WHERE id IN (151, 951);
+INSERT INTO r (txt, num, ts, doc, big) VALUES ('after the cut', 1, now(), '{}', 'x');
+UPDATE r SET num = num + 1 WHERE id IN (160, 960);
+});
+	$r = sync('resume', '--batch-rows', '100', '--chunk-rows', '200');
+	is($r->{rc}, 0, 'the next run: exit status 0') or diag($r->{stderr});
+	PgPullTest::same_as_source($node, 'r', 'resume', 'the destination equals the source');
+	isnt(PgPullTest::stream_row($node, 'r', q{coalesce(bookmark, '-')}, 'resume'), '-',
+		'the copy is complete');
 };
 
 # -- untrack the last log-based streams: the next run drops the slot
