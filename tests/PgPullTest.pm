@@ -815,6 +815,48 @@ ROLLBACK;
 		defines => { maxid => $o{maxid} });
 }
 
+my %workloads;	# handle => harness of what runs in the background, for the END block
+
+=item open_transaction(NODE, SQL)
+
+Starts psql as the superuser of database "postgres", runs BEGIN and SQL
+there and leaves the transaction open.  Returns a handle with the
+session's pid (->{pid}) for end_transaction; a session still open when
+the test ends is stopped.
+
+=cut
+
+sub open_transaction
+{
+	my ($node, $sql) = @_;
+	my ($in, $out, $err) = ('', '', '');
+	my $h = IPC::Run::start([ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres') ],
+		'<', \$in, '>', \$out, '2>', \$err, IPC::Run::timeout(300));
+	my $t = { harness => $h, stdin => \$in, stderr => \$err };
+	$workloads{"$t"} = $h;
+	$in .= "BEGIN;\n$sql;\nSELECT 'pid ' || pg_backend_pid();\n";
+	$h->pump until $out =~ /^pid (\d+)$/m || $err ne '';
+	croak "could not open a transaction: $err" unless $out =~ /^pid (\d+)$/m;
+	$t->{pid} = $1;
+	return $t;
+}
+
+=item end_transaction(HANDLE, END)
+
+Ends a transaction of open_transaction with END (default COMMIT) and
+waits for its psql to exit.
+
+=cut
+
+sub end_transaction
+{
+	my ($t, $end) = @_;
+	my $h = delete $workloads{"$t"} or return;
+	${ $t->{stdin} } .= ($end // 'COMMIT') . ";\n\\q\n";
+	eval { $h->finish; };
+	return;
+}
+
 =item start_workload(NODE, scripts => {NAME => [WEIGHT, SQL]}, clients => N, rate => TPS, defines => {VAR => VALUE})
 
 Starts pgbench in the background as the superuser of database
@@ -826,7 +868,6 @@ ends is stopped.
 
 =cut
 
-my %workloads;	# handle => harness, for the END block
 
 sub start_workload
 {

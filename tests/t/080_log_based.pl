@@ -26,6 +26,9 @@
 #     the slot past the busy table's WAL, so the slot pins none of it;
 #   a first copy cut short by 503s, changes in the part copied and in the
 #     part not copied yet, then a run that completes it: equal;
+#   an open transaction holds up making the slot: past
+#     PGPULL_SLOT_TIMEOUT the run fails naming its pid, no slot is left,
+#     and the run after it ended succeeds;
 #   untrack of the integration's last log-based streams: the next run
 #     drops the slot and says so.
 # Every pgpull runs under valgrind, which reports nothing.
@@ -41,10 +44,11 @@ my $node = PgPullTest::source_node('src', logical => 1);
 PgPullTest::log_table($node, 't', 3000);
 $node->safe_psql('postgres', q{SELECT pgpull.track('t', 'log_based')});
 my $repl = PgPullTest::replication_role($node, 'pgpull_repl',
-	integrations => [ 'default', 'parts', 'quiet', 'resume' ]);
+	integrations => [ 'default', 'parts', 'quiet', 'resume', 'waits' ]);
 note('publication of "default": ' . PgPullTest::publish($node, 'default'));
 my $rcv = PgPullTest::receiver($node,
-	tokens => { tok => 'default', 'tok-parts' => 'parts', 'tok-quiet' => 'quiet', 'tok-resume' => 'resume' });
+	tokens => { tok => 'default', 'tok-parts' => 'parts', 'tok-quiet' => 'quiet', 'tok-resume' => 'resume',
+		'tok-waits' => 'waits' });
 my $slot_name = $node->safe_psql('postgres', q{SELECT pgpull.slot_name('default')});
 my $dest_t = PgPullTest::dest_table($node, 't');
 
@@ -52,7 +56,8 @@ my $dest_t = PgPullTest::dest_table($node, 't');
 sub sync
 {
 	my ($integration, @args) = @_;
-	my %tok = (default => 'tok', parts => 'tok-parts', quiet => 'tok-quiet', resume => 'tok-resume');
+	my %tok = (default => 'tok', parts => 'tok-parts', quiet => 'tok-quiet', resume => 'tok-resume',
+		waits => 'tok-waits');
 	return PgPullTest::sync($node, $rcv, source => $repl, token => $tok{$integration},
 		timeout => 180, args => [ '--integration', $integration, @args ]);
 }
@@ -320,6 +325,30 @@ UPDATE r SET num = num + 1 WHERE id IN (160, 960);
 	PgPullTest::same_as_source($node, 'r', 'resume', 'the destination equals the source');
 	isnt(PgPullTest::stream_row($node, 'r', q{coalesce(bookmark, '-')}, 'resume'), '-',
 		'the copy is complete');
+};
+
+# -- making the slot waits for open transactions, up to PGPULL_SLOT_TIMEOUT
+PgPullTest::scenario 'an open transaction holds up the slot: the run names it, then succeeds once it ends' => sub {
+	$node->safe_psql('postgres', q{
+CREATE TABLE waits (id integer PRIMARY KEY, v text);
+INSERT INTO waits SELECT g, 'w ' || g FROM generate_series(1, 10) g;
+SELECT pgpull.track('waits', 'log_based', integration => 'waits');
+});
+	PgPullTest::publish($node, 'waits');
+	my $open = PgPullTest::open_transaction($node, q{INSERT INTO busy (v) VALUES ('open')});
+	my $r;
+	{
+		local $ENV{PGPULL_SLOT_TIMEOUT} = '2';
+		$r = sync('waits');
+	}
+	isnt($r->{rc}, 0, 'the run fails after PGPULL_SLOT_TIMEOUT') or diag($r->{stderr});
+	like($r->{stderr}, qr/\b$open->{pid}\b/, "the error names the open transaction's pid ($open->{pid})")
+	  or diag($r->{stderr});
+	is(PgPullTest::slot($node, 'waits'), undef, 'no slot is left');
+	PgPullTest::end_transaction($open);
+	$r = sync('waits');
+	is($r->{rc}, 0, 'once the transaction ended, the next run: exit status 0') or diag($r->{stderr});
+	PgPullTest::same_as_source($node, 'waits', 'waits', 'the destination equals the source');
 };
 
 # -- untrack the last log-based streams: the next run drops the slot
