@@ -316,7 +316,7 @@ drop_slot(LogicalRun *lr, PPError *err)
  */
 LogicalRun *
 logical_prepare(const PullerOptions *o, SinkRun *run, PGconn *source,
-				const StreamInfo *streams, int nstreams, PPError *err)
+				StreamInfo *streams, int nstreams, PPError *err)
 {
 	LogicalRun *lr;
 	SlotPlan	plan;
@@ -390,9 +390,18 @@ logical_prepare(const PullerOptions *o, SinkRun *run, PGconn *source,
 			return lr;
 		}
 	}
-	if ((strcmp(plan.action, "create") == 0 || strcmp(plan.action, "recreate") == 0) &&
-		create_slot(lr, err) != 0)
-		set_not_ready(lr, err);
+	if (strcmp(plan.action, "create") == 0 || strcmp(plan.action, "recreate") == 0)
+	{
+		/* a new slot: slot_plan sent every log_based stream back to a copy */
+		for (int i = 0; i < nstreams; i++)
+			if (logical_is_log(&streams[i]) && streams[i].bookmark != NULL)
+			{
+				free(streams[i].bookmark);
+				streams[i].bookmark = NULL;
+			}
+		if (create_slot(lr, err) != 0)
+			set_not_ready(lr, err);
+	}
 	return lr;
 }
 

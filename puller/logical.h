@@ -24,7 +24,7 @@ typedef struct LogicalRun LogicalRun;
 extern bool logical_is_log(const StreamInfo *s);
 extern bool logical_copied(const StreamInfo *s);
 extern LogicalRun *logical_prepare(const PullerOptions *o, SinkRun *run, PGconn *source,
-								   const StreamInfo *streams, int nstreams, PPError *err);
+								   StreamInfo *streams, int nstreams, PPError *err);
 extern const char *logical_not_ready(const LogicalRun *lr);
 extern bool logical_source_is_standby(const LogicalRun *lr);
 extern int	logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed);

@@ -228,7 +228,7 @@ BEGIN
 			DELETE FROM pgpull.integration_slot i WHERE i.integration = v_run.integration;
 		END IF;
 		RETURN QUERY SELECT 'create'::text, v_slot, v_pub, NULL::pg_catalog.pg_lsn,
-			pg_catalog.format('replication slot %s is made: the log_based streams are copied, then their changes stream from it', v_slot);
+			pg_catalog.format('making replication slot %s: the log_based streams are copied, then their changes stream from it', v_slot);
 		RETURN;
 	END IF;
 	IF v_server.wal_status = 'lost' THEN
@@ -236,7 +236,7 @@ BEGIN
 			pg_catalog.format('replication slot %s was invalidated: the server removed WAL it needed (max_slot_wal_keep_size), so its changes are lost', v_slot));
 		DELETE FROM pgpull.integration_slot i WHERE i.integration = v_run.integration;
 		RETURN QUERY SELECT 'recreate'::text, v_slot, v_pub, NULL::pg_catalog.pg_lsn,
-			pg_catalog.format('replication slot %s was invalidated: it is made again', v_slot);
+			pg_catalog.format('replication slot %s was invalidated: making it again', v_slot);
 		RETURN;
 	END IF;
 	IF v_row.integration IS NULL THEN
@@ -244,7 +244,7 @@ BEGIN
 		PERFORM pgpull._reset_log_streams(v_run,
 			pg_catalog.format('replication slot %s was not made by this catalog', v_slot));
 		RETURN QUERY SELECT 'recreate'::text, v_slot, v_pub, NULL::pg_catalog.pg_lsn,
-			pg_catalog.format('replication slot %s is not in the catalog: it is made again', v_slot);
+			pg_catalog.format('replication slot %s is not in the catalog: making it again', v_slot);
 		RETURN;
 	END IF;
 	RETURN QUERY SELECT 'stream'::text, v_slot, v_pub, v_server.confirmed_flush_lsn, NULL::text;
@@ -455,7 +455,8 @@ BEGIN
 	VALUES (v_run.run_id, v_stream.stream_id, 'running', v_stream.bookmark, v_stream.bookmark,
 			pgpull._stream_columns(v_stream.stream_id), true)
 	ON CONFLICT ON CONSTRAINT run_streams_pkey DO UPDATE
-	   SET status = 'running', ended_at = NULL, error = NULL, streaming = true;
+	   SET status = 'running', ended_at = NULL, error = NULL, streaming = true,
+		   bookmark_after = EXCLUDED.bookmark_after;
 	UPDATE pgpull.stream s SET status = 'running', updated_at = pg_catalog.now()
 	 WHERE s.stream_id = v_stream.stream_id;
 	PERFORM pgpull._log_line(v_run.run_id, v_stream.stream_id, 'INFO',
@@ -594,7 +595,7 @@ BEGIN
 		v_cols := v_cols || v_col.attname;
 		v_cur := v_cur || pg_catalog.format('pgpull_r.%I AS pgpull_c%s', v_col.attname, v_i);
 		v_t := v_t || pg_catalog.format(
-			'CASE WHEN pg_catalog.json_typeof(c.v -> %1$s) = ''boolean'' THEN pgpull_cur.pgpull_c%1$s'
+			'CASE WHEN pg_catalog.jsonb_typeof(c.v -> %1$s) = ''boolean'' THEN pgpull_cur.pgpull_c%1$s'
 			' ELSE (c.v ->> %1$s)::%2$s END AS %3$I',
 			v_i, pg_catalog.format_type(v_col.atttypid, v_col.atttypmod), v_col.attname);
 		IF v_col.attname = ANY (v_stream.key_columns) THEN
@@ -622,7 +623,7 @@ BEGIN
 		' c.has_u, pgpull_cur.pgpull_found'
 		' FROM (SELECT x.ord, (x.e ->> ''s'')::pg_catalog.int8 AS seq, x.e ->> ''k'' AS kind,'
 		' x.e ->> ''t'' AS tx, x.e -> ''v'' AS v, (x.e ->> ''u'') IS NOT NULL AS has_u'
-		' FROM pg_catalog.json_array_elements($1::pg_catalog.json) WITH ORDINALITY AS x(e, ord)) AS c'
+		' FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) WITH ORDINALITY AS x(e, ord)) AS c'
 		' LEFT JOIN LATERAL (SELECT true AS pgpull_found, %3$s FROM %4$s AS pgpull_r WHERE %5$s) AS pgpull_cur ON c.has_u'
 		' CROSS JOIN LATERAL (SELECT %6$s) AS t'
 		' CROSS JOIN LATERAL (SELECT %7$s, CASE WHEN c.kind = ''D'' THEN pg_catalog.to_char(pg_catalog.timezone(''UTC'','

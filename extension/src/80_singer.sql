@@ -212,7 +212,7 @@ BEGIN
 		/* changes from the slot: the position is an LSN (77_logical.sql) */
 		v_key_value := CASE WHEN record_emitted.last_position IS NOT NULL
 							THEN pgpull._lsn_of(v_stream, record_emitted.last_position)
-							ELSE COALESCE(v_rs.bookmark_after, '0/0') END;
+							ELSE COALESCE(v_stream.bookmark, '0/0') END;
 	ELSIF record_emitted.last_position IS NOT NULL THEN
 		v_values := pgpull._position_parse(record_emitted.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
