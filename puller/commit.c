@@ -41,6 +41,7 @@
 #include "commit.h"
 #include "conn.h"
 #include "log.h"
+#include "pgoutput.h"
 #include "state.h"
 
 /* a state to apply */
@@ -142,7 +143,20 @@ commit_apply(PGconn *conn, const char *line, size_t len, const char *database,
 			pp_psprintf("%s" DATABASE_SEPARATOR "%s", database, results[i].stream) :
 			pp_strdup(results[i].stream);
 
-		if (results[i].moved)
+		if (results[i].moved && results[i].detail &&
+			strncmp(results[i].detail, "replication slot:", 17) == 0 && results[i].bookmark)
+		{
+			uint64_t	lsn;
+
+			/* not a bookmark: the caller confirms the slot (logical.c) */
+			if (pgo_parse_lsn(results[i].bookmark, &lsn) && lsn > counts->slot_lsn)
+			{
+				counts->slot_lsn = lsn;
+				snprintf(counts->slot, sizeof(counts->slot), "%s", results[i].stream);
+			}
+			runlog_print("DEBUG", "the Singer target confirmed: %s", results[i].detail);
+		}
+		else if (results[i].moved)
 		{
 			counts->moved++;
 			runlog_print_stream(name, "INFO", "the Singer target confirmed: %s",
@@ -326,6 +340,46 @@ exit_status_for_commit(const PPError *err)
 }
 
 /*
+ * confirm_slot: the states confirmed changes of the integration's
+ * replication slot (counts->slot_lsn): confirm it over a replication
+ * connection, which the role may open (it has REPLICATION; a SECURITY
+ * DEFINER function owned by a role without it could not).  Returns 0, or
+ * -1 with err set.
+ */
+static int
+confirm_slot(const PullerOptions *o, PGconn *conn, const CommitCounts *counts, PPError *err)
+{
+	const char *values[1] = {o->integration};
+	PGresult   *res = PQexecParams(conn, "SELECT pgpull.publication_name($1)", 1, NULL, values,
+								   NULL, NULL, 0);
+	PGconn	   *repl;
+	char		text[32];
+	int			rc = -1;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		pp_error_from_pg(err, PPERR_STREAM, conn, res, "could not confirm the replication slot");
+		if (res)
+			PQclear(res);
+		return -1;
+	}
+	pgo_lsn_text(counts->slot_lsn, text);
+	repl = conn_open(o->state ? o->state : o->source, CONN_REPLICATION, err);
+	if (repl != NULL &&
+		conn_confirm_slot(repl, counts->slot, PQgetvalue(res, 0, 0), counts->slot_lsn, err) == 0)
+	{
+		runlog_print("INFO", "replication slot %s confirmed to %s: the Singer target stored the changes up to it",
+					 counts->slot, text);
+		rc = 0;
+	}
+	else
+		pp_error_hint(err, "The slot stays where it was: the next run sends those changes again.");
+	PQclear(res);
+	conn_close(repl, CONN_REPLICATION);
+	return rc;
+}
+
+/*
  * commit_state_run: run "pgpull commit-state" with checked options.
  * Returns the exit status: 0 the states were applied (whether or not a
  * bookmark moved), 2 the file holds no pgpull state of the integration
@@ -350,7 +404,7 @@ commit_state_run(PullerOptions *o)
 	DatabaseConns dc;
 	PPError		err;
 	int			status = EXIT_OK;
-	CommitCounts counts = {0, 0};
+	CommitCounts counts = {0};
 
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
@@ -479,6 +533,14 @@ commit_state_run(PullerOptions *o)
 			status = exit_status_for_commit(&err);
 			goto done;
 		}
+	}
+	/* log_based: the slot, to the changes the target stored */
+	if (counts.slot_lsn > 0 && conn != NULL && confirm_slot(o, conn, &counts, &err) != 0)
+	{
+		pp_error_report(&err);
+		pp_error_clear(&err);
+		if (status == EXIT_OK)
+			status = EXIT_STREAM_FAILED;
 	}
 	if (status != EXIT_OK)
 		runlog_print("INFO", "%d %s of %s applied in the databases that could take them: %d %s moved",

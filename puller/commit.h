@@ -37,6 +37,8 @@ typedef struct CommitCounts
 	int			moved;			/* bookmarks moved */
 	int			rejected;		/* entries pgpull did not write, or not for a
 								 * run of this catalog */
+	uint64_t	slot_lsn;		/* log_based: confirm the slot to it, or 0 */
+	char		slot[64];		/* which slot */
 } CommitCounts;
 
 extern int	commit_apply(PGconn *conn, const char *line, size_t len,

@@ -35,6 +35,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "pgoutput.h"
 #include "tunnel.h"
 
 #define SOURCE_OPTIONS \
@@ -545,4 +546,71 @@ conn_sleep(double seconds)
 		nanosleep(&ts, NULL);
 	}
 	return false;
+}
+
+/*
+ * conn_confirm_slot: confirm a logical replication slot (pgoutput) to lsn
+ * from a new replication connection (pgpull commit-state, or a run once
+ * its Singer target ended; a walsender that streamed once ends a second
+ * START_REPLICATION at once): start streaming at lsn, send the status update, end.
+ * Returns 0, or -1 with err set (for example: another session streams
+ * the slot).
+ */
+int
+conn_confirm_slot(PGconn *repl, const char *slot, const char *publication, uint64_t lsn,
+					 PPError *err)
+{
+	char		text[32];
+	char		msg[PGO_STATUS_UPDATE_LEN];
+	size_t		n;
+	char	   *sql;
+	char	   *buf;
+	PGresult   *res;
+	int			rc = 0;
+
+	pgo_lsn_text(lsn, text);
+	sql = pp_psprintf("START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names '%s')",
+					  slot, text, publication);
+	res = PQexec(repl, sql);
+	free(sql);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
+	{
+		pp_error_from_pg(err, PPERR_STREAM, repl, res, "could not confirm replication slot");
+		if (res)
+			PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	/*
+	 * the update asks for a reply, which the server sends once it processed
+	 * it: only then does the streaming end (a CopyDone sent at once was seen
+	 * to leave the slot where it was)
+	 */
+	n = pgo_status_update(msg, lsn, lsn, lsn, pgo_now(), true);
+	if (PQputCopyData(repl, msg, (int) n) != 1 || PQflush(repl) != 0)
+	{
+		pp_error_from_pg(err, PPERR_STREAM, repl, NULL, "could not confirm replication slot");
+		rc = -1;
+	}
+	while (rc == 0)
+	{
+		int			got = PQgetCopyData(repl, &buf, 0);
+
+		if (got <= 0)
+		{
+			pp_error_from_pg(err, PPERR_STREAM, repl, NULL, "could not confirm replication slot");
+			rc = -1;
+			break;
+		}
+		got = buf[0];
+		PQfreemem(buf);
+		if (got == 'k')
+			break;
+	}
+	if (PQputCopyEnd(repl, NULL) == 1 && PQflush(repl) == 0)
+		while (PQgetCopyData(repl, &buf, 0) > 0)
+			PQfreemem(buf);
+	while ((res = PQgetResult(repl)) != NULL)
+		PQclear(res);
+	return rc;
 }

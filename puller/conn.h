@@ -44,5 +44,7 @@ extern bool conn_reset(PGconn *conn, ConnRole role, PPError *err);
 extern void conn_close(PGconn *conn, ConnRole role);
 extern char *conn_with_dbname(const char *conninfo, const char *dbname);
 extern bool conn_sleep(double seconds);
+extern int	conn_confirm_slot(PGconn *repl, const char *slot, const char *publication,
+							  uint64_t lsn, PPError *err);
 
 #endif							/* PGPULL_CONN_H */

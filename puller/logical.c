@@ -33,6 +33,7 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,7 @@ struct LogicalRun
 	uint64_t	clean;			/* all before it is delivered: nothing
 								 * pending, no transaction open */
 	uint64_t	confirmed;		/* the flush position sent */
+	uint64_t	window_end;		/* the end of the last window handed over */
 	double		last_status;
 	double		last_message;
 	bool		asked;			/* a reply was asked for since the last message */
@@ -816,7 +818,32 @@ deliver(LogicalRun *lr, Sink *sink, Sender *snd, PPError *err)
 	runlog_set_stream(NULL, 0);
 	clear_window(lr);
 	lr->clean = end;
+	lr->window_end = end;
+	if (sink->methods->log_window)
+	{
+		char		text[32];
+
+		/* the target confirms it, later (run->slot_confirm) */
+		pgo_lsn_text(end, text);
+		return sink->methods->log_window(sink, text, err);
+	}
 	return confirm(lr, end, err);
+}
+
+/*
+ * confirmable: the position the slot may be confirmed to now: what the
+ * destination accepted, or with a Singer target what it confirmed; past
+ * it, to where nothing is pending, once every window handed over is.
+ */
+static uint64_t
+confirmable(LogicalRun *lr)
+{
+	uint64_t	target_ok = __atomic_load_n(&lr->run->slot_confirm, __ATOMIC_SEQ_CST);
+	uint64_t	lsn = lr->confirmed > target_ok ? lr->confirmed : target_ok;
+
+	if (lsn >= lr->window_end && !lr->in_tx && lr->ntxs == 0 && lr->clean > lsn)
+		lsn = lr->clean;
+	return lsn;
 }
 
 /*
@@ -930,7 +957,9 @@ wait_socket(PGconn *conn, double seconds)
  * streams from the slot, up to the WAL position current now (with
  * --follow, until a signal).  Ends each stream (succeeded, or failed with
  * why) and adds them to *n_ok or *n_failed.  Returns 0 when the changes
- * were sent and the slot confirmed, -1 when not (logged).
+ * were sent and the slot confirmed, 1 when --follow was stopped by a
+ * signal (what the destination accepted is confirmed: not a failure), -1
+ * when not (logged).
  */
 int
 logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed)
@@ -942,6 +971,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 	char	   *sql;
 	bool		done = false;
 	bool		streaming = false;
+	bool		stopped = false;
 	char	   *error = NULL;
 	int			rc;
 
@@ -1010,6 +1040,17 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 		char	   *buf = NULL;
 		int			n;
 
+		if (pp_interrupted && lr->o->follow)
+		{
+			/* the way --follow ends: what was accepted is confirmed already */
+			char		text[32];
+
+			pgo_lsn_text(lr->confirmed, text);
+			runlog_print("INFO", "streaming stopped by %s: replication slot %s is confirmed to %s",
+						 pp_interrupted == SIGINT ? "SIGINT" : "SIGTERM", lr->plan.slot_name, text);
+			stopped = true;
+			break;
+		}
 		if (pp_interrupted)
 		{
 			pp_error_set(&err, PPERR_INTERRUPTED, "interrupted while streaming replication slot %s",
@@ -1044,8 +1085,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 		if (!lr->in_tx && lr->ntxs > 0 && pp_seconds() - lr->last_message >= IDLE_ASK &&
 			deliver(lr, sink, snd, &err) != 0)
 			goto failed;
-		if (!lr->in_tx && lr->ntxs == 0 && lr->clean > lr->confirmed &&
-			confirm(lr, lr->clean, &err) != 0)
+		if (confirmable(lr) > lr->confirmed && confirm(lr, confirmable(lr), &err) != 0)
 			goto failed;
 		if ((!lr->asked && pp_seconds() - lr->last_message >= IDLE_ASK) ||
 			pp_seconds() - lr->last_status >= STATUS_INTERVAL)
@@ -1059,7 +1099,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 			goto failed;
 		}
 	}
-	if (lr->clean > lr->confirmed && confirm(lr, lr->clean, &err) != 0)
+	if (!stopped && confirmable(lr) > lr->confirmed && confirm(lr, confirmable(lr), &err) != 0)
 		goto failed;
 	goto end;
 
@@ -1085,8 +1125,10 @@ end:
 		}
 	}
 	if (error == NULL)
-		runlog_print("INFO", "replication slot %s streamed: %" PRId64 " %s, confirmed to its end",
-					 lr->plan.slot_name, lr->changes_seen, pp_plural(lr->changes_seen, "change", "changes"));
+		runlog_print("INFO", "replication slot %s streamed: %" PRId64 " %s, %s",
+					 lr->plan.slot_name, lr->changes_seen, pp_plural(lr->changes_seen, "change", "changes"),
+					 sink->methods->log_window ? "confirmed as far as the target stored them"
+					 : "confirmed to its end");
 	for (int i = 0; i < lr->nstreams; i++)
 	{
 		LogStream  *ls = &lr->streams[i];
@@ -1125,9 +1167,43 @@ end:
 		free(why);
 	}
 	runlog_set_stream(NULL, 0);
-	rc = error ? -1 : 0;
+	rc = error ? -1 : stopped ? 1 : 0;
 	free(error);
 	return rc;
+}
+
+/*
+ * logical_finish: after the sink finished (a Singer target's last echoes
+ * are in): confirm the slot to what the target confirmed since streaming
+ * ended.
+ */
+void
+logical_finish(LogicalRun *lr)
+{
+	PPError		err;
+	uint64_t	lsn;
+	char		text[32];
+
+	if (lr == NULL || lr->repl == NULL || lr->not_ready)
+		return;
+	lsn = confirmable(lr);
+	if (lsn <= lr->confirmed)
+		return;
+	pp_error_init(&err);
+	pgo_lsn_text(lsn, text);
+	conn_close(lr->repl, CONN_REPLICATION);
+	lr->repl = conn_open(lr->o->state ? lr->o->state : lr->o->source, CONN_REPLICATION, &err);
+	if (lr->repl == NULL ||
+		conn_confirm_slot(lr->repl, lr->plan.slot_name, lr->plan.publication_name, lsn, &err) != 0 ||
+		state_slot_call(lr->run->state, "slot_confirmed", lr->run->run_id, text, &err) != 0)
+		runlog_error(&err);
+	else
+	{
+		lr->confirmed = lsn;
+		runlog_print("INFO", "replication slot %s confirmed to %s, as the Singer target stored the changes",
+					 lr->plan.slot_name, text);
+	}
+	pp_error_clear(&err);
 }
 
 /*

@@ -29,6 +29,7 @@ extern const char *logical_not_ready(const LogicalRun *lr);
 extern bool logical_source_is_standby(const LogicalRun *lr);
 extern int	logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed);
 extern void logical_copy_outcome(LogicalRun *lr, int64_t stream_id, bool succeeded);
+extern void logical_finish(LogicalRun *lr);
 extern void logical_end(LogicalRun *lr);
 
 #endif							/* PGPULL_LOGICAL_H */

@@ -190,6 +190,42 @@ singer_record(Buf *out, const SingerStream *ss, const char *row_json,
 }
 
 /*
+ * singer_record_extra: singer_record with members of the message after the
+ * record (extra: ",\"key\":value..." text).
+ */
+void
+singer_record_extra(Buf *out, const SingerStream *ss, const char *row_json,
+					size_t row_json_len, const char *extra)
+{
+	buf_reserve(out, singer_record_size(ss, row_json_len) + strlen(extra));
+	buf_append(out, ss->record_head.data, ss->record_head.len);
+	buf_append(out, row_json, row_json_len);
+	buf_append_str(out, extra);
+	buf_append(out, ss->record_tail.data, ss->record_tail.len);
+}
+
+/*
+ * singer_state_slot: the "slot" member of the state's "pgpull" object
+ * (entry: JSON text, from pgpull.slot_state_entry).  Returns 0, or -1 with
+ * err set.
+ */
+int
+singer_state_slot(SingerState *st, const char *entry, PPError *err)
+{
+	json_error_t jerr;
+	json_t	   *j = entry ? json_loads(entry, 0, &jerr) : NULL;
+
+	if (j == NULL || !json_is_object(j))
+	{
+		json_decref(j);
+		pp_error_set(err, PPERR_STREAM, "pgpull.slot_state_entry returned no object");
+		return -1;
+	}
+	json_object_set_new(json_object_get(st->value, "pgpull"), "slot", j);
+	return 0;
+}
+
+/*
  * singer_activate_version: append the ACTIVATE_VERSION message of a
  * full_table stream sent to its end.
  */

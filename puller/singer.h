@@ -42,6 +42,9 @@ extern int	singer_schema(Buf *out, const SingerStream *ss, const char *json_sche
 extern void singer_record(Buf *out, const SingerStream *ss, const char *row_json,
 						  size_t row_json_len);
 extern size_t singer_record_size(const SingerStream *ss, size_t row_json_len);
+extern void singer_record_extra(Buf *out, const SingerStream *ss, const char *row_json,
+								size_t row_json_len, const char *extra);
+extern int	singer_state_slot(SingerState *st, const char *entry, PPError *err);
 extern void singer_activate_version(Buf *out, const SingerStream *ss);
 
 extern void singer_state_init(SingerState *st, const char *integration, int64_t run_id);

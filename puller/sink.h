@@ -57,6 +57,11 @@ typedef struct SinkRun
 	int64_t		run_id;
 	bool		state_lost;		/* the state connection broke: no more calls */
 	const char *database;		/* --all-databases: the run's database */
+	/*
+	 * log_based: the LSN a Singer target confirmed the slot's changes up to
+	 * (set by the sending thread, read by the main one: atomic), or 0
+	 */
+	uint64_t	slot_confirm;
 } SinkRun;
 
 typedef struct Sink Sink;
@@ -78,6 +83,12 @@ typedef struct SinkMethods
 	/* optional: a stream the run recorded with nothing new (probe.c) */
 	int			(*unchanged_stream) (Sink *sink, const StreamInfo *s,
 									 const char *entry, PPError *err);
+	/*
+	 * optional: every change of the log_based streams up to lsn (text) was
+	 * handed over: a sink that confirms later (Singer) says so to its
+	 * target; without it, the slot is confirmed at once
+	 */
+	int			(*log_window) (Sink *sink, const char *lsn, PPError *err);
 	int			(*finish) (Sink *sink, PPError *err);
 	void		(*end_run) (Sink *sink);
 	void		(*free) (Sink *sink);

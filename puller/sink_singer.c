@@ -30,12 +30,14 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commit.h"
 #include "conn.h"
 #include "log.h"
+#include "logical.h"
 #include "singer.h"
 #include "sink.h"
 #include "target.h"
@@ -69,6 +71,7 @@ static int	singer_begin_stream(Sink *sink, const StreamInfo *s,
 								const StreamPlan *plan, PPError *err);
 static void singer_begin_chunk(Sink *sink);
 static int	singer_add_row(Sink *sink, const CopyRow *row, PPError *err);
+static int	singer_log_window(Sink *sink, const char *lsn, PPError *err);
 static int	singer_flush(Sink *sink, PPError *err);
 static int	singer_end_rows(Sink *sink, bool complete, PPError *err);
 static int	singer_end_stream(Sink *sink, const StreamInfo *s,
@@ -93,6 +96,7 @@ static const SinkMethods singer_methods = {
 	.end_rows = singer_end_rows,
 	.end_stream = singer_end_stream,
 	.unchanged_stream = singer_unchanged_stream,
+	.log_window = singer_log_window,
 	.finish = singer_finish,
 	.end_run = singer_end_run,
 	.free = singer_free
@@ -162,7 +166,12 @@ singer_begin_stream(Sink *sink, const StreamInfo *s, const StreamPlan *plan,
 	buf_reset(&ss->last_pos);
 	ss->last_pos_null = true;
 	singer_stream_free(&ss->ss);
-	if (singer_stream_start(&ss->ss, s->destination_table, plan->has_table_version,
+	/*
+	 * a log_based stream's copy has no table version at the target: an
+	 * ACTIVATE_VERSION would drop the rows its changes brought
+	 */
+	if (singer_stream_start(&ss->ss, s->destination_table,
+							plan->has_table_version && !logical_is_log(s),
 							plan->table_version, err) != 0 ||
 		singer_schema(&ss->target.out, &ss->ss, plan->json_schema, plan->key_names,
 					  plan->bookmark_properties, err) != 0)
@@ -194,7 +203,18 @@ singer_add_row(Sink *sink, const CopyRow *row, PPError *err)
 	ss->last_pos_null = (row->position == NULL);
 	if (row->position)
 		buf_append(&ss->last_pos, row->position, row->position_len);
-	singer_record(&ss->target.out, &ss->ss, row->row_json, row->row_json_len);
+	if (row->sequence > 0)
+	{
+		/* a change from the slot: its sequence, and the LSN of its transaction */
+		char		extra[96];
+
+		snprintf(extra, sizeof(extra), ",\"sequence\":%" PRId64 ",\"lsn\":%.*s", row->sequence,
+				 row->position && row->position_len > 2 ? (int) row->position_len - 2 : 4,
+				 row->position && row->position_len > 2 ? row->position + 1 : "null");
+		singer_record_extra(&ss->target.out, &ss->ss, row->row_json, row->row_json_len, extra);
+	}
+	else
+		singer_record(&ss->target.out, &ss->ss, row->row_json, row->row_json_len);
 	ss->state_last = false;
 	ss->pend_rows++;
 	ss->pend_bytes += (int64_t) singer_record_size(&ss->ss, row->row_json_len);
@@ -202,6 +222,29 @@ singer_add_row(Sink *sink, const CopyRow *row, PPError *err)
 	if (state_due(ss) || target_buffer_full(&ss->target))
 		return SINK_FULL;
 	return 0;
+}
+
+/*
+ * singer_log_window: every change of the log_based streams up to lsn was
+ * written: a STATE whose "pgpull" object carries the slot's entry
+ * (pgpull.slot_state_entry), so that once the target echoes it,
+ * pgpull.commit_state lets the slot be confirmed to lsn.
+ */
+static int
+singer_log_window(Sink *sink, const char *lsn, PPError *err)
+{
+	SingerSink *ss = (SingerSink *) sink;
+	char	   *entry = NULL;
+	int			rc;
+
+	if (state_slot_state_entry(ss->run->state, ss->run->run_id, lsn, &entry, err) != 0)
+		return -1;
+	rc = singer_state_slot(&ss->state, entry, err);
+	free(entry);
+	if (rc != 0 || singer_state_write(&ss->target.out, &ss->state, NULL, err) != 0)
+		return -1;
+	ss->state_last = true;
+	return write_out(ss, err);
 }
 
 /*
@@ -434,7 +477,7 @@ on_echo(void *arg, const char *line, size_t len)
 	SingerSink *ss = arg;
 	int64_t		run_id;
 	char	   *other = NULL;
-	CommitCounts counts = {0, 0};
+	CommitCounts counts = {0};
 	PPError		err;
 	EchoKind	kind = commit_classify(line, len, ss->o->integration, &run_id, &other, NULL);
 
@@ -483,5 +526,8 @@ on_echo(void *arg, const char *line, size_t len)
 	}
 	ss->confirmed += counts.moved;
 	ss->rejected += counts.rejected;
+	/* the main thread confirms the slot (logical.c) */
+	if (counts.slot_lsn > __atomic_load_n(&ss->run->slot_confirm, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&ss->run->slot_confirm, counts.slot_lsn, __ATOMIC_SEQ_CST);
 	pp_error_clear(&err);
 }

@@ -1091,3 +1091,29 @@ state_log_rows(PGconn *conn, const char *query, const char *changes, PPError *er
 	return exec_params(conn, query, 1, NULL, values, PGRES_TUPLES_OK,
 					   "mapping the changes of the replication slot", err);
 }
+
+/*
+ * state_slot_state_entry: pgpull.slot_state_entry, the slot's member of a
+ * Singer STATE after the changes up to lsn.  Returns 0 with *entry (JSON
+ * text; the caller frees it), or -1 with err set.
+ */
+int
+state_slot_state_entry(PGconn *conn, int64_t run_id, const char *lsn, char **entry,
+					   PPError *err)
+{
+	static const Oid types[2] = {INT8OID, 0};
+	char		run[24];
+	const char *values[2];
+	PGresult   *res;
+
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	values[0] = run;
+	values[1] = lsn;
+	res = exec_params(conn, "SELECT pgpull.slot_state_entry($1, $2::pg_catalog.pg_lsn)::pg_catalog.text",
+					  2, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	*entry = PQntuples(res) == 1 ? dup_value(res, 0, 0) : NULL;
+	PQCLEAR(res);
+	return 0;
+}

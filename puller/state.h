@@ -162,6 +162,8 @@ extern int	state_log_query(PGconn *conn, int64_t run_id, int64_t stream_id,
 							const char *const *columns, int ncolumns, LogQuery *q,
 							PPError *err);
 extern void state_free_log_query(LogQuery *q);
+extern int	state_slot_state_entry(PGconn *conn, int64_t run_id, const char *lsn,
+								   char **entry, PPError *err);
 extern PGresult *state_log_rows(PGconn *conn, const char *query, const char *changes,
 								PPError *err);
 

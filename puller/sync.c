@@ -498,11 +498,13 @@ dry_run(SyncContext *ctx)
 			printf("  bookmark:       %s\n", p->bookmark);
 		else
 			printf("  bookmark:       none: %s, every row\n",
-				   strcmp(p->method, "full_table") == 0 ? "from the start" : "first run");
+				   strcmp(p->method, "key_based") != 0 ? "from the start" : "first run");
 		if (p->estimated_rows >= 0)
 			printf("  estimated rows: %" PRId64 " (reltuples)\n", p->estimated_rows);
 		else
 			printf("  estimated rows: unknown\n");
+		if (p->query && strcmp(p->method, "log_based") == 0)
+			printf("  initial copy, then the changes from the replication slot\n");
 		if (p->query)
 			printf("  query%s:\n    COPY (%s) TO STDOUT (FORMAT binary)\n",
 				   p->chunked ? " (first chunk)" : " (one pass)", p->query);
@@ -599,8 +601,6 @@ log_streams_apart(SyncContext *ctx, StreamInfo *streams, int nstreams, StreamInf
 	{
 		why = logical_not_ready(ctx->logical);
 		busy = why != NULL && strstr(why, "another puller") != NULL;
-		if (why == NULL && ctx->o->target_kind == TARGET_SINGER)
-			why = "log_based streams cannot be sent to a Singer target yet";
 	}
 	kept = pp_malloc(sizeof(StreamInfo) * (size_t) (*ntodo + 1));
 	for (int i = 0; i < *ntodo; i++)
@@ -709,6 +709,7 @@ sync_database(PullerOptions *o, Sink *shared)
 	int			log_failed = 0;
 	int			pre_failed = 0;
 	int			pre_skipped = 0;
+	bool		follow_stopped = false;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
@@ -849,16 +850,20 @@ sync_database(PullerOptions *o, Sink *shared)
 	{
 		jobs_wait();
 		if (!run_stopping(&ctx))
-			(void) logical_stream(ctx.logical, ctx.sink, &ctx.sender, &log_ok, &log_failed);
+			follow_stopped = logical_stream(ctx.logical, ctx.sink, &ctx.sender, &log_ok, &log_failed) == 1;
 	}
 	sender_stop(&ctx.sender);
 	if (shared == NULL && sync_finish_sink(ctx.sink, &ctx.interrupted, &run_error))
 		sink_failed = true;
+	/* what a Singer target confirmed of the slot's changes at its end */
+	if (!ctx.interrupted && !pp_interrupted)
+		logical_finish(ctx.logical);
 	if (ctx.sink->methods->end_run)
 		ctx.sink->methods->end_run(ctx.sink);
 	if (ctx.sink->down || ctx.sink->failed)
 		sink_failed = true;
-	if (ctx.interrupted || pp_interrupted)
+	/* --follow ends with a signal: not an interruption of the run */
+	if ((ctx.interrupted || pp_interrupted) && !follow_stopped)
 		ctx.interrupted = true;
 	/* a worker of --jobs reports; the puller counts the streams of all (jobs.c) */
 	if (jobs_end(ntodo, &n_ok, &n_failed, &n_skipped, &n_not_started, &ctx.interrupted,

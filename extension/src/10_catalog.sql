@@ -95,6 +95,7 @@ CREATE TABLE pgpull.run_streams (
 	cap				text,			/* the lowest commit-safe cap of rows read past it */
 	rows_resent		bigint NOT NULL DEFAULT 0,
 	streaming		boolean NOT NULL DEFAULT false,	/* log_based: changes from the slot */
+	copied			boolean NOT NULL DEFAULT false,	/* log_based: the run's copy went to its end */
 	PRIMARY KEY (run_id, stream_id)
 );
 CREATE INDEX run_streams_stream_id_started_at_idx ON pgpull.run_streams (stream_id, started_at);
@@ -104,6 +105,7 @@ COMMENT ON COLUMN pgpull.run_streams.lossy_values IS 'values of accepted rows ma
 COMMENT ON COLUMN pgpull.run_streams.watermark_warned IS 'whether the run logged its one commit-safe watermark warning for the stream';
 COMMENT ON COLUMN pgpull.run_streams.columns IS 'the columns the run extracts, fixed when it took the stream: a column added meanwhile is sent from the next run on';
 COMMENT ON COLUMN pgpull.run_streams.cap IS 'the lowest commit-safe cap of the rows the run read at or after it (ISO text): the bookmark stays at or below it';
+COMMENT ON COLUMN pgpull.run_streams.copied IS 'log_based: the run copied the relation to its end (a Singer target confirms it with the stream''s changes)';
 COMMENT ON COLUMN pgpull.run_streams.streaming IS 'log_based: the run sends the stream''s changes from the replication slot (after its copy, if it made one)';
 COMMENT ON COLUMN pgpull.run_streams.rows_resent IS 'rows the run read at or after its commit-safe cap: sent now, and again by the next run';
 

@@ -1570,7 +1570,9 @@ BEGIN
 	   SET status = _end_stream.status,
 		   ended_at = pg_catalog.now(),
 		   rows_extracted = COALESCE(_end_stream.rows_extracted, rs.rows_extracted),
-		   error = _end_stream.error;
+		   error = _end_stream.error,
+		   copied = rs.copied OR (_end_stream.status = 'succeeded' AND v_stream.method = 'log_based'
+								  AND NOT rs.streaming);
 	UPDATE pgpull.stream s
 	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
 		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL

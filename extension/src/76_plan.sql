@@ -96,11 +96,19 @@ BEGIN
 		note := pgpull._relation_missing(v_stream);
 		IF note IS NULL THEN
 			relation_name := pgpull._relation_label(v_stream.relation);
-			IF (v_stream.method = 'full_table' AND v_stream.resume_position IS NULL)
+			IF (v_stream.method IN ('full_table', 'log_based') AND v_stream.resume_position IS NULL
+				AND (v_stream.method = 'full_table' OR v_stream.bookmark IS NULL))
 			   OR (v_stream.method = 'key_based' AND v_stream.bookmark IS NULL) THEN
 				estimated_rows := pgpull._estimated_rows(v_stream.relation);
 			END IF;
-			IF plan.queries THEN
+			IF v_stream.method = 'log_based' AND v_stream.bookmark IS NOT NULL THEN
+				/* no copy to make: the run streams its changes */
+				chunked := false;
+				IF plan.queries THEN
+					note := pg_catalog.format('its changes stream from replication slot %s after %s; there is no copy to make',
+											  pgpull.slot_name(v_stream.integration), v_stream.bookmark);
+				END IF;
+			ELSIF plan.queries THEN
 				BEGIN
 					v_select := pgpull._extraction_select(v_stream, pgpull._stream_columns(v_stream.stream_id),
 														  v_stream.bookmark IS NULL, NULL, plan.chunk_rows, NULL,

@@ -464,17 +464,46 @@ BEGIN
 				 ELSE pg_catalog.format('stream taken: changes from replication slot %s after %s', v_slot, v_stream.bookmark) END);
 	RETURN QUERY
 	SELECT true, pgpull._log_schema(pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id))),
-		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version,
+		   v_stream.key_columns::text[], '{}'::text[], false, NULL::bigint,
 		   v_stream.relation::pg_catalog.oid;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.take_log_stream(bigint, bigint) IS 'take a log_based stream of a run to send its changes from the replication slot';
 
 /*
- * _advance_lsn: record_batch of changes from the slot: position is a JSON
- * array of one LSN, the end of the transaction of the batch's last change;
- * the stream's bookmark (when its copy is complete) becomes the greater of
- * it and the LSN.  Returns the LSN as text.
+ * _lsn_of: the LSN of a position of a log_based stream's changes (a JSON
+ * array of one LSN, the end of the transaction of the last change), as
+ * text; 22023 when it is not one.
+ */
+CREATE FUNCTION pgpull._lsn_of(stream pgpull.stream, "position" text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_lsn pg_catalog.pg_lsn;
+BEGIN
+	BEGIN
+		v_lsn := (_lsn_of."position"::pg_catalog.jsonb ->> 0)::pg_catalog.pg_lsn;
+	EXCEPTION WHEN OTHERS THEN
+		v_lsn := NULL;
+	END;
+	IF v_lsn IS NULL THEN
+		RAISE EXCEPTION 'position % of stream "%" is not an LSN', COALESCE(_lsn_of."position", 'NULL'),
+			(_lsn_of.stream).destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'Changes from the replication slot are reported at the end of their transaction.',
+				  HINT = 'Pass a JSON array of one LSN, such as ["0/16B3748"].';
+	END IF;
+	RETURN v_lsn::text;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._lsn_of(pgpull.stream, text) IS 'internal: the LSN of a position of a log_based stream''s changes, or an error';
+
+/*
+ * _advance_lsn: record_batch of changes from the slot: the stream's
+ * bookmark (when its copy is complete) becomes the greater of it and the
+ * position's LSN.  Returns the LSN as text.
  */
 CREATE FUNCTION pgpull._advance_lsn(stream pgpull.stream, "position" text)
 RETURNS text
@@ -482,26 +511,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	v_lsn pg_catalog.pg_lsn;
+	v_lsn text := pgpull._lsn_of(_advance_lsn.stream, _advance_lsn."position");
 BEGIN
-	BEGIN
-		v_lsn := (_advance_lsn."position"::pg_catalog.jsonb ->> 0)::pg_catalog.pg_lsn;
-	EXCEPTION WHEN OTHERS THEN
-		v_lsn := NULL;
-	END;
-	IF v_lsn IS NULL THEN
-		RAISE EXCEPTION 'position % of stream "%" is not an LSN', _advance_lsn."position",
-			(_advance_lsn.stream).destination_table
-			USING ERRCODE = '22023',
-				  DETAIL = 'Changes from the replication slot are reported at the end of their transaction.',
-				  HINT = 'Pass a JSON array of one LSN, such as ["0/16B3748"].';
-	END IF;
 	IF (_advance_lsn.stream).bookmark IS NOT NULL THEN
 		UPDATE pgpull.stream s
-		   SET bookmark = GREATEST(s.bookmark::pg_catalog.pg_lsn, v_lsn)::text, updated_at = pg_catalog.now()
+		   SET bookmark = GREATEST(s.bookmark::pg_catalog.pg_lsn, v_lsn::pg_catalog.pg_lsn)::text,
+			   updated_at = pg_catalog.now()
 		 WHERE s.stream_id = (_advance_lsn.stream).stream_id;
 	END IF;
-	RETURN v_lsn::text;
+	RETURN v_lsn;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._advance_lsn(pgpull.stream, text) IS 'internal: move a log_based stream''s bookmark to the LSN its changes were accepted to';
@@ -645,3 +663,102 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.slot_blockers(bigint) IS 'the open transactions a replication slot being made waits for, for a message';
+
+/*
+ * _log_state_entry: a log_based stream's bookmark entry for a Singer STATE
+ * message after its changes up to lsn (80_singer.sql), with its MAC; when
+ * the run copied the stream to its end (copied), the entry also says so
+ * (version, complete), as the one of the copy would.
+ */
+CREATE FUNCTION pgpull._log_state_entry(run pgpull.runs, stream pgpull.stream, lsn text, rows bigint,
+										copied boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_entry jsonb := pg_catalog.jsonb_build_object(
+		'stream_id', (_log_state_entry.stream).stream_id,
+		'relation', (_log_state_entry.stream).relation_name,
+		'method', 'log_based',
+		'replication_key', NULL,
+		'lsn', _log_state_entry.lsn,
+		'rows', _log_state_entry.rows);
+BEGIN
+	/* a copy of this run the target has not confirmed yet goes with the changes */
+	IF _log_state_entry.copied AND (_log_state_entry.stream).bookmark IS NULL THEN
+		v_entry := v_entry || pg_catalog.jsonb_build_object('version', (_log_state_entry.stream).table_version,
+															'complete', true);
+	END IF;
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac((_log_state_entry.run).integration,
+																			  (_log_state_entry.run).run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean) IS 'internal: a log_based stream''s entry for a STATE message after its changes, with its MAC';
+
+/*
+ * slot_state_entry: with a Singer target, the "slot" member of the
+ * "pgpull" object of the STATE message that follows every change of a
+ * window up to lsn: once the target echoes it, the changes it stands for
+ * are stored, and the slot may be confirmed to lsn (commit_state says so).
+ */
+CREATE FUNCTION pgpull.slot_state_entry(run_id bigint, lsn pg_catalog.pg_lsn)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._singer_run(slot_state_entry.run_id, true);
+	v_slot name := pgpull._require_slot(v_run);
+	v_entry jsonb;
+BEGIN
+	IF slot_state_entry.lsn IS NULL THEN
+		RAISE EXCEPTION 'lsn must not be null'
+			USING ERRCODE = '22004';
+	END IF;
+	v_entry := pg_catalog.jsonb_build_object('slot', v_slot,
+											 'publication', pgpull.publication_name(v_run.integration),
+											 'lsn', slot_state_entry.lsn::text);
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn) IS 'the replication slot''s entry of a Singer STATE message after a window of changes';
+
+/*
+ * _commit_slot: commit_state of a state's slot entry: when its MAC
+ * verifies, the row that tells the caller to confirm the slot to its LSN
+ * (detail "replication slot: ..."), recorded in integration_slot; else a
+ * row saying why not.
+ */
+CREATE FUNCTION pgpull._commit_slot(integration text, run_id bigint, reject text, entry jsonb,
+									OUT stream text, OUT moved boolean, OUT bookmark text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	stream := entry ->> 'slot';
+	moved := false;
+	detail := COALESCE(_commit_slot.reject,
+		CASE WHEN pg_catalog.jsonb_typeof(_commit_slot.entry) <> 'object'
+				  OR (_commit_slot.entry ->> 'mac') IS DISTINCT FROM pgpull._entry_mac(_commit_slot.integration, _commit_slot.run_id, _commit_slot.entry)
+			 THEN 'rejected: its MAC does not verify: pgpull did not write this slot entry for this run, or it was changed' END);
+	IF detail IS NOT NULL THEN
+		RETURN;
+	END IF;
+	IF stream IS DISTINCT FROM pgpull.slot_name(_commit_slot.integration) THEN
+		detail := pg_catalog.format('replication slot %s is not the integration''s slot in this database', stream);
+		RETURN;
+	END IF;
+	bookmark := (_commit_slot.entry ->> 'lsn')::pg_catalog.pg_lsn::text;
+	UPDATE pgpull.integration_slot i
+	   SET confirmed_lsn = GREATEST(i.confirmed_lsn, bookmark::pg_catalog.pg_lsn), confirmed_at = pg_catalog.now()
+	 WHERE i.integration = _commit_slot.integration;
+	moved := true;
+	detail := pg_catalog.format('replication slot: the changes up to %s are stored: confirm the slot to it', bookmark);
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (_commit_slot.run_id, NULL, 'INFO',
+			pg_catalog.format('the Singer target confirmed the changes of replication slot %s up to %s', stream, bookmark));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._commit_slot(text, bigint, text, jsonb) IS 'internal: commit_state of a state''s replication slot entry';

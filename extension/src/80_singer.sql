@@ -153,7 +153,7 @@ DECLARE
 		'replication_key', (_state_entry.stream).replication_key,
 		'replication_key_value', _state_entry.key_value,
 		'position', _state_entry."position",
-		'version', CASE WHEN (_state_entry.stream).method = 'full_table' THEN (_state_entry.stream).table_version END,
+		'version', CASE WHEN (_state_entry.stream).method IN ('full_table', 'log_based') THEN (_state_entry.stream).table_version END,
 		'complete', _state_entry.complete,
 		'rows', _state_entry.rows);
 BEGIN
@@ -208,7 +208,12 @@ BEGIN
 	END IF;
 
 	v_pos := pgpull._position_columns(v_stream);
-	IF record_emitted.last_position IS NOT NULL THEN
+	IF v_rs.streaming THEN
+		/* changes from the slot: the position is an LSN (77_logical.sql) */
+		v_key_value := CASE WHEN record_emitted.last_position IS NOT NULL
+							THEN pgpull._lsn_of(v_stream, record_emitted.last_position)
+							ELSE COALESCE(v_rs.bookmark_after, '0/0') END;
+	ELSIF record_emitted.last_position IS NOT NULL THEN
 		v_values := pgpull._position_parse(record_emitted.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
 	END IF;
@@ -243,6 +248,9 @@ BEGIN
 									   ELSE '' END));
 	END IF;
 
+	IF v_rs.streaming THEN
+		RETURN pgpull._log_state_entry(v_run, v_stream, v_key_value, v_rs.rows_extracted, v_rs.copied);
+	END IF;
 	RETURN pgpull._state_entry(v_run, v_stream, v_key_value,
 							   CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
 							   record_emitted.complete, v_rs.rows_extracted);
@@ -426,15 +434,17 @@ BEGIN
 		bookmark := CASE WHEN v_stream.method = 'key_based' THEN v_stream.bookmark
 						 ELSE pg_catalog.array_to_json(v_stream.resume_position)::text END;
 
-		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table')
+		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table', 'log_based')
 		   OR (v_entry ->> 'method' = 'key_based'
 			   AND pg_catalog.jsonb_typeof(v_entry -> 'replication_key_value') NOT IN ('string', 'null'))
-		   OR (v_entry ->> 'method' = 'full_table'
+		   OR (v_entry ->> 'method' = 'log_based' AND (v_entry -> 'lsn') IS NOT NULL
+			   AND pg_catalog.jsonb_typeof(v_entry -> 'lsn') IS DISTINCT FROM 'string')
+		   OR (v_entry ->> 'method' IN ('full_table', 'log_based') AND (v_entry -> 'lsn') IS NULL
 			   AND (pg_catalog.jsonb_typeof(v_entry -> 'complete') IS DISTINCT FROM 'boolean'
 					OR NOT pgpull._is_count(v_entry -> 'version')
 					OR pg_catalog.jsonb_typeof(v_entry -> 'position') NOT IN ('string', 'null'))) THEN
 			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
-				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark an integer version, complete true or false, and a position string or null.');
+				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark, or a log_based one of its copy, an integer version, complete true or false, and a position string or null; a log_based one of its changes an lsn string.');
 		END IF;
 
 		IF (v_entry ->> 'method') IS DISTINCT FROM v_stream.method
@@ -444,6 +454,32 @@ BEGIN
 			v_detail := 'the stream was reset after the state was written';
 		ELSIF pgpull._relation_missing(v_stream) IS NOT NULL THEN
 			v_detail := pgpull._relation_missing(v_stream);
+		ELSIF (v_entry -> 'lsn') IS NOT NULL THEN
+			/* log_based changes: the slot itself is confirmed by the state's slot entry */
+			IF (v_entry -> 'complete') = 'true'::jsonb AND v_stream.bookmark IS NULL
+			   AND (v_entry ->> 'version')::bigint IS NOT DISTINCT FROM v_stream.table_version THEN
+				/* and the run's copy, which the changes follow */
+				UPDATE pgpull.stream s
+				   SET resume_position = NULL, completed_version = s.table_version,
+					   bookmark = pg_catalog.pg_current_wal_lsn()::text, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id
+				RETURNING * INTO v_stream;
+				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+				VALUES (v_run_id, v_stream.stream_id, 'INFO',
+						'the Singer target confirmed the copy of the stream complete: its changes come from the replication slot');
+			END IF;
+			v_after := pgpull._lsn_of(v_stream, pg_catalog.jsonb_build_array(v_entry ->> 'lsn')::text);
+			bookmark := v_stream.bookmark;
+			IF v_stream.bookmark IS NOT NULL AND v_after::pg_catalog.pg_lsn > v_stream.bookmark::pg_catalog.pg_lsn THEN
+				UPDATE pgpull.stream s SET bookmark = v_after, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id;
+				v_moved := true;
+				bookmark := v_after;
+				v_detail := pg_catalog.format('changes confirmed up to %s', v_after);
+			ELSE
+				v_detail := pg_catalog.format('changes up to %s confirmed already', v_after);
+				v_after := NULL;
+			END IF;
 		ELSIF v_stream.method = 'key_based' THEN
 			v_value := v_entry ->> 'replication_key_value';
 			v_type := pgpull._column_type(v_stream.relation, v_stream.replication_key);
@@ -490,7 +526,10 @@ BEGIN
 				v_detail := pg_catalog.format('table version %s was confirmed complete already', v_version);
 			ELSIF (v_entry -> 'complete') = 'true'::jsonb THEN
 				UPDATE pgpull.stream s
-				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now()
+				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now(),
+					   /* log_based: the copy is complete; the changes since are the slot's */
+					   bookmark = CASE WHEN s.method = 'log_based' AND s.bookmark IS NULL
+									   THEN pg_catalog.pg_current_wal_lsn()::text ELSE s.bookmark END
 				 WHERE s.stream_id = v_stream.stream_id;
 				v_moved := true;
 				bookmark := NULL;
@@ -540,6 +579,13 @@ BEGIN
 		detail := v_detail;
 		RETURN NEXT;
 	END LOOP;
+
+	/* log_based: the slot is confirmed up to the changes the target stored */
+	IF (v_header -> 'slot') IS NOT NULL THEN
+		SELECT * INTO stream, moved, bookmark, detail
+		  FROM pgpull._commit_slot(v_integration, v_run_id, v_reject, v_header -> 'slot');
+		RETURN NEXT;
+	END IF;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.commit_state(jsonb) IS 'advance the bookmarks named by a state value a Singer target echoed after loading (never backwards)';

@@ -60,7 +60,8 @@ AS $fn$
 		'pgpull.copy_sequence(bigint,bigint)',
 		'pgpull.take_log_stream(bigint,bigint)',
 		'pgpull.log_query(bigint,bigint,name[])',
-		'pgpull.slot_blockers(bigint)'
+		'pgpull.slot_blockers(bigint)',
+		'pgpull.slot_state_entry(bigint,pg_lsn)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -215,7 +216,11 @@ REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull.copy_sequence(bigint, bigint),
 	pgpull.take_log_stream(bigint, bigint),
 	pgpull.log_query(bigint, bigint, name[]),
-	pgpull.slot_blockers(bigint)
+	pgpull.slot_blockers(bigint),
+	pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn),
+	pgpull._lsn_of(pgpull.stream, text),
+	pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean),
+	pgpull._commit_slot(text, bigint, text, jsonb)
 	FROM PUBLIC;
 
 /*

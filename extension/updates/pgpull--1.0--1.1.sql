@@ -551,15 +551,17 @@ BEGIN
 		bookmark := CASE WHEN v_stream.method = 'key_based' THEN v_stream.bookmark
 						 ELSE pg_catalog.array_to_json(v_stream.resume_position)::text END;
 
-		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table')
+		IF (v_entry ->> 'method') IS NULL OR (v_entry ->> 'method') NOT IN ('key_based', 'full_table', 'log_based')
 		   OR (v_entry ->> 'method' = 'key_based'
 			   AND pg_catalog.jsonb_typeof(v_entry -> 'replication_key_value') NOT IN ('string', 'null'))
-		   OR (v_entry ->> 'method' = 'full_table'
+		   OR (v_entry ->> 'method' = 'log_based' AND (v_entry -> 'lsn') IS NOT NULL
+			   AND pg_catalog.jsonb_typeof(v_entry -> 'lsn') IS DISTINCT FROM 'string')
+		   OR (v_entry ->> 'method' IN ('full_table', 'log_based') AND (v_entry -> 'lsn') IS NULL
 			   AND (pg_catalog.jsonb_typeof(v_entry -> 'complete') IS DISTINCT FROM 'boolean'
 					OR NOT pgpull._is_count(v_entry -> 'version')
 					OR pg_catalog.jsonb_typeof(v_entry -> 'position') NOT IN ('string', 'null'))) THEN
 			PERFORM pgpull._state_error(pg_catalog.format('invalid bookmark of destination table "%s" in state', v_key),
-				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark an integer version, complete true or false, and a position string or null.');
+				'A key_based bookmark has a replication_key_value string or null; a full_table bookmark, or a log_based one of its copy, an integer version, complete true or false, and a position string or null; a log_based one of its changes an lsn string.');
 		END IF;
 
 		IF (v_entry ->> 'method') IS DISTINCT FROM v_stream.method
@@ -569,6 +571,32 @@ BEGIN
 			v_detail := 'the stream was reset after the state was written';
 		ELSIF pgpull._relation_missing(v_stream) IS NOT NULL THEN
 			v_detail := pgpull._relation_missing(v_stream);
+		ELSIF (v_entry -> 'lsn') IS NOT NULL THEN
+			/* log_based changes: the slot itself is confirmed by the state's slot entry */
+			IF (v_entry -> 'complete') = 'true'::jsonb AND v_stream.bookmark IS NULL
+			   AND (v_entry ->> 'version')::bigint IS NOT DISTINCT FROM v_stream.table_version THEN
+				/* and the run's copy, which the changes follow */
+				UPDATE pgpull.stream s
+				   SET resume_position = NULL, completed_version = s.table_version,
+					   bookmark = pg_catalog.pg_current_wal_lsn()::text, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id
+				RETURNING * INTO v_stream;
+				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+				VALUES (v_run_id, v_stream.stream_id, 'INFO',
+						'the Singer target confirmed the copy of the stream complete: its changes come from the replication slot');
+			END IF;
+			v_after := pgpull._lsn_of(v_stream, pg_catalog.jsonb_build_array(v_entry ->> 'lsn')::text);
+			bookmark := v_stream.bookmark;
+			IF v_stream.bookmark IS NOT NULL AND v_after::pg_catalog.pg_lsn > v_stream.bookmark::pg_catalog.pg_lsn THEN
+				UPDATE pgpull.stream s SET bookmark = v_after, updated_at = pg_catalog.now()
+				 WHERE s.stream_id = v_stream.stream_id;
+				v_moved := true;
+				bookmark := v_after;
+				v_detail := pg_catalog.format('changes confirmed up to %s', v_after);
+			ELSE
+				v_detail := pg_catalog.format('changes up to %s confirmed already', v_after);
+				v_after := NULL;
+			END IF;
 		ELSIF v_stream.method = 'key_based' THEN
 			v_value := v_entry ->> 'replication_key_value';
 			v_type := pgpull._column_type(v_stream.relation, v_stream.replication_key);
@@ -615,7 +643,10 @@ BEGIN
 				v_detail := pg_catalog.format('table version %s was confirmed complete already', v_version);
 			ELSIF (v_entry -> 'complete') = 'true'::jsonb THEN
 				UPDATE pgpull.stream s
-				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now()
+				   SET resume_position = NULL, completed_version = v_version, updated_at = pg_catalog.now(),
+					   /* log_based: the copy is complete; the changes since are the slot's */
+					   bookmark = CASE WHEN s.method = 'log_based' AND s.bookmark IS NULL
+									   THEN pg_catalog.pg_current_wal_lsn()::text ELSE s.bookmark END
 				 WHERE s.stream_id = v_stream.stream_id;
 				v_moved := true;
 				bookmark := NULL;
@@ -665,6 +696,13 @@ BEGIN
 		detail := v_detail;
 		RETURN NEXT;
 	END LOOP;
+
+	/* log_based: the slot is confirmed up to the changes the target stored */
+	IF (v_header -> 'slot') IS NOT NULL THEN
+		SELECT * INTO stream, moved, bookmark, detail
+		  FROM pgpull._commit_slot(v_integration, v_run_id, v_reject, v_header -> 'slot');
+		RETURN NEXT;
+	END IF;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.commit_state(jsonb) IS 'advance the bookmarks named by a state value a Singer target echoed after loading (never backwards)';
@@ -813,7 +851,9 @@ BEGIN
 	   SET status = _end_stream.status,
 		   ended_at = pg_catalog.now(),
 		   rows_extracted = COALESCE(_end_stream.rows_extracted, rs.rows_extracted),
-		   error = _end_stream.error;
+		   error = _end_stream.error,
+		   copied = rs.copied OR (_end_stream.status = 'succeeded' AND v_stream.method = 'log_based'
+								  AND NOT rs.streaming);
 	UPDATE pgpull.stream s
 	   SET status = CASE WHEN _end_stream.status = 'succeeded' THEN 'succeeded' ELSE 'error' END,
 		   last_error = CASE WHEN _end_stream.status = 'succeeded' THEN NULL
@@ -978,7 +1018,8 @@ AS $fn$
 		'pgpull.copy_sequence(bigint,bigint)',
 		'pgpull.take_log_stream(bigint,bigint)',
 		'pgpull.log_query(bigint,bigint,name[])',
-		'pgpull.slot_blockers(bigint)'
+		'pgpull.slot_blockers(bigint)',
+		'pgpull.slot_state_entry(bigint,pg_lsn)'
 	]::text[];
 $fn$;
 COMMENT ON FUNCTION pgpull._puller_functions() IS 'internal: the functions grant_script lets the replication role execute';
@@ -1842,7 +1883,12 @@ BEGIN
 	END IF;
 
 	v_pos := pgpull._position_columns(v_stream);
-	IF record_emitted.last_position IS NOT NULL THEN
+	IF v_rs.streaming THEN
+		/* changes from the slot: the position is an LSN (77_logical.sql) */
+		v_key_value := CASE WHEN record_emitted.last_position IS NOT NULL
+							THEN pgpull._lsn_of(v_stream, record_emitted.last_position)
+							ELSE COALESCE(v_rs.bookmark_after, '0/0') END;
+	ELSIF record_emitted.last_position IS NOT NULL THEN
 		v_values := pgpull._position_parse(record_emitted.last_position, v_pos.types, v_stream.destination_table,
 										   v_stream.method = 'key_based');
 	END IF;
@@ -1877,6 +1923,9 @@ BEGIN
 									   ELSE '' END));
 	END IF;
 
+	IF v_rs.streaming THEN
+		RETURN pgpull._log_state_entry(v_run, v_stream, v_key_value, v_rs.rows_extracted, v_rs.copied);
+	END IF;
 	RETURN pgpull._state_entry(v_run, v_stream, v_key_value,
 							   CASE WHEN pg_catalog.cardinality(v_values) > 0 THEN record_emitted.last_position END,
 							   record_emitted.complete, v_rs.rows_extracted);
@@ -2495,7 +2544,7 @@ DECLARE
 		'replication_key', (_state_entry.stream).replication_key,
 		'replication_key_value', _state_entry.key_value,
 		'position', _state_entry."position",
-		'version', CASE WHEN (_state_entry.stream).method = 'full_table' THEN (_state_entry.stream).table_version END,
+		'version', CASE WHEN (_state_entry.stream).method IN ('full_table', 'log_based') THEN (_state_entry.stream).table_version END,
 		'complete', _state_entry.complete,
 		'rows', _state_entry.rows);
 BEGIN
@@ -4523,11 +4572,19 @@ BEGIN
 		note := pgpull._relation_missing(v_stream);
 		IF note IS NULL THEN
 			relation_name := pgpull._relation_label(v_stream.relation);
-			IF (v_stream.method = 'full_table' AND v_stream.resume_position IS NULL)
+			IF (v_stream.method IN ('full_table', 'log_based') AND v_stream.resume_position IS NULL
+				AND (v_stream.method = 'full_table' OR v_stream.bookmark IS NULL))
 			   OR (v_stream.method = 'key_based' AND v_stream.bookmark IS NULL) THEN
 				estimated_rows := pgpull._estimated_rows(v_stream.relation);
 			END IF;
-			IF plan.queries THEN
+			IF v_stream.method = 'log_based' AND v_stream.bookmark IS NOT NULL THEN
+				/* no copy to make: the run streams its changes */
+				chunked := false;
+				IF plan.queries THEN
+					note := pg_catalog.format('its changes stream from replication slot %s after %s; there is no copy to make',
+											  pgpull.slot_name(v_stream.integration), v_stream.bookmark);
+				END IF;
+			ELSIF plan.queries THEN
 				BEGIN
 					v_select := pgpull._extraction_select(v_stream, pgpull._stream_columns(v_stream.stream_id),
 														  v_stream.bookmark IS NULL, NULL, plan.chunk_rows, NULL,
@@ -4628,7 +4685,9 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION pgpull.publication_name(text) IS 'the name of the publication of an integration''s log_based streams';
 REVOKE ALL ON pgpull.integration_slot FROM PUBLIC;
-ALTER TABLE pgpull.run_streams ADD COLUMN streaming boolean NOT NULL DEFAULT false;
+ALTER TABLE pgpull.run_streams ADD COLUMN streaming boolean NOT NULL DEFAULT false,
+	ADD COLUMN copied boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN pgpull.run_streams.copied IS 'log_based: the run copied the relation to its end (a Singer target confirms it with the stream''s changes)';
 COMMENT ON COLUMN pgpull.run_streams.streaming IS 'log_based: the run sends the stream''s changes from the replication slot (after its copy, if it made one)';
 
 CREATE FUNCTION pgpull._slot_lock_class()
@@ -4961,7 +5020,7 @@ BEGIN
 				 ELSE pg_catalog.format('stream taken: changes from replication slot %s after %s', v_slot, v_stream.bookmark) END);
 	RETURN QUERY
 	SELECT true, pgpull._log_schema(pgpull._json_schema_of(v_stream.relation, pgpull._stream_columns(v_stream.stream_id))),
-		   v_stream.key_columns::text[], '{}'::text[], false, v_stream.table_version,
+		   v_stream.key_columns::text[], '{}'::text[], false, NULL::bigint,
 		   v_stream.relation::pg_catalog.oid;
 END
 $fn$;
@@ -4973,26 +5032,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-	v_lsn pg_catalog.pg_lsn;
+	v_lsn text := pgpull._lsn_of(_advance_lsn.stream, _advance_lsn."position");
 BEGIN
-	BEGIN
-		v_lsn := (_advance_lsn."position"::pg_catalog.jsonb ->> 0)::pg_catalog.pg_lsn;
-	EXCEPTION WHEN OTHERS THEN
-		v_lsn := NULL;
-	END;
-	IF v_lsn IS NULL THEN
-		RAISE EXCEPTION 'position % of stream "%" is not an LSN', _advance_lsn."position",
-			(_advance_lsn.stream).destination_table
-			USING ERRCODE = '22023',
-				  DETAIL = 'Changes from the replication slot are reported at the end of their transaction.',
-				  HINT = 'Pass a JSON array of one LSN, such as ["0/16B3748"].';
-	END IF;
 	IF (_advance_lsn.stream).bookmark IS NOT NULL THEN
 		UPDATE pgpull.stream s
-		   SET bookmark = GREATEST(s.bookmark::pg_catalog.pg_lsn, v_lsn)::text, updated_at = pg_catalog.now()
+		   SET bookmark = GREATEST(s.bookmark::pg_catalog.pg_lsn, v_lsn::pg_catalog.pg_lsn)::text,
+			   updated_at = pg_catalog.now()
 		 WHERE s.stream_id = (_advance_lsn.stream).stream_id;
 	END IF;
-	RETURN v_lsn::text;
+	RETURN v_lsn;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._advance_lsn(pgpull.stream, text) IS 'internal: move a log_based stream''s bookmark to the LSN its changes were accepted to';
@@ -5106,6 +5154,112 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.slot_blockers(bigint) IS 'the open transactions a replication slot being made waits for, for a message';
+
+CREATE FUNCTION pgpull._lsn_of(stream pgpull.stream, "position" text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_lsn pg_catalog.pg_lsn;
+BEGIN
+	BEGIN
+		v_lsn := (_lsn_of."position"::pg_catalog.jsonb ->> 0)::pg_catalog.pg_lsn;
+	EXCEPTION WHEN OTHERS THEN
+		v_lsn := NULL;
+	END;
+	IF v_lsn IS NULL THEN
+		RAISE EXCEPTION 'position % of stream "%" is not an LSN', COALESCE(_lsn_of."position", 'NULL'),
+			(_lsn_of.stream).destination_table
+			USING ERRCODE = '22023',
+				  DETAIL = 'Changes from the replication slot are reported at the end of their transaction.',
+				  HINT = 'Pass a JSON array of one LSN, such as ["0/16B3748"].';
+	END IF;
+	RETURN v_lsn::text;
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._lsn_of(pgpull.stream, text) IS 'internal: the LSN of a position of a log_based stream''s changes, or an error';
+
+CREATE FUNCTION pgpull._log_state_entry(run pgpull.runs, stream pgpull.stream, lsn text, rows bigint,
+										copied boolean)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_entry jsonb := pg_catalog.jsonb_build_object(
+		'stream_id', (_log_state_entry.stream).stream_id,
+		'relation', (_log_state_entry.stream).relation_name,
+		'method', 'log_based',
+		'replication_key', NULL,
+		'lsn', _log_state_entry.lsn,
+		'rows', _log_state_entry.rows);
+BEGIN
+	/* a copy of this run the target has not confirmed yet goes with the changes */
+	IF _log_state_entry.copied AND (_log_state_entry.stream).bookmark IS NULL THEN
+		v_entry := v_entry || pg_catalog.jsonb_build_object('version', (_log_state_entry.stream).table_version,
+															'complete', true);
+	END IF;
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac((_log_state_entry.run).integration,
+																			  (_log_state_entry.run).run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean) IS 'internal: a log_based stream''s entry for a STATE message after its changes, with its MAC';
+
+CREATE FUNCTION pgpull.slot_state_entry(run_id bigint, lsn pg_catalog.pg_lsn)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	v_run pgpull.runs := pgpull._singer_run(slot_state_entry.run_id, true);
+	v_slot name := pgpull._require_slot(v_run);
+	v_entry jsonb;
+BEGIN
+	IF slot_state_entry.lsn IS NULL THEN
+		RAISE EXCEPTION 'lsn must not be null'
+			USING ERRCODE = '22004';
+	END IF;
+	v_entry := pg_catalog.jsonb_build_object('slot', v_slot,
+											 'publication', pgpull.publication_name(v_run.integration),
+											 'lsn', slot_state_entry.lsn::text);
+	RETURN v_entry || pg_catalog.jsonb_build_object('mac', pgpull._entry_mac(v_run.integration, v_run.run_id, v_entry));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn) IS 'the replication slot''s entry of a Singer STATE message after a window of changes';
+
+CREATE FUNCTION pgpull._commit_slot(integration text, run_id bigint, reject text, entry jsonb,
+									OUT stream text, OUT moved boolean, OUT bookmark text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+	stream := entry ->> 'slot';
+	moved := false;
+	detail := COALESCE(_commit_slot.reject,
+		CASE WHEN pg_catalog.jsonb_typeof(_commit_slot.entry) <> 'object'
+				  OR (_commit_slot.entry ->> 'mac') IS DISTINCT FROM pgpull._entry_mac(_commit_slot.integration, _commit_slot.run_id, _commit_slot.entry)
+			 THEN 'rejected: its MAC does not verify: pgpull did not write this slot entry for this run, or it was changed' END);
+	IF detail IS NOT NULL THEN
+		RETURN;
+	END IF;
+	IF stream IS DISTINCT FROM pgpull.slot_name(_commit_slot.integration) THEN
+		detail := pg_catalog.format('replication slot %s is not the integration''s slot in this database', stream);
+		RETURN;
+	END IF;
+	bookmark := (_commit_slot.entry ->> 'lsn')::pg_catalog.pg_lsn::text;
+	UPDATE pgpull.integration_slot i
+	   SET confirmed_lsn = GREATEST(i.confirmed_lsn, bookmark::pg_catalog.pg_lsn), confirmed_at = pg_catalog.now()
+	 WHERE i.integration = _commit_slot.integration;
+	moved := true;
+	detail := pg_catalog.format('replication slot: the changes up to %s are stored: confirm the slot to it', bookmark);
+	INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
+	VALUES (_commit_slot.run_id, NULL, 'INFO',
+			pg_catalog.format('the Singer target confirmed the changes of replication slot %s up to %s', stream, bookmark));
+END
+$fn$;
+COMMENT ON FUNCTION pgpull._commit_slot(text, bigint, text, jsonb) IS 'internal: commit_state of a state''s replication slot entry';
 REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull._reset_log_streams(pgpull.runs, text),
 	pgpull._require_slot(pgpull.runs),
@@ -5117,7 +5271,11 @@ REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull.copy_sequence(bigint, bigint),
 	pgpull.take_log_stream(bigint, bigint),
 	pgpull.log_query(bigint, bigint, name[]),
-	pgpull.slot_blockers(bigint)
+	pgpull.slot_blockers(bigint),
+	pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn),
+	pgpull._lsn_of(pgpull.stream, text),
+	pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean),
+	pgpull._commit_slot(text, bigint, text, jsonb)
 	FROM PUBLIC;
 DO $update$
 DECLARE
@@ -5133,7 +5291,8 @@ BEGIN
 		FOREACH v_function IN ARRAY ARRAY['pgpull.slot_plan(bigint)', 'pgpull.slot_created(bigint,pg_lsn)',
 										  'pgpull.slot_dropped(bigint)', 'pgpull.slot_confirmed(bigint,pg_lsn)',
 										  'pgpull.copy_sequence(bigint,bigint)', 'pgpull.take_log_stream(bigint,bigint)',
-										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)'] LOOP
+										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)',
+										  'pgpull.slot_state_entry(bigint,pg_lsn)'] LOOP
 			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_role);
 		END LOOP;
 	END LOOP;

@@ -18,7 +18,8 @@ and pgpull's own contract for `pgpull sync --target -`:
   record validates against that schema (formats date-time and date
   checked), declares no property the schema lacks, and has every key
   property, not null; `time_extracted` if present is RFC 3339 with `Z` or an
-  offset; `version` if present an integer;
+  offset; `version` if present an integer; `sequence` and `lsn` (a change
+  of a log_based stream) if present a positive integer and a "X/X" string;
 - STATE: `value` present; a STATE comes before the first RECORD; when values
   carry a `bookmarks` object, no later STATE of the run drops a stream's
   bookmark;
@@ -50,7 +51,7 @@ MAX_SHOWN = 50
 TYPES = ("SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION")
 FIELDS = {
     "SCHEMA": {"type", "stream", "schema", "key_properties", "bookmark_properties"},
-    "RECORD": {"type", "stream", "record", "time_extracted", "version"},
+    "RECORD": {"type", "stream", "record", "time_extracted", "version", "sequence", "lsn"},
     "STATE": {"type", "value"},
     "ACTIVATE_VERSION": {"type", "stream", "version"},
 }
@@ -287,6 +288,10 @@ class Checker:
         if "version" in msg and not is_integer(version):
             self.violation(lineno, "version is not an integer: %s" % json.dumps(version, default=str))
             version = None
+        if "sequence" in msg and not (is_integer(msg["sequence"]) and msg["sequence"] > 0):
+            self.violation(lineno, "sequence is not a positive integer: %s" % json.dumps(msg["sequence"], default=str))
+        if "lsn" in msg and not (isinstance(msg["lsn"], str) and re.fullmatch(r"[0-9A-F]{1,8}/[0-9A-F]{1,8}", msg["lsn"])):
+            self.violation(lineno, "lsn is not an LSN such as \"0/16B3748\": %s" % json.dumps(msg["lsn"], default=str))
         if stream is None:
             return
         st = self.streams.get(stream)
