@@ -42,10 +42,12 @@ unset PGHOST PGPORT PGDATABASE PGUSER PGSERVICE PGOPTIONS
 export PGHOST="$work" PGPORT=5432 PGDATABASE=bench
 
 # autovacuum off: the bench vacuums what it fills, and a worker waking
-# during one figure would only add noise to it
+# during one figure would only add noise to it; wal_level logical for the
+# log-based figure's slot (the default max_replication_slots and
+# max_wal_senders, 10, are enough)
 initdb -D "$work/data" -A trust --no-locale -E UTF8 --no-sync >"$work/initdb.log"
 pg_ctl -D "$work/data" -l "$work/server.log" -w -s \
-	-o "-c listen_addresses='' -k $work -p 5432 -c shared_buffers=512MB -c fsync=off -c autovacuum=off" start
+	-o "-c listen_addresses='' -k $work -p 5432 -c shared_buffers=512MB -c fsync=off -c autovacuum=off -c wal_level=logical" start
 sink_pid=
 cleanup()
 {

@@ -19,6 +19,13 @@ run, so that the ratios compare figures taken side by side:
   and the rows that run sent;
 - TABLES key-based tables of 100 rows: the first sync and a run with
   nothing new;
+- a log_based table (LOG_ROWS rows, the columns of orders) copied once by
+  a first sync, then LOG_CHANGES changes made to it (inserts, updates and
+  deletes in transactions of LOG_TX changes), then one timed sync that
+  streams them from the slot into the sink: changes a second, MB a second
+  (the row JSON sent and the WAL decoded), set against the one-stream
+  rate; the slot must then be confirmed at or past the WAL position taken
+  before that run;
 - with BIG set ("1"), a 10,000,000-row table synced once into the sink,
   whose peak RSS is set beside the ROWS one (flat memory).
 
@@ -38,6 +45,36 @@ import time
 SAMPLE_SECONDS = 0.02
 PSS_EVERY = 5                   # samples
 BIG_ROWS = 10_000_000
+# the log-based figure: LOG_CHANGES changes in transactions of LOG_TX, each
+# LOG_INSERTS inserts, LOG_UPDATES updates and LOG_DELETES deletes, to a
+# table of LOG_ROWS rows (every update and delete finds its own row)
+LOG_CHANGES = 200_000
+LOG_INSERTS, LOG_UPDATES, LOG_DELETES = 50, 30, 20
+LOG_TX = LOG_INSERTS + LOG_UPDATES + LOG_DELETES
+LOG_ROWS = LOG_CHANGES // LOG_TX * (LOG_UPDATES + LOG_DELETES)
+LOG_CHANGES_SQL = """
+DO $$
+BEGIN
+    FOR i IN 0..{txs} - 1 LOOP
+        INSERT INTO orders_log
+        SELECT g, timestamptz '2025-01-01 00:00:00+00' + g * interval '20 seconds',
+               'Grace ' || initcap(substr(md5(g::text), 1, 3 + g % 9)),
+               round((random() * 2000)::numeric, 2), 1 + g % 9, g % 5 <> 0,
+               jsonb_build_object('sku', 'SKU-' || lpad((g % 5000)::text, 5, '0'),
+                                  'channel', 'web', 'gift', g % 11 = 0,
+                                  'tags', jsonb_build_array('t' || g % 7)),
+               md5(g::text || 'ref')::uuid, date '2025-01-03' + g % 30, 'new'
+          FROM generate_series({rows} + i * {ins} + 1, {rows} + (i + 1) * {ins}) g;
+        UPDATE orders_log SET status = 'paid', amount = amount + 1, paid = true
+         WHERE id BETWEEN i * {upd} + 1 AND (i + 1) * {upd};
+        DELETE FROM orders_log
+         WHERE id BETWEEN {txs} * {upd} + i * {dele} + 1 AND {txs} * {upd} + (i + 1) * {dele};
+        COMMIT;
+    END LOOP;
+END
+$$;
+""".format(txs=LOG_CHANGES // LOG_TX, rows=LOG_ROWS, ins=LOG_INSERTS, upd=LOG_UPDATES,
+           dele=LOG_DELETES)
 ORDERS_SQL = """
 CREATE TABLE {name} (
     id          bigint PRIMARY KEY,
@@ -256,11 +293,60 @@ class Bench:
             runs.append(r)
         return self.best(runs), None
 
+    def log_based(self, target):
+        """The log-based figure: orders_log copied by a first sync (which
+        makes the slot), LOG_CHANGES changes made to it, then one timed sync
+        that streams them.  Returns the run, with .sent, .bytes (the row
+        JSON sent) and .wal (the bytes of WAL from before the changes to
+        the position before the run), or None and the reason.  Fails unless
+        the slot is then confirmed at or past that position.  The slot is
+        dropped after, so that it pins no WAL during what follows."""
+        first, why = self.sync("log-first", "bench", "log", target, LOG_ROWS, count=1)
+        if not first:
+            return None, why
+        start = psql("SELECT pg_current_wal_lsn()")
+        psql(LOG_CHANGES_SQL)
+        psql("CHECKPOINT;")
+        before = psql("SELECT pg_current_wal_lsn()")
+        run = last_run_id("bench", "log")
+        r, why = self.sync("log", "bench", "log", target, LOG_CHANGES, count=1)
+        slot = psql("SELECT pgpull.slot_name('log')")
+        confirmed = psql(f"SELECT coalesce(confirmed_flush_lsn::text, 'nothing'), "
+                         f"confirmed_flush_lsn >= '{before}' "
+                         f"FROM pg_replication_slots WHERE slot_name = '{slot}'")
+        if confirmed:
+            psql(f"SELECT pg_drop_replication_slot('{slot}')")
+        if not r:
+            return None, why
+        lsn, ok = confirmed.split("|") if confirmed else ("nothing (no such slot)", "f")
+        if ok != "t":
+            why = (f"replication slot {slot} confirmed at {lsn}, not at or past {before}, "
+                   f"the WAL position before the run")
+            print(f"bench: error: {why}", file=sys.stderr)
+            self.failed.append(f"log: {why}, see {r.log}")
+            return None, why
+        r.bytes = int(psql(f"SELECT coalesce(sum(bytes), 0) FROM pgpull.run_streams "
+                           f"JOIN pgpull.runs USING (run_id) "
+                           f"WHERE integration = 'log' AND run_id > {run}"))
+        r.wal = int(psql(f"SELECT pg_wal_lsn_diff('{before}', '{start}')"))
+        return r, None
+
     def setup(self):
         self.note(f"filling orders ({self.rows:,} rows)")
         psql("CREATE EXTENSION pgpull;" + ORDERS_SQL.format(name="orders", rows=self.rows) + """
             SELECT pgpull.track('orders', 'full_table');
             SELECT pgpull.track('orders', 'key_based', 'created_at', integration => 'noop');
+            """)
+        self.note(f"filling orders_log ({LOG_ROWS:,} rows, log_based) and its publication")
+        psql(ORDERS_SQL.format(name="orders_log", rows=LOG_ROWS) + """
+            SELECT pgpull.track('orders_log', 'log_based', integration => 'log');
+            DO $$
+            BEGIN
+                EXECUTE format('CREATE PUBLICATION %I FOR TABLE orders_log
+                                WITH (publish_via_partition_root = true)',
+                               pgpull.publication_name('log'));
+            END
+            $$;
             """)
         self.note(f"filling {self.tables:,} tables of 100 rows in database many")
         script = ["CREATE EXTENSION pgpull;"]
@@ -328,6 +414,10 @@ $$;""")
         else:
             fig["many-noop"] = (None, fig["many-first"][1])
 
+        self.note(f"log-based: first sync, {LOG_CHANGES:,} changes, then one sync "
+                  f"streaming them (once)")
+        fig["log"] = self.log_based(target)
+
         if self.big:
             self.note(f"a {BIG_ROWS:,}-row table (BENCH_BIG=1): filling it, one sync")
             psql(ORDERS_SQL.format(name="orders_big", rows=BIG_ROWS)
@@ -381,8 +471,8 @@ $$;""")
         def sent(r):
             return f"sent {r.sent:,} row{'' if r.sent == 1 else 's'}"
 
-        def speed(n):
-            return f"{round(n, -3) if n >= 10000 else n:,.0f} rows/s"
+        def speed(n, unit="rows"):
+            return f"{round(n, -3) if n >= 10000 else n:,.0f} {unit}/s"
 
         floor, jfloor = rate("copy"), rate("json")
         floors = ((floor, "server floor"), (jfloor, "JSON floor"))
@@ -407,6 +497,18 @@ $$;""")
                 lines.append((what, speed(n), ratios(n, *extra, *floors), rss(r)))
             else:
                 lines.append((what,) + na(why))
+        what = (f"log-based: {LOG_CHANGES:,} changes ({LOG_TX} a transaction) streamed "
+                f"from the slot into the sink (once)")
+        r, why = fig["log"]
+        if r:
+            n = LOG_CHANGES / r.wall
+            lines.append((what, f"{speed(n, 'changes')}, "
+                          f"{r.bytes / 1e6 / r.wall:.1f} MB/s of row JSON "
+                          f"({r.wal / 1e6 / r.wall:.1f} MB/s of WAL)",
+                          f"{n / one:.2f} × one stream" if one else "n/a (one stream failed)",
+                          rss(r)))
+        else:
+            lines.append((what,) + na(why))
         r, why = fig["noop"]
         what = f"key-based run with nothing new, one stream of {rows:,} rows"
         lines.append((what, f"{r.wall * 1000:.0f} ms", sent(r), rss(r))

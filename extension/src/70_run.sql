@@ -1693,7 +1693,9 @@ SELECT s.integration,
 	   l.ended_at - l.started_at AS last_run_duration,
 	   CASE WHEN l.ended_at > l.started_at
 			THEN pg_catalog.round(l.rows_loaded / EXTRACT(epoch FROM l.ended_at - l.started_at), 1) END AS rows_per_second,
-	   pg_catalog.now() - a.last_success AS staleness
+	   pg_catalog.now() - a.last_success AS staleness,
+	   ls.retained_wal AS slot_retained_wal,
+	   ls.lag AS slot_lag
   FROM pgpull.stream s
   LEFT JOIN LATERAL (
 		SELECT pg_catalog.max(rs.ended_at) FILTER (WHERE rs.status = 'succeeded' AND rs.rows_loaded > 0) AS last_succeeded,
@@ -1707,5 +1709,9 @@ SELECT s.integration,
 		  FROM pgpull.run_streams rs
 		 WHERE rs.stream_id = s.stream_id AND rs.status <> 'skipped'
 		 ORDER BY rs.started_at DESC, rs.run_id DESC
-		 LIMIT 1) AS l ON true;
-COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value", last sync''s duration and rows per second, staleness';
+		 LIMIT 1) AS l ON true
+  /* log_based: the write-ahead log the integration's slot retains, and its lag, in bytes */
+  LEFT JOIN LATERAL (
+		SELECT st.retained_wal, st.lag FROM pgpull.slot_status(s.integration) st) AS ls
+	ON s.method = 'log_based';
+COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value", last sync''s duration and rows per second, staleness, and for log_based streams their slot''s retained WAL and lag in bytes';

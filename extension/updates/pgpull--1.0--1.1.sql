@@ -5260,44 +5260,6 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION pgpull._commit_slot(text, bigint, text, jsonb) IS 'internal: commit_state of a state''s replication slot entry';
-REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
-	pgpull._reset_log_streams(pgpull.runs, text),
-	pgpull._require_slot(pgpull.runs),
-	pgpull._advance_lsn(pgpull.stream, text),
-	pgpull.slot_plan(bigint),
-	pgpull.slot_created(bigint, pg_catalog.pg_lsn),
-	pgpull.slot_dropped(bigint),
-	pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn),
-	pgpull.copy_sequence(bigint, bigint),
-	pgpull.take_log_stream(bigint, bigint),
-	pgpull.log_query(bigint, bigint, name[]),
-	pgpull.slot_blockers(bigint),
-	pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn),
-	pgpull._lsn_of(pgpull.stream, text),
-	pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean),
-	pgpull._commit_slot(text, bigint, text, jsonb)
-	FROM PUBLIC;
-DO $update$
-DECLARE
-	v_role name;
-	v_function text;
-BEGIN
-	FOR v_role IN
-		SELECT r.rolname FROM pg_catalog.pg_roles r
-		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
-		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
-		 ORDER BY r.rolname
-	LOOP
-		FOREACH v_function IN ARRAY ARRAY['pgpull.slot_plan(bigint)', 'pgpull.slot_created(bigint,pg_lsn)',
-										  'pgpull.slot_dropped(bigint)', 'pgpull.slot_confirmed(bigint,pg_lsn)',
-										  'pgpull.copy_sequence(bigint,bigint)', 'pgpull.take_log_stream(bigint,bigint)',
-										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)',
-										  'pgpull.slot_state_entry(bigint,pg_lsn)'] LOOP
-			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_role);
-		END LOOP;
-	END LOOP;
-END
-$update$;
 
 
 /*
@@ -5918,6 +5880,83 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION pgpull.reset_integration(text) IS 'clear the bookmarks and resume positions of every stream of an integration; returns the number reset';
 
+/* loading_report: the slot's retained WAL and lag of log_based streams */
+CREATE OR REPLACE VIEW pgpull.loading_report AS
+SELECT s.integration,
+	   s.destination_table,
+	   CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+			THEN pgpull._relation_label(s.relation)
+			ELSE s.relation_name END AS relation,
+	   s.method,
+	   GREATEST(a.last_succeeded, a.last_batch_at) AS last_load_at,
+	   l.status AS last_status,
+	   COALESCE(a.rows_24h, 0)::bigint AS rows_loaded_24h,
+	   CASE WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL
+			THEN s.replication_key || ': ' || s.bookmark
+			ELSE 'Bookmark Unavailable' END AS max_bookmark,
+	   l.ended_at - l.started_at AS last_run_duration,
+	   CASE WHEN l.ended_at > l.started_at
+			THEN pg_catalog.round(l.rows_loaded / EXTRACT(epoch FROM l.ended_at - l.started_at), 1) END AS rows_per_second,
+	   pg_catalog.now() - a.last_success AS staleness,
+	   ls.retained_wal AS slot_retained_wal,
+	   ls.lag AS slot_lag
+  FROM pgpull.stream s
+  LEFT JOIN LATERAL (
+		SELECT pg_catalog.max(rs.ended_at) FILTER (WHERE rs.status = 'succeeded' AND rs.rows_loaded > 0) AS last_succeeded,
+			   pg_catalog.max(rs.last_batch_at) AS last_batch_at,
+			   pg_catalog.sum(rs.rows_loaded) FILTER (WHERE rs.started_at >= pg_catalog.now() - interval '24 hours') AS rows_24h,
+			   pg_catalog.max(rs.ended_at) FILTER (WHERE rs.status = 'succeeded') AS last_success
+		  FROM pgpull.run_streams rs
+		 WHERE rs.stream_id = s.stream_id) AS a ON true
+  LEFT JOIN LATERAL (
+		SELECT rs.status, rs.started_at, rs.ended_at, rs.rows_loaded
+		  FROM pgpull.run_streams rs
+		 WHERE rs.stream_id = s.stream_id AND rs.status <> 'skipped'
+		 ORDER BY rs.started_at DESC, rs.run_id DESC
+		 LIMIT 1) AS l ON true
+  /* log_based: the write-ahead log the integration's slot retains, and its lag, in bytes */
+  LEFT JOIN LATERAL (
+		SELECT st.retained_wal, st.lag FROM pgpull.slot_status(s.integration) st) AS ls
+	ON s.method = 'log_based';
+COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value", last sync''s duration and rows per second, staleness, and for log_based streams their slot''s retained WAL and lag in bytes';
+REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
+	pgpull._reset_log_streams(pgpull.runs, text),
+	pgpull._require_slot(pgpull.runs),
+	pgpull._advance_lsn(pgpull.stream, text),
+	pgpull.slot_plan(bigint),
+	pgpull.slot_created(bigint, pg_catalog.pg_lsn),
+	pgpull.slot_dropped(bigint),
+	pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn),
+	pgpull.copy_sequence(bigint, bigint),
+	pgpull.take_log_stream(bigint, bigint),
+	pgpull.log_query(bigint, bigint, name[]),
+	pgpull.slot_blockers(bigint),
+	pgpull.slot_state_entry(bigint, pg_catalog.pg_lsn),
+	pgpull._lsn_of(pgpull.stream, text),
+	pgpull._log_state_entry(pgpull.runs, pgpull.stream, text, bigint, boolean),
+	pgpull._commit_slot(text, bigint, text, jsonb)
+	FROM PUBLIC;
+DO $update$
+DECLARE
+	v_role name;
+	v_function text;
+BEGIN
+	FOR v_role IN
+		SELECT r.rolname FROM pg_catalog.pg_roles r
+		 WHERE r.rolname <> CURRENT_USER AND NOT r.rolsuper
+		   AND pg_catalog.has_function_privilege(r.oid, 'pgpull.begin_run(text,text,text)', 'EXECUTE')
+		 ORDER BY r.rolname
+	LOOP
+		FOREACH v_function IN ARRAY ARRAY['pgpull.slot_plan(bigint)', 'pgpull.slot_created(bigint,pg_lsn)',
+										  'pgpull.slot_dropped(bigint)', 'pgpull.slot_confirmed(bigint,pg_lsn)',
+										  'pgpull.copy_sequence(bigint,bigint)', 'pgpull.take_log_stream(bigint,bigint)',
+										  'pgpull.log_query(bigint,bigint,name[])', 'pgpull.slot_blockers(bigint)',
+										  'pgpull.slot_state_entry(bigint,pg_lsn)'] LOOP
+			EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %I', v_function, v_role);
+		END LOOP;
+	END LOOP;
+END
+$update$;
 CREATE FUNCTION pgpull._replica_identity(relation pg_catalog.oid)
 RETURNS text
 LANGUAGE sql STABLE
