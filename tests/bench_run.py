@@ -340,13 +340,7 @@ class Bench:
         self.note(f"filling orders_log ({LOG_ROWS:,} rows, log_based) and its publication")
         psql(ORDERS_SQL.format(name="orders_log", rows=LOG_ROWS) + """
             SELECT pgpull.track('orders_log', 'log_based', integration => 'log');
-            DO $$
-            BEGIN
-                EXECUTE format('CREATE PUBLICATION %I FOR TABLE orders_log
-                                WITH (publish_via_partition_root = true)',
-                               pgpull.publication_name('log'));
-            END
-            $$;
+            SELECT * FROM pgpull.publication_script('log') \\gexec
             """)
         self.note(f"filling {self.tables:,} tables of 100 rows in database many")
         script = ["CREATE EXTENSION pgpull;"]
