@@ -118,13 +118,25 @@ RETURNS TABLE (object_type text, object_name text, privilege text, ok boolean, d
 LANGUAGE sql AS $$
 	SELECT c.object_type, c.object_name, c.privilege, c.ok, c.detail, c.fix, c.kind
 	  FROM pgpull.check_privileges(role, '{regress_logical}') c
-	 WHERE c.object_type IN ('role', 'setting', 'publication') AND c.privilege NOT IN ('SUPERUSER', 'pg_read_all_stats')
+	 WHERE (c.object_type IN ('role', 'setting', 'publication') OR c.privilege = 'REPLICA IDENTITY')
+	   AND c.privilege NOT IN ('SUPERUSER', 'pg_read_all_stats')
 $$;
 SELECT * FROM pg_temp.log_rows('regress_log_repl');
 -- the publication misses a stream and publishes another table
 ALTER PUBLICATION pgpull_regress_log DROP TABLE regress_logical.keyless;
 ALTER PUBLICATION pgpull_regress_log ADD TABLE regress_logical.other;
 SELECT privilege, ok, detail, fix, kind FROM pg_temp.log_rows('regress_log_repl') WHERE object_type = 'publication';
+-- a replica identity changed after track: NOTHING (the application's own
+-- updates fail once the table is published), or another index
+ALTER TABLE regress_logical.orders REPLICA IDENTITY NOTHING;
+ALTER TABLE regress_logical."Odd ""Name""" ADD t integer NOT NULL;
+CREATE UNIQUE INDEX odd_t ON regress_logical."Odd ""Name""" (t);
+ALTER TABLE regress_logical."Odd ""Name""" REPLICA IDENTITY USING INDEX odd_t;
+SELECT object_name, ok, detail, fix FROM pg_temp.log_rows('regress_log_repl') WHERE privilege = 'REPLICA IDENTITY';
+SELECT kind, subject, message, fix FROM pgpull.status_attention('regress log') WHERE subject LIKE 'REPLICA IDENTITY%';
+ALTER TABLE regress_logical.orders REPLICA IDENTITY DEFAULT;
+ALTER TABLE regress_logical."Odd ""Name""" REPLICA IDENTITY DEFAULT;
+SELECT bool_and(ok) AS identities_ok FROM pg_temp.log_rows('regress_log_repl') WHERE privilege = 'REPLICA IDENTITY';
 -- REPLICATION given, or through rds_replication as on RDS and Aurora
 ALTER ROLE regress_log_repl REPLICATION;
 SELECT privilege, ok, detail, fix FROM pg_temp.log_rows('regress_log_repl') WHERE object_type = 'role';

@@ -146,7 +146,9 @@ COMMENT ON FUNCTION pgpull._tracked_relations() IS 'internal: tracked relations 
  * logical (required), and per integration its publication: covering
  * every log_based stream with every kind of change, through the partition
  * root and without row filter or column list (required), and publishing
- * no other table (hazard); the fix of both is publication_script's \gexec
+ * no other table (hazard); the fix of both is publication_script's \gexec;
+ * and per log_based stream, its key columns still the replica identity of
+ * its table (required; the fix is REPLICA IDENTITY FULL)
  * (pgpull._log_based_checks).
  *
  * Hazards: the extension owner cannot read other roles' activity (neither

@@ -20,19 +20,20 @@
 
 /*
  * _log_based_streams: the log_based streams, of one integration or (NULL)
- * of all, with their relation's OID, the name the stream last saw and
- * whether the relation still exists.  SECURITY DEFINER, as
+ * of all, with their relation's OID, the name the stream last saw,
+ * whether the relation still exists, and their key columns.  SECURITY DEFINER, as
  * _tracked_relations, so that a DBA granted publication_script or
  * check_privileges needs no privilege on the catalog; it shows relation
  * names the catalogs show anyway.
  */
 CREATE FUNCTION pgpull._log_based_streams(integration text)
-RETURNS TABLE (integration text, stream_id bigint, relation pg_catalog.oid, relation_name text, dropped boolean)
+RETURNS TABLE (integration text, stream_id bigint, relation pg_catalog.oid, relation_name text, dropped boolean,
+			   key_columns name[])
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 	SELECT s.integration, s.stream_id, s.relation::pg_catalog.oid, s.relation_name,
-		   NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+		   NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation), s.key_columns
 	  FROM pgpull.stream s
 	 WHERE s.method = 'log_based'
 	   AND (_log_based_streams.integration IS NULL OR s.integration = _log_based_streams.integration)
@@ -115,6 +116,32 @@ $fn$;
 COMMENT ON FUNCTION pgpull._replication_comments(name, pg_catalog.oid, text) IS 'internal: grant_script''s comment rows on the REPLICATION attribute log_based streams need';
 
 /*
+ * _replica_identity: how the write-ahead log names the rows of a table:
+ * 'full' (whole old rows), 'nothing', or the columns of its primary key
+ * (REPLICA IDENTITY DEFAULT) or of the index REPLICA IDENTITY USING INDEX
+ * names, in index order, as text ('{}' when the default has no primary key).
+ */
+CREATE FUNCTION pgpull._replica_identity(relation pg_catalog.oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT CASE c.relreplident
+				WHEN 'f' THEN 'full'
+				WHEN 'n' THEN 'nothing'
+				ELSE COALESCE((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)::text
+								 FROM pg_catalog.pg_index i,
+									  pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord),
+									  pg_catalog.pg_attribute a
+								WHERE i.indrelid = c.oid
+								  AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END
+								  AND a.attrelid = c.oid AND a.attnum = k.attnum), '{}') END
+	  FROM pg_catalog.pg_class c
+	 WHERE c.oid = _replica_identity.relation;
+$fn$;
+COMMENT ON FUNCTION pgpull._replica_identity(pg_catalog.oid) IS 'internal: a table''s replica identity: full, nothing, or its key columns';
+
+/*
  * _publication_state: how the publication of an integration stands
  * against its log_based streams whose relation exists: whether it exists,
  * publishes all tables (or schemas), publishes every kind of change and
@@ -189,7 +216,11 @@ COMMENT ON FUNCTION pgpull._publication_state(text) IS 'internal: the publicatio
  * some integrations (none when none of them has one), in its row shape:
  * the REPLICATION attribute of role (skipped when role is NULL), wal_level,
  * and per integration, in name order, its publication: covering every
- * log_based stream (required) and publishing no other table (hazard).
+ * log_based stream (required) and publishing no other table (hazard);
+ * then per log_based stream, its key columns still the replica identity
+ * of its table, or REPLICA IDENTITY FULL (required: with NOTHING, or no
+ * primary key left, the application's own UPDATE and DELETE on a published
+ * table fail).
  * status_attention reads the last two kinds for its integrations.
  */
 CREATE FUNCTION pgpull._log_based_checks(role name, integrations text[])
@@ -204,6 +235,7 @@ DECLARE
 	v_integrations text[];
 	v_list text;
 	v_pub record;
+	v_stream record;
 BEGIN
 	SELECT pg_catalog.array_agg(x.integration ORDER BY x.integration COLLATE "C") INTO v_integrations
 	  FROM (SELECT DISTINCT l.integration FROM pgpull._log_based_streams(NULL) l
@@ -280,6 +312,28 @@ BEGIN
 					   ELSE 'the publication publishes tables no log_based stream tracks, whose changes are decoded and sent for nothing: '
 							|| pg_catalog.array_to_string(v_pub.extra, ', ') END;
 		fix := CASE WHEN NOT ok THEN pg_catalog.format('SELECT * FROM pgpull.publication_script(%L) \gexec', v_pub.integration) END;
+		RETURN NEXT;
+	END LOOP;
+
+	/* each stream's key columns are still the replica identity of its table */
+	kind := 'required';
+	privilege := 'REPLICA IDENTITY';
+	FOR v_stream IN
+		SELECT l.*, pgpull._relation_label(l.relation) AS label, pgpull._replica_identity(l.relation) AS identity
+		  FROM pgpull._log_based_streams(NULL) l
+		 WHERE l.integration = ANY (v_integrations) AND NOT l.dropped
+		 ORDER BY pgpull._relation_label(l.relation) COLLATE "C", l.integration COLLATE "C"
+	LOOP
+		object_type := 'table';
+		object_name := v_stream.label;
+		ok := v_stream.identity = 'full' OR v_stream.identity = v_stream.key_columns::text;
+		detail := CASE WHEN v_stream.identity = 'full' THEN 'REPLICA IDENTITY FULL: every change carries the whole old row'
+					   WHEN ok THEN pg_catalog.format('the key columns %s are the replica identity', v_stream.key_columns)
+					   WHEN v_stream.identity = 'nothing' THEN 'REPLICA IDENTITY NOTHING: the application''s UPDATE and DELETE on the published table fail, and deletes cannot be sent'
+					   WHEN v_stream.identity = '{}' THEN 'the table has no primary key left: the application''s UPDATE and DELETE on the published table fail, and deletes cannot be sent'
+					   ELSE pg_catalog.format('the write-ahead log names rows by %s, but the stream of integration %s sends them under %s',
+											  v_stream.identity, pgpull._quoted(v_stream.integration), v_stream.key_columns) END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', v_stream.label) END;
 		RETURN NEXT;
 	END LOOP;
 END

@@ -178,8 +178,9 @@ COMMENT ON FUNCTION pgpull.status_standby(text) IS 'the standby checks not ok on
  * of the extension owner), over the schemas of their streams, but for the
  * columns of a relation the role cannot read at all (its relation's row
  * and fix cover them); for the log_based streams of the integrations,
- * once each (not per role), wal_level not logical and a publication that
- * misses streams (or publishes other tables: a warning); per replication
+ * once each (not per role), wal_level not logical, a publication that
+ * misses streams (or publishes other tables: a warning) and a table whose
+ * replica identity is no longer the stream's key columns; per replication
  * slot of an integration: one whose integration has no log_based stream
  * left (the next run drops it), invalidated (wal_status lost: the next
  * run copies the streams again), past max_slot_wal_keep_size
@@ -261,7 +262,7 @@ BEGIN
 				   AND (c.object_type <> 'integration' OR c.object_name = ANY (v_grantee.integrations)))
 			SELECT f.*
 			  FROM failed f
-			 WHERE f.object_type NOT IN ('setting', 'publication')
+			 WHERE f.object_type NOT IN ('setting', 'publication') AND f.privilege <> 'REPLICA IDENTITY'
 			   AND NOT (f.object_type = 'column'
 						AND EXISTS (SELECT FROM failed t
 									 WHERE t.object_type <> 'column' AND t.privilege = 'SELECT'

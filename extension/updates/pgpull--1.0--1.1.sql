@@ -3817,7 +3817,7 @@ BEGIN
 				   AND (c.object_type <> 'integration' OR c.object_name = ANY (v_grantee.integrations)))
 			SELECT f.*
 			  FROM failed f
-			 WHERE f.object_type NOT IN ('setting', 'publication')
+			 WHERE f.object_type NOT IN ('setting', 'publication') AND f.privilege <> 'REPLICA IDENTITY'
 			   AND NOT (f.object_type = 'column'
 						AND EXISTS (SELECT FROM failed t
 									 WHERE t.object_type <> 'column' AND t.privilege = 'SELECT'
@@ -5272,12 +5272,13 @@ COMMENT ON FUNCTION pgpull._commit_slot(text, bigint, text, jsonb) IS 'internal:
  */
 
 CREATE FUNCTION pgpull._log_based_streams(integration text)
-RETURNS TABLE (integration text, stream_id bigint, relation pg_catalog.oid, relation_name text, dropped boolean)
+RETURNS TABLE (integration text, stream_id bigint, relation pg_catalog.oid, relation_name text, dropped boolean,
+			   key_columns name[])
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 	SELECT s.integration, s.stream_id, s.relation::pg_catalog.oid, s.relation_name,
-		   NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation)
+		   NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation), s.key_columns
 	  FROM pgpull.stream s
 	 WHERE s.method = 'log_based'
 	   AND (_log_based_streams.integration IS NULL OR s.integration = _log_based_streams.integration)
@@ -5410,6 +5411,7 @@ DECLARE
 	v_integrations text[];
 	v_list text;
 	v_pub record;
+	v_stream record;
 BEGIN
 	SELECT pg_catalog.array_agg(x.integration ORDER BY x.integration COLLATE "C") INTO v_integrations
 	  FROM (SELECT DISTINCT l.integration FROM pgpull._log_based_streams(NULL) l
@@ -5486,6 +5488,28 @@ BEGIN
 					   ELSE 'the publication publishes tables no log_based stream tracks, whose changes are decoded and sent for nothing: '
 							|| pg_catalog.array_to_string(v_pub.extra, ', ') END;
 		fix := CASE WHEN NOT ok THEN pg_catalog.format('SELECT * FROM pgpull.publication_script(%L) \gexec', v_pub.integration) END;
+		RETURN NEXT;
+	END LOOP;
+
+	/* each stream's key columns are still the replica identity of its table */
+	kind := 'required';
+	privilege := 'REPLICA IDENTITY';
+	FOR v_stream IN
+		SELECT l.*, pgpull._relation_label(l.relation) AS label, pgpull._replica_identity(l.relation) AS identity
+		  FROM pgpull._log_based_streams(NULL) l
+		 WHERE l.integration = ANY (v_integrations) AND NOT l.dropped
+		 ORDER BY pgpull._relation_label(l.relation) COLLATE "C", l.integration COLLATE "C"
+	LOOP
+		object_type := 'table';
+		object_name := v_stream.label;
+		ok := v_stream.identity = 'full' OR v_stream.identity = v_stream.key_columns::text;
+		detail := CASE WHEN v_stream.identity = 'full' THEN 'REPLICA IDENTITY FULL: every change carries the whole old row'
+					   WHEN ok THEN pg_catalog.format('the key columns %s are the replica identity', v_stream.key_columns)
+					   WHEN v_stream.identity = 'nothing' THEN 'REPLICA IDENTITY NOTHING: the application''s UPDATE and DELETE on the published table fail, and deletes cannot be sent'
+					   WHEN v_stream.identity = '{}' THEN 'the table has no primary key left: the application''s UPDATE and DELETE on the published table fail, and deletes cannot be sent'
+					   ELSE pg_catalog.format('the write-ahead log names rows by %s, but the stream of integration %s sends them under %s',
+											  v_stream.identity, pgpull._quoted(v_stream.integration), v_stream.key_columns) END;
+		fix := CASE WHEN NOT ok THEN pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', v_stream.label) END;
 		RETURN NEXT;
 	END LOOP;
 END
@@ -5934,3 +5958,22 @@ BEGIN
 	END LOOP;
 END
 $update$;
+CREATE FUNCTION pgpull._replica_identity(relation pg_catalog.oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT CASE c.relreplident
+				WHEN 'f' THEN 'full'
+				WHEN 'n' THEN 'nothing'
+				ELSE COALESCE((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)::text
+								 FROM pg_catalog.pg_index i,
+									  pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord),
+									  pg_catalog.pg_attribute a
+								WHERE i.indrelid = c.oid
+								  AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END
+								  AND a.attrelid = c.oid AND a.attnum = k.attnum), '{}') END
+	  FROM pg_catalog.pg_class c
+	 WHERE c.oid = _replica_identity.relation;
+$fn$;
+COMMENT ON FUNCTION pgpull._replica_identity(pg_catalog.oid) IS 'internal: a table''s replica identity: full, nothing, or its key columns';
