@@ -198,9 +198,9 @@ FUZZ_CFLAGS  = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
                -Wdeclaration-after-statement -Werror
 FUZZ_CPPFLAGS = -I$(pgpull_src)/puller $(PG_CPPFLAGS)
 fuzz_copy_OBJS        = extract common error
-fuzz_response_OBJS    = http batch common conn error extract log pgoutput sshproc state tunnel
+fuzz_response_OBJS    = http batch common conn error log pgoutput sshproc state tunnel
 fuzz_retry_after_OBJS = $(fuzz_response_OBJS)
-fuzz_echo_OBJS        = target commit common conn databases error extract log pgoutput sshproc state tunnel
+fuzz_echo_OBJS        = target commit common conn databases error log pgoutput sshproc state tunnel
 fuzz_options_OBJS     = options common error log sshproc state tunnel
 fuzz_pgoutput_OBJS    = pgoutput common error
 FUZZ_PIECES = $(FUZZ_DIR)/pieces.o

@@ -297,3 +297,38 @@ pp_is_conninfo(const char *s)
 		strncmp(s, "postgresql://", 13) == 0 ||
 		strncmp(s, "postgres://", 11) == 0;
 }
+
+/*
+ * buf_append_json: append s as a JSON string: quoted, with quotes,
+ * backslashes and control characters escaped (other bytes, UTF-8 included,
+ * as they are).
+ */
+void
+buf_append_json(Buf *out, const unsigned char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		start = 0;
+
+	buf_append(out, "\"", 1);
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = s[i];
+		char		esc[6];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(out, s + start, i - start);
+		start = i + 1;
+		esc[0] = '\\';
+		esc[1] = (char) c;
+		if (c < 0x20)
+		{
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+		}
+		buf_append(out, esc, c < 0x20 ? 6 : 2);
+	}
+	buf_append(out, s + start, len - start);
+	buf_append(out, "\"", 1);
+}

@@ -62,5 +62,6 @@ extern void buf_reserve(Buf *b, size_t extra);
 extern void buf_append(Buf *b, const void *data, size_t len);
 extern void buf_append_str(Buf *b, const char *s);
 extern void buf_appendf(Buf *b, const char *fmt,...) PP_PRINTF(2, 3);
+extern void buf_append_json(Buf *out, const unsigned char *s, size_t len);
 
 #endif							/* PGPULL_COMMON_H */

@@ -83,41 +83,6 @@ parse_header(const unsigned char *p, size_t avail, size_t *used, PPError *err)
 }
 
 /*
- * append_json_string: append s as a JSON string: quoted, with quotes,
- * backslashes and control characters escaped (other bytes, UTF-8 included,
- * as they are).
- */
-void
-append_json_string(Buf *out, const unsigned char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t		start = 0;
-
-	buf_append(out, "\"", 1);
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = s[i];
-		char		esc[6];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		buf_append(out, s + start, i - start);
-		start = i + 1;
-		esc[0] = '\\';
-		esc[1] = (char) c;
-		if (c < 0x20)
-		{
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-		}
-		buf_append(out, esc, c < 0x20 ? 6 : 2);
-	}
-	buf_append(out, s + start, len - start);
-	buf_append(out, "\"", 1);
-}
-
-/*
  * parse_tuple: one tuple, or the end marker (*end set).  Returns 1 with
  * *used set when complete (row fields point into p, its position into the
  * reader), 0 when more bytes are needed, -1 with err set when malformed.
@@ -194,7 +159,7 @@ parse_tuple(CopyReader *r, const unsigned char *p, size_t avail, size_t *used,
 		if (flen[i] == -1)
 			buf_append(&r->position, "null", 4);
 		else
-			append_json_string(&r->position, field[i], (size_t) flen[i]);
+			buf_append_json(&r->position, field[i], (size_t) flen[i]);
 	}
 	buf_append(&r->position, "]", 1);
 	row->position = r->position.data;

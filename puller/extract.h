@@ -55,6 +55,5 @@ extern int	copy_parse(CopyReader *r, CopyRow *row, PPError *err);
 extern void copy_add_data(CopyReader *r, char *msg, size_t len);
 extern void copy_abort(CopyReader *r);
 extern void copy_finish(CopyReader *r);
-extern void append_json_string(Buf *out, const unsigned char *s, size_t len);
 
 #endif							/* PGPULL_EXTRACT_H */

@@ -557,7 +557,7 @@ append_values(Buf *b, const PgoTuple *t, const PgoTuple *old, bool *unchanged)
 		if (c->kind == 'u' && old != NULL && i < old->ncols && old->cols[i].kind == 't')
 			c = &old->cols[i];
 		if (c->kind == 't')
-			append_json_string(b, (const unsigned char *) c->value, c->len);
+			buf_append_json(b, (const unsigned char *) c->value, c->len);
 		else if (c->kind == 'u')
 		{
 			buf_append_str(b, "false");
@@ -734,6 +734,7 @@ deliver_stream(LogicalRun *lr, LogStream *ls, Sink *sink, Sender *snd, PPError *
 					goto done;
 			}
 			plan.json_schema = g->q.json_schema;
+			plan.changes = true;
 			plan.more = ls->begun;
 			if (sink->methods->begin_stream(sink, ls->info, &plan, err) != 0)
 				goto done;

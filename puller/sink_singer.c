@@ -51,6 +51,7 @@ typedef struct SingerSink
 	bool		started;		/* begin_run started the target */
 	SingerState state;			/* the STATE value */
 	const StreamInfo *stream;	/* the stream being sent */
+	bool		changes;		/* its rows are changes from the slot */
 	SingerStream ss;			/* its messages */
 	Buf			last_pos;		/* position of its last row sent */
 	bool		last_pos_null;	/* none sent, or it had none */
@@ -162,6 +163,7 @@ singer_begin_stream(Sink *sink, const StreamInfo *s, const StreamPlan *plan,
 	SingerSink *ss = (SingerSink *) sink;
 
 	ss->stream = s;
+	ss->changes = plan->changes;
 	ss->batches = 0;
 	buf_reset(&ss->last_pos);
 	ss->last_pos_null = true;
@@ -205,12 +207,17 @@ singer_add_row(Sink *sink, const CopyRow *row, PPError *err)
 		buf_append(&ss->last_pos, row->position, row->position_len);
 	if (row->sequence > 0)
 	{
-		/* a change from the slot: its sequence, and the LSN of its transaction */
+		/*
+		 * a row of a log_based stream: its sequence, and for a change from
+		 * the slot the LSN of its transaction (its position)
+		 */
 		char		extra[96];
 
-		snprintf(extra, sizeof(extra), ",\"sequence\":%" PRId64 ",\"lsn\":%.*s", row->sequence,
-				 row->position && row->position_len > 2 ? (int) row->position_len - 2 : 4,
-				 row->position && row->position_len > 2 ? row->position + 1 : "null");
+		if (ss->changes && row->position && row->position_len > 2)
+			snprintf(extra, sizeof(extra), ",\"sequence\":%" PRId64 ",\"lsn\":%.*s", row->sequence,
+					 (int) row->position_len - 2, row->position + 1);
+		else
+			snprintf(extra, sizeof(extra), ",\"sequence\":%" PRId64, row->sequence);
 		singer_record_extra(&ss->target.out, &ss->ss, row->row_json, row->row_json_len, extra);
 	}
 	else

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract.h"
 #include "state.h"
 
 /* type OIDs of the parameters (stable across releases) */
@@ -1033,7 +1032,7 @@ state_log_query(PGconn *conn, int64_t run_id, int64_t stream_id,
 	{
 		if (i > 0)
 			buf_append_str(&names, ",");
-		append_json_string(&names, (const unsigned char *) columns[i], strlen(columns[i]));
+		buf_append_json(&names, (const unsigned char *) columns[i], strlen(columns[i]));
 	}
 	buf_append_str(&names, "]");
 	values[0] = run;

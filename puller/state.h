@@ -39,6 +39,8 @@ typedef struct StreamPlan
 	int			range_no;		/* take_range: the key range taken, from 1;
 								 * 0 for the whole stream */
 	int			range_count;	/* and how many the stream has */
+	bool		changes;		/* log_based: rows of changes from the slot
+								 * (position: the LSN), not of a copy */
 	bool		more;			/* log_based: the stream goes on in the run
 								 * (a window after the first, or a new column
 								 * list): the sink keeps its counts */
