@@ -50,7 +50,7 @@ OBJS        = puller/main.o puller/common.o puller/error.o puller/options.o pull
 PG_CFLAGS   = -pthread -Wextra -Wno-unused-parameter -Werror
 PG_CPPFLAGS = -I$(libpq_srcdir) -DPGPULL_VERSION=\"$(PGPULL_VERSION)\" $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
 PG_LIBS     = -pthread $(libpq) $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
-REGRESS     = setup destination catalog typemap json_schema grants audit standby run plan singer discover status housekeeping logical_admin cleanup
+REGRESS     = setup destination catalog typemap json_schema grants audit standby run plan singer discover status housekeeping logical_admin logical cleanup
 REGRESS_OPTS = --inputdir=$(srcdir)
 TAP_TESTS   = 1
 PROVE_TESTS = tests/t/*.pl

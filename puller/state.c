@@ -40,6 +40,8 @@ static PGresult *exec_params(PGconn *conn, const char *sql, int nparams,
 static char *dup_value(const PGresult *res, int row, int col);
 static int64_t int64_value(const PGresult *res, int row, int col);
 static void read_plan(const PGresult *res, StreamPlan *plan);
+static int	take(PGconn *conn, const char *function, int64_t run_id, int64_t stream_id,
+				 StreamPlan *plan, uint32_t *relid, PPError *err);
 static int	end_stream(PGconn *conn, const char *function, int64_t run_id,
 					   int64_t stream_id, const char *status, int64_t rows_extracted,
 					   const char *error, PPError *err);
@@ -321,6 +323,50 @@ read_plan(const PGresult *res, StreamPlan *plan)
 }
 
 /*
+ * take: pgpull.take_stream or take_log_stream (function), which answer a
+ * plan (and take_log_stream, with relid not NULL, the relation's OID).
+ * Returns 0 with plan filled, or -1 with err set.
+ */
+static int
+take(PGconn *conn, const char *function, int64_t run_id, int64_t stream_id,
+	 StreamPlan *plan, uint32_t *relid, PPError *err)
+{
+	static const Oid types[2] = {INT8OID, INT8OID};
+	char		run[24];
+	char		stream[24];
+	char		sql[320];
+	const char *values[2];
+	PGresult   *res;
+
+	memset(plan, 0, sizeof(*plan));
+	snprintf(run, sizeof(run), "%" PRId64, run_id);
+	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
+	values[0] = run;
+	values[1] = stream;
+	snprintf(sql, sizeof(sql),
+			 "SELECT taken, json_schema::pg_catalog.text,"
+			 " pg_catalog.array_to_json(key_names)::pg_catalog.text,"
+			 " pg_catalog.array_to_json(bookmark_properties)::pg_catalog.text,"
+			 " chunked, table_version%s"
+			 " FROM pgpull.%s($1, $2)", relid ? ", relid" : "", function);
+	res = exec_params(conn, sql, 2, types, values, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+	{
+		pp_error_set(err, PPERR_STREAM, "pgpull.%s returned %d rows instead of 1",
+					 function, PQntuples(res));
+		PQCLEAR(res);
+		return -1;
+	}
+	read_plan(res, plan);
+	if (relid)
+		*relid = (uint32_t) int64_value(res, 0, 6);
+	PQCLEAR(res);
+	return 0;
+}
+
+/*
  * state_take_stream: take a stream for this run (an advisory lock on the
  * state connection).  Returns 0 with plan filled (plan->taken false when
  * another puller holds it), or -1 with err set (for example SQLSTATE 42P01
@@ -331,36 +377,7 @@ int
 state_take_stream(PGconn *conn, int64_t run_id, int64_t stream_id,
 				  StreamPlan *plan, PPError *err)
 {
-	static const Oid types[2] = {INT8OID, INT8OID};
-	char		run[24];
-	char		stream[24];
-	const char *values[2];
-	PGresult   *res;
-
-	memset(plan, 0, sizeof(*plan));
-	snprintf(run, sizeof(run), "%" PRId64, run_id);
-	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
-	values[0] = run;
-	values[1] = stream;
-	res = exec_params(conn,
-					  "SELECT taken, json_schema::pg_catalog.text,"
-					  " pg_catalog.array_to_json(key_names)::pg_catalog.text,"
-					  " pg_catalog.array_to_json(bookmark_properties)::pg_catalog.text,"
-					  " chunked, table_version"
-					  " FROM pgpull.take_stream($1, $2)",
-					  2, types, values, PGRES_TUPLES_OK, NULL, err);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) != 1)
-	{
-		pp_error_set(err, PPERR_STREAM, "pgpull.take_stream returned %d rows instead of 1",
-					 PQntuples(res));
-		PQCLEAR(res);
-		return -1;
-	}
-	read_plan(res, plan);
-	PQCLEAR(res);
-	return 0;
+	return take(conn, "take_stream", run_id, stream_id, plan, NULL, err);
 }
 
 /*
@@ -971,37 +988,7 @@ int
 state_take_log_stream(PGconn *conn, int64_t run_id, int64_t stream_id, StreamPlan *plan,
 					  uint32_t *relid, PPError *err)
 {
-	static const Oid types[2] = {INT8OID, INT8OID};
-	char		run[24];
-	char		stream[24];
-	const char *values[2];
-	PGresult   *res;
-
-	memset(plan, 0, sizeof(*plan));
-	snprintf(run, sizeof(run), "%" PRId64, run_id);
-	snprintf(stream, sizeof(stream), "%" PRId64, stream_id);
-	values[0] = run;
-	values[1] = stream;
-	res = exec_params(conn,
-					  "SELECT taken, json_schema::pg_catalog.text,"
-					  " pg_catalog.array_to_json(key_names)::pg_catalog.text,"
-					  " pg_catalog.array_to_json(bookmark_properties)::pg_catalog.text,"
-					  " chunked, table_version, relid"
-					  " FROM pgpull.take_log_stream($1, $2)",
-					  2, types, values, PGRES_TUPLES_OK, NULL, err);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) != 1)
-	{
-		pp_error_set(err, PPERR_STREAM, "pgpull.take_log_stream returned %d rows instead of 1",
-					 PQntuples(res));
-		PQCLEAR(res);
-		return -1;
-	}
-	read_plan(res, plan);
-	*relid = (uint32_t) int64_value(res, 0, 6);
-	PQCLEAR(res);
-	return 0;
+	return take(conn, "take_log_stream", run_id, stream_id, plan, relid, err);
 }
 
 /*

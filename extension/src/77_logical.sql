@@ -205,10 +205,7 @@ BEGIN
 		RETURN;
 	END IF;
 	IF NOT pg_catalog.pg_try_advisory_lock(pgpull._slot_lock_class(), pg_catalog.hashtext(v_slot)) THEN
-		SELECT l.pid INTO v_holder FROM pg_catalog.pg_locks l
-		 WHERE l.locktype = 'advisory' AND l.classid = pgpull._slot_lock_class()::pg_catalog.oid
-		   AND l.objid = pg_catalog.hashtext(v_slot)::pg_catalog.oid AND l.objsubid = 2 AND l.granted
-		 LIMIT 1;
+		v_holder := pgpull._lock_holder(pgpull._slot_lock_class(), pg_catalog.hashtext(v_slot));
 		RETURN QUERY SELECT 'busy'::text, v_slot, v_pub, v_row.confirmed_lsn,
 			pg_catalog.format('replication slot %s is being streamed by another puller (PID %s): its changes are left to it',
 							  v_slot, COALESCE(v_holder::text, 'unknown'));
@@ -264,10 +261,8 @@ AS $fn$
 DECLARE
 	v_slot name := pgpull.slot_name((_require_slot.run).integration);
 BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
-					WHERE l.locktype = 'advisory' AND l.classid = pgpull._slot_lock_class()::pg_catalog.oid
-					  AND l.objid = pg_catalog.hashtext(v_slot)::pg_catalog.oid AND l.objsubid = 2
-					  AND l.granted AND l.pid = pg_catalog.pg_backend_pid()) THEN
+	IF pgpull._lock_holder(pgpull._slot_lock_class(), pg_catalog.hashtext(v_slot))
+	   IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
 		RAISE EXCEPTION 'replication slot % is not held by this session', v_slot
 			USING ERRCODE = '55000',
 				  DETAIL = 'Only the session that planned the slot with pgpull.slot_plan reports it.',
@@ -624,7 +619,7 @@ BEGIN
 		' FROM (SELECT x.ord, (x.e ->> ''s'')::pg_catalog.int8 AS seq, x.e ->> ''k'' AS kind,'
 		' x.e ->> ''t'' AS tx, x.e -> ''v'' AS v, (x.e ->> ''u'') IS NOT NULL AS has_u'
 		' FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) WITH ORDINALITY AS x(e, ord)) AS c'
-		' LEFT JOIN LATERAL (SELECT true AS pgpull_found, %3$s FROM %4$s AS pgpull_r WHERE %5$s) AS pgpull_cur ON c.has_u'
+		' LEFT JOIN LATERAL (SELECT true AS pgpull_found, %3$s FROM %4$s AS pgpull_r WHERE c.has_u AND %5$s) AS pgpull_cur ON true'
 		' CROSS JOIN LATERAL (SELECT %6$s) AS t'
 		' CROSS JOIN LATERAL (SELECT %7$s, CASE WHEN c.kind = ''D'' THEN pg_catalog.to_char(pg_catalog.timezone(''UTC'','
 		' ''epoch''::pg_catalog.timestamptz + c.seq * ''1 microsecond''::pg_catalog.interval), ''YYYY-MM-DD"T"HH24:MI:SS.US"Z"'')'

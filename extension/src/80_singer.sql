@@ -461,7 +461,7 @@ BEGIN
 				/* and the run's copy, which the changes follow */
 				UPDATE pgpull.stream s
 				   SET resume_position = NULL, completed_version = s.table_version,
-					   bookmark = pg_catalog.pg_current_wal_lsn()::text, updated_at = pg_catalog.now()
+					   bookmark = '0/0', updated_at = pg_catalog.now()
 				 WHERE s.stream_id = v_stream.stream_id
 				RETURNING * INTO v_stream;
 				INSERT INTO pgpull.extraction_log (run_id, stream_id, level, message)
