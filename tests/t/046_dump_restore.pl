@@ -72,8 +72,9 @@ like($before->{acl}, qr/take_stream\(bigint,bigint\) \{.*regress_repl=X/, 'and g
 my $id = $node->safe_psql('postgres', 'SELECT pgpull.database_id()');
 
 # unregistered catalog tables would come back empty: every table of the
-# extension but the identity, the Singer secrets and the watermark samples
-# is registered
+# extension but the identity, the Singer secrets, the replication slots
+# (a slot is not dumped either: a restored database copies its log_based
+# streams again) and the watermark samples is registered
 is($node->safe_psql('postgres', q{
 SELECT string_agg(c.relname, ',' ORDER BY c.relname)
   FROM pg_depend d JOIN pg_class c ON c.oid = d.objid AND d.classid = 'pg_class'::regclass
@@ -81,8 +82,8 @@ SELECT string_agg(c.relname, ',' ORDER BY c.relname)
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgpull')
    AND c.relkind IN ('r', 'S')
    AND c.oid <> ALL ((SELECT extconfig FROM pg_extension WHERE extname = 'pgpull')::oid[])}),
-	'database_identity,integration_secret,watermark_sample,watermark_sample_sample_id_seq',
-	'every catalog table is registered with pg_extension_config_dump but the identity, secrets and samples');
+	'database_identity,integration_secret,integration_slot,watermark_sample,watermark_sample_sample_id_seq',
+	'every catalog table is registered with pg_extension_config_dump but the identity, secrets, slots and samples');
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 $node->command_ok([ 'pg_dump', '-Fc', '-f', "$tmp/db.dump", '-d', 'postgres' ], 'pg_dump -Fc');

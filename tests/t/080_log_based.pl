@@ -365,6 +365,35 @@ PgPullTest::scenario 'untrack: the next run drops the slot' => sub {
 		'the slots of the other integrations stay');
 };
 
+# -- a slot past max_slot_wal_keep_size is invalidated: the next run says
+# why, makes it again and copies the stream again (last: it invalidates the
+# other integrations' slots too)
+PgPullTest::scenario 'an invalidated slot: an error line, a new slot, a new copy, then equal' => sub {
+	my $before = $node->safe_psql('postgres', q{SELECT count(*) FROM pgpull.run_streams rs
+		JOIN pgpull.stream s USING (stream_id) WHERE s.integration = 'resume' AND rs.copied});
+	$node->safe_psql('postgres', q{ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'; SELECT pg_reload_conf();});
+	for (1 .. 4)
+	{
+		$node->safe_psql('postgres', q{CREATE TABLE IF NOT EXISTS filler (g integer);
+INSERT INTO filler SELECT g FROM generate_series(1, 100000) g;});
+		$node->safe_psql('postgres', q{SELECT pg_switch_wal(); CHECKPOINT;});
+	}
+	is($node->safe_psql('postgres', q{SELECT wal_status FROM pg_replication_slots WHERE slot_name = pgpull.slot_name('resume')}),
+		'lost', 'the slot is invalidated');
+	$node->safe_psql('postgres', q{ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf();
+UPDATE r SET txt = 'after the loss ' || id WHERE id % 40 = 3;});
+	my $r = sync('resume');
+	is($r->{rc}, 0, 'the next run: exit status 0') or diag($r->{stderr});
+	ok(scalar(grep { /invalidated/ && /max_slot_wal_keep_size/ && /copied again/ } split /\n/, $r->{stderr}),
+		'the run says the slot was invalidated and the stream is copied again') or diag($r->{stderr});
+	is($node->safe_psql('postgres', q{SELECT wal_status FROM pg_replication_slots WHERE slot_name = pgpull.slot_name('resume')}),
+		'reserved', 'the slot was made again');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM pgpull.run_streams rs
+		JOIN pgpull.stream s USING (stream_id) WHERE s.integration = 'resume' AND rs.copied}),
+		$before + 1, 'the run copied the stream again');
+	PgPullTest::same_as_source($node, 'r', 'resume', 'the destination equals the source');
+};
+
 $rcv->stop;
 $node->stop;
 done_testing();
