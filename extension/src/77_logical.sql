@@ -378,7 +378,11 @@ COMMENT ON FUNCTION pgpull.slot_confirmed(bigint, pg_catalog.pg_lsn) IS 'record 
  * the sequence of its record from the slot, is higher and wins at the
  * destination; a change it sees may be sent again from the slot with a
  * higher sequence, which is the same row or an older one before a newer
- * one.  It assumes the server's clock does not go back.
+ * one.  And never below the time an earlier run of the stream last had a
+ * batch accepted, which is after the sequences it sent: a stream switched
+ * from another method is not ignored at the destination (a transaction
+ * that committed before then is long visible).  It assumes the server's
+ * clock does not go back, and agrees with the puller's.
  */
 CREATE FUNCTION pgpull.copy_sequence(run_id bigint, stream_id bigint)
 RETURNS bigint
@@ -400,9 +404,12 @@ BEGIN
 	SELECT LEAST(pg_catalog.clock_timestamp(),
 				 (SELECT pg_catalog.min(a.xact_start) FROM pg_catalog.pg_stat_activity a
 				   WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid()),
-				 (SELECT pg_catalog.min(p.prepared) FROM pg_catalog.pg_prepared_xacts p))
+				 (SELECT pg_catalog.min(p.prepared) FROM pg_catalog.pg_prepared_xacts p)) - interval '1 second'
 	  INTO v_at;
-	RETURN (pg_catalog.extract('epoch', v_at - interval '1 second') * 1000000)::bigint;
+	/* never below what earlier runs sent of the stream (a switch from another method) */
+	v_at := GREATEST(v_at, (SELECT pg_catalog.max(rs.last_batch_at) FROM pgpull.run_streams rs
+							 WHERE rs.stream_id = v_stream.stream_id AND rs.run_id <> v_run.run_id));
+	RETURN (pg_catalog.extract('epoch', v_at) * 1000000)::bigint;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.copy_sequence(bigint, bigint) IS 'the Import API sequence of the rows of a log_based stream''s next copy chunk: below the commit time of any change the chunk misses';

@@ -4965,9 +4965,12 @@ BEGIN
 	SELECT LEAST(pg_catalog.clock_timestamp(),
 				 (SELECT pg_catalog.min(a.xact_start) FROM pg_catalog.pg_stat_activity a
 				   WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid()),
-				 (SELECT pg_catalog.min(p.prepared) FROM pg_catalog.pg_prepared_xacts p))
+				 (SELECT pg_catalog.min(p.prepared) FROM pg_catalog.pg_prepared_xacts p)) - interval '1 second'
 	  INTO v_at;
-	RETURN (pg_catalog.extract('epoch', v_at - interval '1 second') * 1000000)::bigint;
+	/* never below what earlier runs sent of the stream (a switch from another method) */
+	v_at := GREATEST(v_at, (SELECT pg_catalog.max(rs.last_batch_at) FROM pgpull.run_streams rs
+							 WHERE rs.stream_id = v_stream.stream_id AND rs.run_id <> v_run.run_id));
+	RETURN (pg_catalog.extract('epoch', v_at) * 1000000)::bigint;
 END
 $fn$;
 COMMENT ON FUNCTION pgpull.copy_sequence(bigint, bigint) IS 'the Import API sequence of the rows of a log_based stream''s next copy chunk: below the commit time of any change the chunk misses';
