@@ -996,7 +996,27 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 		runlog_set_stream(ls->info->destination_table, ls->info->stream_id);
 		if (state_take_log_stream(lr->run->state, lr->run->run_id, ls->info->stream_id,
 								  &ls->plan, &ls->relid, &err) != 0)
-			goto failed;
+		{
+			/*
+			 * a dropped relation has no changes to come: its stream fails
+			 * (untrack it) without holding back the others
+			 */
+			char	   *why;
+
+			if (strcmp(err.sqlstate, "42P01") != 0)
+				goto failed;
+			runlog_error(&err);
+			why = pp_strdup(err.message);
+			pp_error_clear(&err);
+			if (state_end_stream(lr->run->state, lr->run->run_id, ls->info->stream_id, "failed",
+								 0, why, &err) != 0)
+				runlog_error(&err);
+			pp_error_clear(&err);
+			free(why);
+			if (logical_copied(ls->info))
+				(*n_failed)++;
+			continue;
+		}
 		if (!ls->plan.taken)
 		{
 			pp_error_set(&err, PPERR_STREAM, "stream %s is being copied by another puller",
