@@ -50,7 +50,9 @@ SELECT s.integration,
 	   COALESCE(a.rows_24h, 0)::bigint AS rows_loaded_24h,
 	   CASE WHEN d.dropped THEN 'relation dropped: untrack'
 			WHEN s.status = 'running' THEN 'running'
-			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL THEN 'stream changes from slot'
+			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL
+			THEN 'stream changes from slot' || COALESCE(pg_catalog.format(' (it retains %s of WAL, %s behind)',
+				pg_catalog.pg_size_pretty(ls.retained_wal), pg_catalog.pg_size_pretty(ls.lag)), '')
 			WHEN s.method = 'log_based' AND (s.resume_position IS NOT NULL OR r.ranges) THEN 'initial copy resumes'
 			WHEN s.method = 'log_based' THEN 'initial copy pending'
 			WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL THEN 'incremental'
@@ -83,7 +85,11 @@ SELECT s.integration,
 		  FROM pgpull.run_streams rs
 		 WHERE rs.stream_id = s.stream_id AND rs.status <> 'skipped'
 		 ORDER BY rs.started_at DESC, rs.run_id DESC
-		 LIMIT 1) AS l ON true;
+		 LIMIT 1) AS l ON true
+  /* log_based: the write-ahead log the integration's slot retains, and its lag */
+  LEFT JOIN LATERAL (
+		SELECT st.retained_wal, st.lag FROM pgpull.slot_status(s.integration) st) AS ls
+	ON s.method = 'log_based';
 COMMENT ON VIEW pgpull.stream_status IS 'per stream: last run and its outcome, rows loaded in 24 hours, next action, whether a historical sync is pending or the relation was dropped';
 
 /*

@@ -5918,6 +5918,85 @@ SELECT s.integration,
 		SELECT st.retained_wal, st.lag FROM pgpull.slot_status(s.integration) st) AS ls
 	ON s.method = 'log_based';
 COMMENT ON VIEW pgpull.loading_report IS 'per stream: last load, last status, rows loaded in 24 hours, bookmark as "column: value", last sync''s duration and rows per second, staleness, and for log_based streams their slot''s retained WAL and lag in bytes';
+CREATE FUNCTION pgpull._replica_identity(relation pg_catalog.oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+	SELECT CASE c.relreplident
+				WHEN 'f' THEN 'full'
+				WHEN 'n' THEN 'nothing'
+				ELSE COALESCE((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)::text
+								 FROM pg_catalog.pg_index i,
+									  pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord),
+									  pg_catalog.pg_attribute a
+								WHERE i.indrelid = c.oid
+								  AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END
+								  AND a.attrelid = c.oid AND a.attnum = k.attnum), '{}') END
+	  FROM pg_catalog.pg_class c
+	 WHERE c.oid = _replica_identity.relation;
+$fn$;
+COMMENT ON FUNCTION pgpull._replica_identity(pg_catalog.oid) IS 'internal: a table''s replica identity: full, nothing, or its key columns';
+
+/* stream_status: a log_based stream's next action names its slot's retained WAL and lag */
+CREATE OR REPLACE VIEW pgpull.stream_status AS
+SELECT s.integration,
+	   s.stream_id,
+	   CASE WHEN d.dropped THEN s.relation_name ELSE pgpull._relation_label(s.relation) END AS relation,
+	   s.destination_table,
+	   s.method,
+	   CASE WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL
+			THEN s.replication_key || ': ' || s.bookmark
+			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL
+			THEN 'lsn: ' || s.bookmark END AS bookmark,
+	   l.run_id AS last_run_id,
+	   COALESCE(l.ended_at, l.started_at) AS last_run_at,
+	   l.status AS last_status,
+	   l.error AS last_error,
+	   COALESCE(a.rows_24h, 0)::bigint AS rows_loaded_24h,
+	   CASE WHEN d.dropped THEN 'relation dropped: untrack'
+			WHEN s.status = 'running' THEN 'running'
+			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL
+			THEN 'stream changes from slot' || COALESCE(pg_catalog.format(' (it retains %s of WAL, %s behind)',
+				pg_catalog.pg_size_pretty(ls.retained_wal), pg_catalog.pg_size_pretty(ls.lag)), '')
+			WHEN s.method = 'log_based' AND (s.resume_position IS NOT NULL OR r.ranges) THEN 'initial copy resumes'
+			WHEN s.method = 'log_based' THEN 'initial copy pending'
+			WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL THEN 'incremental'
+			WHEN s.method = 'key_based' AND a.succeeded_at IS NULL THEN 'first full sync pending'
+			WHEN s.method = 'key_based' AND a.last_bookmark IS NULL THEN 'full sync: no row had a key yet'
+			WHEN s.method = 'key_based' THEN 'full sync pending after reset'
+			WHEN s.resume_position IS NOT NULL OR r.ranges THEN 'full sync resumes'
+			WHEN a.succeeded_at IS NULL THEN 'first full sync pending'
+			WHEN s.status = 'pending' THEN 'full sync pending after reset'
+			ELSE 'full sync' END AS next_action,
+	   NOT d.dropped
+	   AND CASE WHEN s.method IN ('key_based', 'log_based') THEN s.bookmark IS NULL
+				ELSE s.resume_position IS NOT NULL OR r.ranges OR a.succeeded_at IS NULL
+					 OR s.status = 'pending' END AS historical_pending,
+	   d.dropped AS relation_dropped
+  FROM pgpull.stream s
+ CROSS JOIN LATERAL (
+		SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = s.relation) AS dropped) AS d
+ CROSS JOIN LATERAL (
+		SELECT EXISTS (SELECT FROM pgpull.stream_range sr WHERE sr.stream_id = s.stream_id) AS ranges) AS r
+  LEFT JOIN LATERAL (
+		SELECT pg_catalog.max(rs.ended_at) FILTER (WHERE rs.status = 'succeeded') AS succeeded_at,
+			   (pg_catalog.array_agg(rs.bookmark_after ORDER BY rs.started_at DESC, rs.run_id DESC)
+					FILTER (WHERE rs.status = 'succeeded'))[1] AS last_bookmark,
+			   pg_catalog.sum(rs.rows_loaded) FILTER (WHERE rs.started_at >= pg_catalog.now() - interval '24 hours') AS rows_24h
+		  FROM pgpull.run_streams rs
+		 WHERE rs.stream_id = s.stream_id) AS a ON true
+  LEFT JOIN LATERAL (
+		SELECT rs.run_id, rs.started_at, rs.ended_at, rs.status, rs.error
+		  FROM pgpull.run_streams rs
+		 WHERE rs.stream_id = s.stream_id AND rs.status <> 'skipped'
+		 ORDER BY rs.started_at DESC, rs.run_id DESC
+		 LIMIT 1) AS l ON true
+  /* log_based: the write-ahead log the integration's slot retains, and its lag */
+  LEFT JOIN LATERAL (
+		SELECT st.retained_wal, st.lag FROM pgpull.slot_status(s.integration) st) AS ls
+	ON s.method = 'log_based';
+COMMENT ON VIEW pgpull.stream_status IS 'per stream: last run and its outcome, rows loaded in 24 hours, next action, whether a historical sync is pending or the relation was dropped';
 REVOKE EXECUTE ON FUNCTION pgpull._require_published(pgpull.stream),
 	pgpull._reset_log_streams(pgpull.runs, text),
 	pgpull._require_slot(pgpull.runs),
@@ -5956,22 +6035,3 @@ BEGIN
 	END LOOP;
 END
 $update$;
-CREATE FUNCTION pgpull._replica_identity(relation pg_catalog.oid)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-	SELECT CASE c.relreplident
-				WHEN 'f' THEN 'full'
-				WHEN 'n' THEN 'nothing'
-				ELSE COALESCE((SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)::text
-								 FROM pg_catalog.pg_index i,
-									  pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord),
-									  pg_catalog.pg_attribute a
-								WHERE i.indrelid = c.oid
-								  AND CASE c.relreplident WHEN 'd' THEN i.indisprimary ELSE i.indisreplident END
-								  AND a.attrelid = c.oid AND a.attnum = k.attnum), '{}') END
-	  FROM pg_catalog.pg_class c
-	 WHERE c.oid = _replica_identity.relation;
-$fn$;
-COMMENT ON FUNCTION pgpull._replica_identity(pg_catalog.oid) IS 'internal: a table''s replica identity: full, nothing, or its key columns';
