@@ -1050,6 +1050,9 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 		pp_error_from_pg(&err, PPERR_STREAM, lr->repl, res, "could not stream replication slot");
 		if (res)
 			PQclear(res);
+		if (strcmp(err.sqlstate, "55006") == 0 && err.hint == NULL)
+			pp_error_hint(&err, "Another session streams replication slot %s (pg_replication_slots.active_pid): run again once it ended; one slot has one consumer.",
+						  lr->plan.slot_name);
 		goto failed;
 	}
 	PQclear(res);
