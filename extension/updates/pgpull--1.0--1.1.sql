@@ -5957,8 +5957,9 @@ SELECT s.integration,
 	   CASE WHEN d.dropped THEN 'relation dropped: untrack'
 			WHEN s.status = 'running' THEN 'running'
 			WHEN s.method = 'log_based' AND s.bookmark IS NOT NULL
-			THEN 'stream changes from slot' || COALESCE(pg_catalog.format(' (it retains %s of WAL, %s behind)',
-				pg_catalog.pg_size_pretty(ls.retained_wal), pg_catalog.pg_size_pretty(ls.lag)), '')
+			THEN 'stream changes from slot' || CASE WHEN ls.retained_wal IS NOT NULL AND ls.lag IS NOT NULL
+				THEN pg_catalog.format(' (it retains %s of WAL, %s behind)',
+					pg_catalog.pg_size_pretty(ls.retained_wal), pg_catalog.pg_size_pretty(ls.lag)) ELSE '' END
 			WHEN s.method = 'log_based' AND (s.resume_position IS NOT NULL OR r.ranges) THEN 'initial copy resumes'
 			WHEN s.method = 'log_based' THEN 'initial copy pending'
 			WHEN s.method = 'key_based' AND s.bookmark IS NOT NULL THEN 'incremental'
