@@ -569,8 +569,7 @@ conn_confirm_slot(PGconn *repl, const char *slot, const char *publication, uint6
 	int			rc = 0;
 
 	pgo_lsn_text(lsn, text);
-	sql = pp_psprintf("START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names '%s')",
-					  slot, text, publication);
+	sql = conn_start_replication(repl, slot, text, publication);
 	res = PQexec(repl, sql);
 	free(sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
@@ -613,4 +612,46 @@ conn_confirm_slot(PGconn *repl, const char *slot, const char *publication, uint6
 	while ((res = PQgetResult(repl)) != NULL)
 		PQclear(res);
 	return rc;
+}
+
+/*
+ * conn_quote: an identifier quoted for a replication command, as libpq
+ * quotes them for SQL.  The caller frees it.
+ */
+char *
+conn_quote(PGconn *conn, const char *ident)
+{
+	char	   *q = PQescapeIdentifier(conn, ident, strlen(ident));
+	char	   *r = pp_strdup(q ? q : "\"\"");
+
+	PQfreemem(q);
+	return r;
+}
+
+/*
+ * conn_start_replication: the START_REPLICATION command of a pgoutput slot
+ * at lsn (text), protocol version 1, for a publication: the slot quoted as
+ * an identifier, the publication as one in the option's string (quotes
+ * doubled).  The caller frees it.
+ */
+char *
+conn_start_replication(PGconn *repl, const char *slot, const char *lsn, const char *publication)
+{
+	char	   *qslot = conn_quote(repl, slot);
+	char	   *qpub = conn_quote(repl, publication);
+	Buf			b;
+
+	buf_init(&b);
+	buf_appendf(&b, "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names '", qslot, lsn);
+	for (const char *p = qpub; *p; p++)
+	{
+		if (*p == '\'')
+			buf_append_str(&b, "''");
+		else
+			buf_append(&b, p, 1);
+	}
+	buf_append_str(&b, "')");
+	free(qslot);
+	free(qpub);
+	return b.data;
 }

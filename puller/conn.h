@@ -44,6 +44,9 @@ extern bool conn_reset(PGconn *conn, ConnRole role, PPError *err);
 extern void conn_close(PGconn *conn, ConnRole role);
 extern char *conn_with_dbname(const char *conninfo, const char *dbname);
 extern bool conn_sleep(double seconds);
+extern char *conn_quote(PGconn *conn, const char *ident);
+extern char *conn_start_replication(PGconn *repl, const char *slot, const char *lsn,
+									const char *publication);
 extern int	conn_confirm_slot(PGconn *repl, const char *slot, const char *publication,
 							  uint64_t lsn, PPError *err);
 

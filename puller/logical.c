@@ -228,8 +228,12 @@ create_slot(LogicalRun *lr, PPError *err)
 	char	   *blockers = NULL;
 	int			rc = -1;
 
-	sql = pp_psprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-					  lr->plan.slot_name);
+	{
+		char	   *slot = conn_quote(lr->repl, lr->plan.slot_name);
+
+		sql = pp_psprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT", slot);
+		free(slot);
+	}
 	if (!PQsendQuery(lr->repl, sql))
 	{
 		free(sql);
@@ -293,9 +297,11 @@ create_slot(LogicalRun *lr, PPError *err)
 static int
 drop_slot(LogicalRun *lr, PPError *err)
 {
-	char	   *sql = pp_psprintf("DROP_REPLICATION_SLOT %s", lr->plan.slot_name);
+	char	   *slot = conn_quote(lr->repl, lr->plan.slot_name);
+	char	   *sql = pp_psprintf("DROP_REPLICATION_SLOT %s", slot);
 	int			rc = repl_command(lr, sql, NULL, err);
 
+	free(slot);
 	free(sql);
 	if (rc != 0 && strcmp(err->sqlstate, "42704") == 0)
 	{
@@ -1041,8 +1047,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 	if (lr->plan.confirmed_lsn)
 		(void) pgo_parse_lsn(lr->plan.confirmed_lsn, &lr->confirmed);
 	lr->clean = lr->confirmed;
-	sql = pp_psprintf("START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names '%s')",
-					  lr->plan.slot_name, lr->plan.publication_name);
+	sql = conn_start_replication(lr->repl, lr->plan.slot_name, "0/0", lr->plan.publication_name);
 	res = PQexec(lr->repl, sql);
 	free(sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
