@@ -103,6 +103,7 @@ struct LogicalRun
 	SlotPlan	plan;
 	bool		standby;		/* the source is a standby */
 	const char *not_ready;		/* why log_based streams are not synced */
+	bool		busy;			/* because another puller streams the slot */
 	char	   *error_text;		/* what not_ready points to, when made */
 	LogStream  *streams;
 	int			nstreams;
@@ -354,6 +355,7 @@ logical_prepare(const PullerOptions *o, SinkRun *run, PGconn *source,
 	{
 		runlog_print("INFO", "%s", plan.message ? plan.message : "replication slot busy");
 		lr->not_ready = "another puller streams the integration's replication slot";
+		lr->busy = true;
 		return lr;
 	}
 	if (plan.message)
@@ -422,13 +424,14 @@ logical_not_ready(const LogicalRun *lr)
 }
 
 /*
- * logical_source_is_standby: whether the source is a standby, so that
- * log_based streams are copied on the primary.
+ * logical_busy: whether the log_based streams are left to another puller,
+ * which streams the slot (logical_not_ready says so too): skipped, not
+ * failed.
  */
 bool
-logical_source_is_standby(const LogicalRun *lr)
+logical_busy(const LogicalRun *lr)
 {
-	return lr->standby;
+	return lr->busy;
 }
 
 /*
@@ -475,7 +478,8 @@ idle_status(void *arg)
 
 /*
  * confirm: everything up to lsn reached the destination (or needs not):
- * confirm the slot to it, and record that.  Returns 0, or -1 with err set.
+ * confirm the slot to it, and record that; nothing when the slot is
+ * confirmed that far already.  Returns 0, or -1 with err set.
  */
 static int
 confirm(LogicalRun *lr, uint64_t lsn, PPError *err)
@@ -1123,7 +1127,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 		if (!lr->in_tx && lr->ntxs > 0 && pp_seconds() - lr->last_message >= IDLE_ASK &&
 			deliver(lr, sink, snd, &err) != 0)
 			goto failed;
-		if (confirmable(lr) > lr->confirmed && confirm(lr, confirmable(lr), &err) != 0)
+		if (confirm(lr, confirmable(lr), &err) != 0)
 			goto failed;
 		if ((!lr->asked && pp_seconds() - lr->last_message >= IDLE_ASK) ||
 			pp_seconds() - lr->last_status >= STATUS_INTERVAL)
@@ -1137,7 +1141,7 @@ logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed
 			goto failed;
 		}
 	}
-	if (!stopped && confirmable(lr) > lr->confirmed && confirm(lr, confirmable(lr), &err) != 0)
+	if (!stopped && confirm(lr, confirmable(lr), &err) != 0)
 		goto failed;
 	goto end;
 

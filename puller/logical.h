@@ -26,7 +26,7 @@ extern bool logical_copied(const StreamInfo *s);
 extern LogicalRun *logical_prepare(const PullerOptions *o, SinkRun *run, PGconn *source,
 								   StreamInfo *streams, int nstreams, PPError *err);
 extern const char *logical_not_ready(const LogicalRun *lr);
-extern bool logical_source_is_standby(const LogicalRun *lr);
+extern bool logical_busy(const LogicalRun *lr);
 extern int	logical_stream(LogicalRun *lr, Sink *sink, Sender *snd, int *n_ok, int *n_failed);
 extern void logical_copy_outcome(LogicalRun *lr, int64_t stream_id, bool succeeded);
 extern void logical_finish(LogicalRun *lr);

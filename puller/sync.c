@@ -69,6 +69,8 @@ typedef struct SyncContext
 	PGconn	   *primary;		/* log_based copies when the source is a
 								 * standby, or NULL */
 	int64_t		chunk_sequence; /* a log_based copy chunk's sequence, or 0 */
+	int			source_standby; /* whether the source is a standby: -1 not
+								 * asked yet (source_in_recovery), 0, 1 */
 } SyncContext;
 
 static int	source_exec(PGconn *conn, const char *sql, PPError *err);
@@ -270,7 +272,9 @@ sync_stream(SyncContext *ctx, const StreamInfo *s)
 	sender_begin_stream(&ctx->sender, s, chunk_rows == 0);
 
 	/* a log_based copy reads on the primary, as its changes are decoded there */
-	if (log_copy && ctx->o->state != NULL && source_in_recovery(ctx->source))
+	if (log_copy && ctx->o->state != NULL && ctx->source_standby < 0)
+		ctx->source_standby = source_in_recovery(ctx->source);
+	if (log_copy && ctx->o->state != NULL && ctx->source_standby == 1)
 	{
 		if (ctx->primary == NULL &&
 			(ctx->primary = conn_open(ctx->o->state, CONN_PRIMARY, &err)) == NULL)
@@ -600,7 +604,7 @@ log_streams_apart(SyncContext *ctx, StreamInfo *streams, int nstreams, StreamInf
 	else if (ctx->logical != NULL)
 	{
 		why = logical_not_ready(ctx->logical);
-		busy = why != NULL && strstr(why, "another puller") != NULL;
+		busy = logical_busy(ctx->logical);
 	}
 	kept = pp_malloc(sizeof(StreamInfo) * (size_t) (*ntodo + 1));
 	for (int i = 0; i < *ntodo; i++)
@@ -713,6 +717,7 @@ sync_database(PullerOptions *o, Sink *shared)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.o = o;
+	ctx.source_standby = -1;
 	pp_error_init(&err);
 	runlog_set_verbose(o->verbose);
 	runlog_set_quiet(o->quiet);
